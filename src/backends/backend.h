@@ -1,0 +1,71 @@
+// Backend: the narrow boundary between Vigil and an inference engine.
+//
+// A Backend is one loaded model version: the manager creates it from a
+// version directory (BackendRegistry::Create), warms it up, publishes it, and
+// destroys it when the version retires. The serving layer hands it inputs that
+// already match the model's configuration (for tabular models: one FP32
+// [N, F] matrix, NaN for missing values, categories as codes), so a backend
+// deals only with its engine.
+//
+// Thread-safety: Infer() must be safe to call from many threads at once; a
+// backend whose engine is not serialises internally.
+#ifndef VIGIL_BACKENDS_BACKEND_H_
+#define VIGIL_BACKENDS_BACKEND_H_
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/tensor.h"
+#include "repository/model_config.h"
+
+namespace vigil {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Runs the model on one batch. `inputs` follow config.inputs in order and
+  // type. On success `outputs` holds one tensor per entry of `requested`, in
+  // that order, each with the batch size as its first dimension.
+  // INVALID_ARGUMENT: the inputs do not fit the model (the caller's fault);
+  // INTERNAL: the engine failed.
+  virtual Status Infer(const std::vector<Tensor>& inputs,
+                       const std::vector<const OutputSpec*>& requested,
+                       std::vector<Tensor>* outputs) const = 0;
+
+  // A short description for logs and metadata, e.g. "xgboost 1.7.4, 120 trees".
+  virtual std::string Describe() const = 0;
+};
+
+// Knows which backends this build has and creates them by name.
+//
+// Thread-safety: Register() before use; Create() is then thread-safe.
+class BackendRegistry {
+ public:
+  // Creates a backend for the version in `version_dir`, whose artifact is
+  // `config.artifact`. INVALID_ARGUMENT: the artifact is corrupt, of the wrong
+  // format, or does not match the configuration; NOT_FOUND: no artifact;
+  // UNAVAILABLE: this build has no such backend.
+  using Factory = std::function<Result<std::unique_ptr<Backend>>(
+      const ModelConfig& config, const std::filesystem::path& version_dir)>;
+
+  void Register(std::string name, Factory factory);
+  Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
+                                          const std::filesystem::path& version_dir) const;
+  bool Has(const std::string& name) const { return factories_.count(name) > 0; }
+
+  // A registry with every backend compiled into this build.
+  static BackendRegistry WithBuiltins();
+
+ private:
+  std::map<std::string, Factory> factories_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_BACKENDS_BACKEND_H_

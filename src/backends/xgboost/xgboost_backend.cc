@@ -1,0 +1,168 @@
+#include "backends/xgboost/xgboost_backend.h"
+
+#include <xgboost/c_api.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace vigil {
+namespace {
+
+constexpr char kPredictConfig[] =
+    R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
+constexpr char kMarginConfig[] =
+    R"({"type": 1, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
+
+bool IsBinaryClassifier(const std::string& objective) {
+  return objective == "binary:logistic" || objective == "reg:logistic";
+}
+
+}  // namespace
+
+std::string XGBoostLastError() {
+  const char* err = XGBGetLastError();
+  if (!err) return "unknown XGBoost error";
+  // Keep the message, drop the native stack trace XGBoost appends.
+  std::string message(err);
+  if (size_t trace = message.find("\nStack trace:"); trace != std::string::npos) message.resize(trace);
+  return message;
+}
+
+Result<std::unique_ptr<Backend>> XGBoostBackend::Create(const ModelConfig& config,
+                                                        const std::filesystem::path& version_dir) {
+  const std::filesystem::path artifact = version_dir / config.artifact;
+  BoosterHandle booster = nullptr;
+  if (XGBoosterCreate(nullptr, 0, &booster) != 0) {
+    return Status::Internal("XGBoosterCreate: " + XGBoostLastError());
+  }
+  auto fail = [&](Status s) {
+    XGBoosterFree(booster);
+    return s;
+  };
+  if (XGBoosterLoadModel(booster, artifact.c_str()) != 0) {
+    return fail(Status::InvalidArgument("cannot load XGBoost model " + artifact.string() + ": " +
+                                        XGBoostLastError()));
+  }
+  std::string nthread = "1";
+  if (auto it = config.parameters.find("nthread"); it != config.parameters.end()) {
+    nthread = it->second;
+  }
+  if (XGBoosterSetParam(booster, "nthread", nthread.c_str()) != 0) {
+    return fail(Status::InvalidArgument("parameters.nthread: " + XGBoostLastError()));
+  }
+  bst_ulong num_features = 0;
+  if (XGBoosterGetNumFeature(booster, &num_features) != 0) {
+    return fail(Status::InvalidArgument("cannot read the model's feature count: " +
+                                        XGBoostLastError()));
+  }
+  if (config.is_tabular() && num_features != config.features.size()) {
+    return fail(Status::InvalidArgument(
+        "model.yaml lists " + std::to_string(config.features.size()) + " features but " +
+        artifact.filename().string() + " was trained on " + std::to_string(num_features)));
+  }
+  bst_ulong len = 0;
+  const char* json = nullptr;
+  if (XGBoosterSaveJsonConfig(booster, &len, &json) != 0) {
+    return fail(Status::InvalidArgument("cannot read the model's configuration: " +
+                                        XGBoostLastError()));
+  }
+  std::string objective;
+  try {
+    auto parsed = nlohmann::json::parse(std::string_view(json, len));
+    objective = parsed.at("learner").at("objective").at("name").get<std::string>();
+    std::string booster_kind = parsed.at("learner").at("gradient_booster").at("name");
+    if (booster_kind != "gbtree") {
+      return fail(Status::InvalidArgument("booster '" + booster_kind +
+                                          "' is not supported (only gbtree)"));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Status::InvalidArgument(std::string("unexpected model configuration: ") + e.what()));
+  }
+  for (const OutputSpec& out : config.outputs) {
+    if (out.kind != OutputKind::kMargin && !IsBinaryClassifier(objective)) {
+      return fail(Status::InvalidArgument("output '" + out.name + "' (" +
+                                          std::string(OutputKindName(out.kind)) +
+                                          ") needs a binary classifier, but the objective is " +
+                                          objective));
+    }
+  }
+  return std::unique_ptr<Backend>(new XGBoostBackend(booster, config, objective));
+}
+
+XGBoostBackend::XGBoostBackend(void* booster, const ModelConfig& config, std::string objective)
+    : booster_(booster),
+      num_features_(static_cast<int64_t>(config.features.size())),
+      classes_(config.classes),
+      label_threshold_(config.label_threshold),
+      objective_(std::move(objective)) {}
+
+XGBoostBackend::~XGBoostBackend() { XGBoosterFree(booster_); }
+
+std::string XGBoostBackend::Describe() const {
+  int major = 0, minor = 0, patch = 0;
+  XGBoostVersion(&major, &minor, &patch);
+  return "xgboost " + std::to_string(major) + "." + std::to_string(minor) + "." +
+         std::to_string(patch) + ", objective " + objective_;
+}
+
+Status XGBoostBackend::Predict(const Tensor& matrix, bool margin, std::vector<float>* out) const {
+  const int64_t rows = matrix.shape()[0];
+  char array_interface[160];
+  std::snprintf(array_interface, sizeof(array_interface),
+                R"({"data": [%llu, true], "shape": [%lld, %lld], "typestr": "<f4", "version": 3})",
+                static_cast<unsigned long long>(
+                    reinterpret_cast<uintptr_t>(matrix.values<float>().data())),
+                static_cast<long long>(rows), static_cast<long long>(num_features_));
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  if (XGBoosterPredictFromDense(booster_, array_interface, margin ? kMarginConfig : kPredictConfig,
+                                nullptr, &shape, &dim, &result) != 0) {
+    return Status::Internal("XGBoost prediction failed: " + XGBoostLastError());
+  }
+  bst_ulong n = 1;
+  for (bst_ulong i = 0; i < dim; ++i) n *= shape[i];
+  if (static_cast<int64_t>(n) != rows) {
+    return Status::Internal("XGBoost returned " + std::to_string(n) + " values for " +
+                            std::to_string(rows) + " rows");
+  }
+  out->assign(result, result + n);
+  return Status::Ok();
+}
+
+Status XGBoostBackend::Infer(const std::vector<Tensor>& inputs,
+                             const std::vector<const OutputSpec*>& requested,
+                             std::vector<Tensor>* outputs) const {
+  if (inputs.size() != 1 || inputs[0].type() != DataType::kFp32 || inputs[0].shape().size() != 2 ||
+      inputs[0].shape()[1] != num_features_) {
+    return Status::InvalidArgument("the XGBoost backend expects one FP32 [N, " +
+                                   std::to_string(num_features_) + "] matrix");
+  }
+  const Tensor& matrix = inputs[0];
+  const int64_t rows = matrix.shape()[0];
+  std::vector<float> transformed, margins;
+  bool have_transformed = false, have_margins = false;
+  outputs->clear();
+  for (const OutputSpec* spec : requested) {
+    Tensor out(spec->name, spec->tensor.type, {rows});
+    if (spec->kind == OutputKind::kMargin) {
+      if (!have_margins) VIGIL_RETURN_IF_ERROR(Predict(matrix, /*margin=*/true, &margins));
+      have_margins = true;
+      std::copy(margins.begin(), margins.end(), out.values<float>().begin());
+    } else {
+      if (!have_transformed) VIGIL_RETURN_IF_ERROR(Predict(matrix, /*margin=*/false, &transformed));
+      have_transformed = true;
+      if (spec->kind == OutputKind::kProbability) {
+        std::copy(transformed.begin(), transformed.end(), out.values<float>().begin());
+      } else {
+        for (int64_t i = 0; i < rows; ++i) {
+          out.strings()[i] = transformed[i] >= label_threshold_ ? classes_[1] : classes_[0];
+        }
+      }
+    }
+    outputs->push_back(std::move(out));
+  }
+  return Status::Ok();
+}
+
+}  // namespace vigil

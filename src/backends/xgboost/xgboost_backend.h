@@ -1,0 +1,54 @@
+// XGBoostBackend: serves XGBoost models (JSON or UBJ) through the XGBoost C API.
+//
+// Prediction uses in-place prediction from a dense matrix, which XGBoost 1.7
+// documents as thread-safe (each thread gets its own prediction buffer inside
+// the Booster); the output is copied out before the call returns. The Booster
+// is configured with nthread=1 by default (`parameters: {nthread: N}` in
+// model.yaml) because Vigil's own worker pool already spreads requests across
+// cores.
+//
+// Thread-safety: Infer() is thread-safe; construction and destruction are not.
+#ifndef VIGIL_BACKENDS_XGBOOST_XGBOOST_BACKEND_H_
+#define VIGIL_BACKENDS_XGBOOST_XGBOOST_BACKEND_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "backends/backend.h"
+
+namespace vigil {
+
+class XGBoostBackend : public Backend {
+ public:
+  // Loads `version_dir / config.artifact`. Refuses (INVALID_ARGUMENT) a file
+  // XGBoost cannot read, a feature count that differs from config.features,
+  // and probability or label outputs for a model that is not a binary
+  // classifier.
+  static Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
+                                                 const std::filesystem::path& version_dir);
+  ~XGBoostBackend() override;
+
+  Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,
+               std::vector<Tensor>* outputs) const override;
+  std::string Describe() const override;
+
+ private:
+  XGBoostBackend(void* booster, const ModelConfig& config, std::string objective);
+
+  // Runs one prediction; `margin` selects raw scores over transformed ones.
+  Status Predict(const Tensor& matrix, bool margin, std::vector<float>* out) const;
+
+  void* booster_;  // BoosterHandle; owned.
+  int64_t num_features_;
+  std::vector<std::string> classes_;
+  double label_threshold_;
+  std::string objective_;
+};
+
+// XGBoost's last error message for the calling thread.
+std::string XGBoostLastError();
+
+}  // namespace vigil
+
+#endif  // VIGIL_BACKENDS_XGBOOST_XGBOOST_BACKEND_H_

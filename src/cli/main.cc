@@ -1,0 +1,152 @@
+// The `vigil` command: `vigil serve` runs the server, `vigil train` trains a
+// model into a repository. `vigil --help` and `vigil SUBCOMMAND --help`
+// describe every option.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "backends/backend.h"
+#include "http/api_router.h"
+#include "http/http_server.h"
+#include "lifecycle/xgboost_trainer.h"
+#include "manager/model_manager.h"
+#include "monitor/metrics.h"
+#include "monitor/serving_metrics.h"
+#include "serving/inference_service.h"
+
+namespace vigil {
+namespace {
+
+struct ServeFlags {
+  std::string repository;
+  std::string model_control = "poll";
+  int poll_interval_ms = 5000;
+  HttpServer::Options http;
+  std::string log_level = "info";
+};
+
+int Serve(const ServeFlags& flags) {
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  MetricsRegistry registry;
+  AddProcessCollector(registry);
+  ServingMetrics metrics(registry);
+  BackendRegistry backends = BackendRegistry::WithBuiltins();
+
+  ModelManager::Options manager_options;
+  manager_options.repository = flags.repository;
+  manager_options.poll_interval_ms = flags.poll_interval_ms;
+  manager_options.mode = flags.model_control == "explicit" ? ModelControlMode::kExplicit
+                         : flags.model_control == "none"   ? ModelControlMode::kNone
+                                                           : ModelControlMode::kPoll;
+  ModelManager manager(manager_options, backends, metrics);
+  registry.AddCollector([&manager](std::string& out) {
+    WriteFamilyHeader(out, "vigil_model_version_info",
+                      "Model versions that are ready to serve (value 1), with their backend.",
+                      "gauge");
+    auto table = manager.table();
+    for (const auto& [name, model] : table->models) {
+      for (const auto& [v, s] : model.ready) {
+        WriteSample(out, "vigil_model_version_info", {"model", "version", "backend"},
+                    {name, s->version_label(), s->config().backend}, 1);
+      }
+    }
+  });
+  if (Status s = manager.Start(); !s.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
+    return 2;
+  }
+  InferenceService inference(manager);
+  ApiRouter router(manager, inference, metrics);
+  HttpServer server(
+      flags.http, [&router](HttpRequest& r) { return router.Handle(r); },
+      [&router] { router.SetShuttingDown(); });
+  if (Status s = server.Start(); !s.ok()) {
+    std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
+    return 2;
+  }
+  auto table = manager.table();
+  size_t ready = 0;
+  for (const auto& [n, m] : table->models) ready += m.ready.empty() ? 0 : 1;
+  std::printf("vigil listening on http://%s:%u (%zu models, %zu ready; repository %s)\n",
+              flags.http.host.c_str(), server.port(), table->models.size(), ready,
+              flags.repository.c_str());
+  std::fflush(stdout);
+  server.Run();
+  manager.Stop();
+  spdlog::info("vigil stopped");
+  return 0;
+}
+
+int Train(const TrainOptions& options) {
+  auto report = TrainXGBoostClassifier(options, [](const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  });
+  if (!report.ok()) {
+    std::fprintf(stderr, "vigil train: %s\n", report.status().message().c_str());
+    return 1;
+  }
+  std::printf("wrote %s (version %lld)\n", report->artifact.c_str(),
+              static_cast<long long>(report->version));
+  return 0;
+}
+
+}  // namespace
+}  // namespace vigil
+
+int main(int argc, char** argv) {
+  using namespace vigil;
+  CLI::App app{"Vigil: deploy, monitor and maintain machine-learning models.\n"
+               "Serves versioned models over the Open Inference Protocol (KServe v2)."};
+  app.set_version_flag("--version", VIGIL_VERSION);
+  app.require_subcommand(1);
+
+  ServeFlags serve;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Serve the models of a model repository over HTTP.");
+  serve_cmd->add_option("--repository", serve.repository, "Model repository directory (REPO/<model>/model.yaml, REPO/<model>/<version>/)")
+      ->required()->check(CLI::ExistingDirectory);
+  serve_cmd->add_option("--host", serve.http.host, "Address to bind; anything but loopback exposes the server")->capture_default_str();
+  serve_cmd->add_option("--port", serve.http.port, "TCP port; 0 picks a free one")->capture_default_str();
+  serve_cmd->add_option("--threads", serve.http.threads, "Worker threads; 0 = number of cores")->capture_default_str();
+  serve_cmd->add_option("--model-control", serve.model_control,
+                        "poll: watch the repository; none: load once at start; explicit: load and unload only through /v2/repository/models/{m}/load|unload")
+      ->check(CLI::IsMember({"poll", "none", "explicit"}))->capture_default_str();
+  serve_cmd->add_option("--poll-interval-ms", serve.poll_interval_ms, "Repository scan period in poll mode")
+      ->check(CLI::Range(50, 3600000))->capture_default_str();
+  serve_cmd->add_option("--max-body-bytes", serve.http.max_body_bytes, "Larger request bodies are refused with 413")->capture_default_str();
+  serve_cmd->add_option("--max-header-bytes", serve.http.max_header_bytes, "Larger request headers are refused with 431")->capture_default_str();
+  serve_cmd->add_option("--header-timeout-ms", serve.http.header_timeout_ms, "Idle keep-alive plus header read time before the connection closes")->capture_default_str();
+  serve_cmd->add_option("--body-timeout-ms", serve.http.body_timeout_ms, "Time to read a request body")->capture_default_str();
+  serve_cmd->add_option("--shutdown-timeout-ms", serve.http.shutdown_timeout_ms, "Bound on finishing in-flight requests at SIGTERM/SIGINT")->capture_default_str();
+  serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
+
+  TrainOptions train;
+  std::string train_repository, train_data;
+  CLI::App* train_cmd = app.add_subcommand("train", "Train an XGBoost binary classifier from a CSV file into a model repository.");
+  train_cmd->add_option("--data", train_data, "CSV file with a header row")->required()->check(CLI::ExistingFile);
+  train_cmd->add_option("--target", train.target, "Label column (two classes)")->capture_default_str();
+  train_cmd->add_option("--positive-class", train.positive_class, "The class predicted as probability (default: the rarer one)");
+  train_cmd->add_option("--repository", train_repository, "Model repository to write into")->required();
+  train_cmd->add_option("--model", train.model_name, "Model name (directory under the repository)")->required();
+  train_cmd->add_option("--version", train.version, "Version to write (default: next free)");
+  train_cmd->add_option("--rounds", train.rounds, "Maximum boosting rounds")->capture_default_str();
+  train_cmd->add_option("--early-stopping-rounds", train.early_stopping_rounds, "Stop after this many rounds without validation improvement")->capture_default_str();
+  train_cmd->add_option("--max-depth", train.max_depth, "Tree depth")->capture_default_str();
+  train_cmd->add_option("--learning-rate", train.learning_rate, "Shrinkage (eta)")->capture_default_str();
+  train_cmd->add_option("--validation-fraction", train.validation_fraction, "Share of rows for early stopping")->capture_default_str();
+  train_cmd->add_option("--test-fraction", train.test_fraction, "Share of rows held out for the final AUC")->capture_default_str();
+  train_cmd->add_option("--seed", train.seed, "Seed for the split and for XGBoost's sampling")->capture_default_str();
+  train_cmd->add_option("--nthread", train.nthread, "XGBoost training threads")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  if (*serve_cmd) return Serve(serve);
+  if (*train_cmd) {
+    train.repository = train_repository;
+    train.data = train_data;
+    return Train(train);
+  }
+  return 0;
+}

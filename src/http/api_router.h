@@ -1,0 +1,62 @@
+// ApiRouter: maps every REST endpoint to its handler.
+//
+// Open Inference Protocol (KServe v2):
+//   GET  /v2                                         server metadata
+//   GET  /v2/health/live, /v2/health/ready           liveness, readiness
+//   GET  /v2/models/{m}[/versions/{v}]               model metadata
+//   GET  /v2/models/{m}[/versions/{v}]/ready         model readiness
+//   POST /v2/models/{m}[/versions/{v}]/infer         inference
+//   POST /v2/repository/index                        repository index
+//   POST /v2/repository/models/{m}/load|unload       explicit model control
+// Prometheus:
+//   GET  /metrics
+//
+// Handlers are plain functions of an HttpRequest; the server adapter
+// (http_server.h) owns sockets, limits and timeouts. Every error body is
+// {"error": "..."} naming what was wrong.
+//
+// Thread-safety: Handle() is thread-safe; the collaborators must outlive it.
+#ifndef VIGIL_HTTP_API_ROUTER_H_
+#define VIGIL_HTTP_API_ROUTER_H_
+
+#include <atomic>
+#include <string>
+
+#include "http/http_message.h"
+#include "manager/model_manager.h"
+#include "monitor/serving_metrics.h"
+#include "serving/inference_service.h"
+
+namespace vigil {
+
+class ApiRouter {
+ public:
+  ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics);
+
+  // Answers one request. `request.body` may be modified (the JSON parser pads it).
+  HttpResponse Handle(HttpRequest& request);
+
+  // Readiness turns false when shutdown begins, so load balancers stop sending.
+  void SetShuttingDown() { shutting_down_ = true; }
+
+ private:
+  // `route` receives the route template used for metrics, e.g. "/v2/models/{model}/infer".
+  HttpResponse Dispatch(HttpRequest& request, std::string& route);
+  HttpResponse ServerMetadata() const;
+  HttpResponse Ready() const;
+  HttpResponse ModelMetadata(const std::string& model, const std::optional<std::string>& version) const;
+  HttpResponse ModelReady(const std::string& model, const std::optional<std::string>& version) const;
+  HttpResponse Infer(const std::string& model, const std::optional<std::string>& version,
+                     std::string& body);
+  HttpResponse RepositoryIndex(const std::string& body) const;
+  HttpResponse RepositoryControl(const std::string& model, bool load);
+
+  ModelManager& manager_;
+  const InferenceService& inference_;
+  ServingMetrics& metrics_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_HTTP_API_ROUTER_H_

@@ -1,0 +1,31 @@
+// Error mapping: from a Status to the HTTP answer a client gets.
+//
+//   INVALID_ARGUMENT, FAILED_PRECONDITION -> 400    NOT_FOUND -> 404
+//   PERMISSION_DENIED -> 403                        RESOURCE_EXHAUSTED -> 429
+//   UNAVAILABLE -> 503                              INTERNAL -> 500
+//
+// The body is always {"error": "<message>"}, as the Open Inference Protocol
+// specifies.
+#ifndef VIGIL_HTTP_ERROR_MAPPING_H_
+#define VIGIL_HTTP_ERROR_MAPPING_H_
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "http/http_message.h"
+
+namespace vigil {
+
+int HttpStatusFor(StatusCode code);
+// {"error": message} with the mapped status.
+HttpResponse ErrorResponse(const Status& status);
+// {"error": message} with an explicit status (for errors found by the server
+// itself, such as 413 or 405).
+HttpResponse ErrorResponse(int http_status, std::string_view message);
+// Appends `s` as a JSON string literal, quotes included.
+void AppendJsonString(std::string& out, std::string_view s);
+
+}  // namespace vigil
+
+#endif  // VIGIL_HTTP_ERROR_MAPPING_H_

@@ -1,0 +1,69 @@
+// HttpServer: the HTTP/1.1 listener (Boost.Asio/Beast).
+//
+// A fixed pool of worker threads runs one io_context; each connection is a
+// session on its own strand that reads a request (header, then body, each
+// under its own timeout and size limit), hands it to the handler on the same
+// thread, writes the answer and, with keep-alive, waits for the next one.
+// There is no thread per request. Limits the server enforces itself: header
+// size (431), body size (413, checked against Content-Length before the body
+// is read), header and body read timeouts (the connection is closed).
+//
+// Shutdown (SIGINT/SIGTERM, or Shutdown()): the listener closes, idle
+// keep-alive connections close, in-flight requests finish and are answered
+// with "Connection: close", then Run() returns. A hard deadline bounds it.
+//
+// Thread-safety: Start() and Run() from one thread; Shutdown() from any.
+#ifndef VIGIL_HTTP_HTTP_SERVER_H_
+#define VIGIL_HTTP_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "http/http_message.h"
+
+namespace vigil {
+
+class HttpServer {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    uint16_t port = 8080;                    // 0 picks a free port; see port().
+    int threads = 0;                         // Worker threads; 0 = number of cores.
+    size_t max_body_bytes = 64 << 20;        // Larger bodies get 413.
+    size_t max_header_bytes = 16 << 10;      // Larger headers get 431.
+    int header_timeout_ms = 30000;           // Idle keep-alive plus header read.
+    int body_timeout_ms = 60000;             // Reading the body once the header is in.
+    int write_timeout_ms = 60000;            // Writing a response.
+    int shutdown_timeout_ms = 30000;         // Hard bound on draining at shutdown.
+    bool handle_signals = true;              // Shut down on SIGINT and SIGTERM.
+  };
+  using Handler = std::function<HttpResponse(HttpRequest&)>;
+
+  // `handler` answers every complete request; `on_shutdown` runs once when
+  // shutdown begins (e.g. to turn readiness off). Both are called on worker
+  // threads and must be thread-safe.
+  HttpServer(Options options, Handler handler, std::function<void()> on_shutdown = {});
+  ~HttpServer();
+
+  // Binds and listens. INVALID_ARGUMENT for a bad host; UNAVAILABLE when the
+  // address is in use.
+  Status Start();
+  // The bound port (useful after binding port 0).
+  uint16_t port() const;
+  // Serves until shutdown completes.
+  void Run();
+  void Shutdown();
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_HTTP_HTTP_SERVER_H_

@@ -1,0 +1,71 @@
+#include "monitor/serving_metrics.h"
+
+namespace vigil {
+
+ServingMetrics::ServingMetrics(MetricsRegistry& registry)
+    : registry_(registry),
+      requests_(registry.AddCounter("vigil_inference_requests_total",
+                                    "Inference requests answered successfully.",
+                                    {"model", "version"})),
+      failures_(registry.AddCounter(
+          "vigil_inference_request_failures_total",
+          "Inference requests that failed, by reason (invalid_argument, not_found, unavailable, "
+          "resource_exhausted, internal).",
+          {"model", "version", "reason"})),
+      request_latency_(registry.AddHistogram(
+          "vigil_inference_request_duration_seconds",
+          "End-to-end inference latency in seconds, from a fully read request to an encoded "
+          "response.",
+          {"model", "version"}, LatencyBucketsSeconds())),
+      compute_latency_(registry.AddHistogram("vigil_inference_compute_duration_seconds",
+                                             "Time spent inside the model backend in seconds.",
+                                             {"model", "version"}, LatencyBucketsSeconds())),
+      batch_size_(registry.AddHistogram("vigil_inference_batch_size",
+                                        "Rows per inference request.", {"model", "version"},
+                                        BatchSizeBuckets())),
+      inflight_(registry.AddGauge("vigil_inference_inflight_requests",
+                                  "Inference requests being processed now.",
+                                  {"model", "version"})),
+      http_requests_(registry.AddCounter("vigil_http_requests_total",
+                                         "HTTP requests by route template and status code.",
+                                         {"route", "code"})),
+      loads_(registry.AddCounter(
+          "vigil_model_loads_total",
+          "Model version loads by result (success, failure) and failure reason.",
+          {"model", "result", "reason"})),
+      unloads_(registry.AddCounter("vigil_model_unloads_total",
+                                   "Model versions unloaded after draining.", {"model"})),
+      load_duration_(registry.AddHistogram("vigil_model_load_duration_seconds",
+                                           "Time to load and warm up a model version in seconds.",
+                                           {"model"}, LatencyBucketsSeconds())) {}
+
+VersionMetrics ServingMetrics::ForVersion(const std::string& model, const std::string& version) {
+  VersionMetrics m;
+  m.requests = &requests_.WithLabels({model, version});
+  m.request_latency = &request_latency_.WithLabels({model, version});
+  m.compute_latency = &compute_latency_.WithLabels({model, version});
+  m.batch_size = &batch_size_.WithLabels({model, version});
+  m.inflight = &inflight_.WithLabels({model, version});
+  return m;
+}
+
+void ServingMetrics::CountFailure(const std::string& model, const std::string& version,
+                                  const std::string& reason) {
+  failures_.WithLabels({model, version, reason}).Increment();
+}
+
+void ServingMetrics::CountHttp(const std::string& route, int status) {
+  http_requests_.WithLabels({route, std::to_string(status)}).Increment();
+}
+
+void ServingMetrics::CountLoad(const std::string& model, bool success, const std::string& reason,
+                               double seconds) {
+  loads_.WithLabels({model, success ? "success" : "failure", reason}).Increment();
+  if (success) load_duration_.WithLabels({model}).Observe(seconds);
+}
+
+void ServingMetrics::CountUnload(const std::string& model) {
+  unloads_.WithLabels({model}).Increment();
+}
+
+}  // namespace vigil

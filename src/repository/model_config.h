@@ -1,0 +1,100 @@
+// ModelConfig: what `REPO/<model>/model.yaml` says about a model.
+//
+// The configuration is the contract between the model and its callers: which
+// backend runs it, which inputs it takes (for tabular models, the features in
+// order, numeric or categorical), which outputs it returns and which versions
+// should serve. It is parsed once per change of the file and shared, immutable,
+// by every loaded version of the model. See docs/model-repository.md.
+//
+// Thread-safety: immutable after parsing; share it as shared_ptr<const>.
+#ifndef VIGIL_REPOSITORY_MODEL_CONFIG_H_
+#define VIGIL_REPOSITORY_MODEL_CONFIG_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/data_type.h"
+#include "common/tensor.h"
+#include "common/status.h"
+#include "repository/version_policy.h"
+
+namespace vigil {
+
+enum class FeatureKind { kNumeric, kCategorical };
+
+// One column of a tabular model, in the order the model was trained on.
+struct FeatureSpec {
+  std::string name;
+  FeatureKind kind = FeatureKind::kNumeric;
+  // For categorical features: the category strings; a category's code (what
+  // the model sees) is its index in this list.
+  std::vector<std::string> categories;
+  // When false, a missing value (JSON null) is refused with 400.
+  bool allow_missing = true;
+
+  // The code of `category`, or -1 for a category not in the list.
+  int CategoryCode(std::string_view category) const {
+    auto it = category_codes.find(category);
+    return it == category_codes.end() ? -1 : it->second;
+  }
+  // Derived from `categories` by the parser.
+  std::map<std::string, int, std::less<>> category_codes;
+};
+
+// A declared input or output tensor. A dimension of -1 is variable (the batch).
+struct TensorSpec {
+  std::string name;
+  DataType type = DataType::kFp32;
+  std::vector<int64_t> shape;
+};
+
+// What an output of a model means.
+enum class OutputKind {
+  kProbability,  // Probability of the positive class (binary), FP32 [N].
+  kLabel,        // The predicted class name from `classes`, BYTES [N].
+  kMargin,       // The raw score before the link function, FP32 [N].
+};
+
+struct OutputSpec {
+  std::string name;
+  OutputKind kind = OutputKind::kProbability;
+  TensorSpec tensor;  // Name, datatype and shape as announced in metadata.
+};
+
+struct ModelConfig {
+  std::string name;          // The model's directory name.
+  std::string backend;       // "xgboost"; "trees", "onnx", "torchscript" in later releases.
+  std::string artifact;      // File name inside each version directory.
+  std::vector<TensorSpec> inputs;
+  std::vector<FeatureSpec> features;  // Non-empty for tabular backends.
+  std::vector<OutputSpec> outputs;
+  std::vector<std::string> classes;   // Class names by class index (classifiers).
+  double label_threshold = 0.5;       // Probability at or above which the label is classes[1].
+  VersionPolicy version_policy;
+  // Free-form backend settings (`parameters:` in YAML), e.g. {"nthread": "1"}.
+  std::map<std::string, std::string> parameters;
+
+  bool is_tabular() const { return !features.empty(); }
+  // Index of the feature named `name`, or -1.
+  int FeatureIndex(std::string_view name) const;
+};
+
+// Parses model.yaml text for the model in directory `model_name`. Errors are
+// INVALID_ARGUMENT and name the offending key, e.g. "features[3].type: ...".
+Result<ModelConfig> ParseModelConfig(std::string_view yaml_text, std::string_view model_name);
+// Reads and parses `path`.
+Result<ModelConfig> LoadModelConfig(const std::filesystem::path& path,
+                                    std::string_view model_name);
+// Renders `config` as YAML that ParseModelConfig reads back to an equal config.
+std::string ModelConfigToYaml(const ModelConfig& config);
+
+std::string_view OutputKindName(OutputKind kind);
+std::string_view FeatureKindName(FeatureKind kind);
+
+}  // namespace vigil
+
+#endif  // VIGIL_REPOSITORY_MODEL_CONFIG_H_

@@ -1,0 +1,30 @@
+// InferenceRequest and InferenceResponse: one inference call, decoded.
+//
+// The HTTP codec (http/v2_codec.h) produces requests and consumes responses;
+// the serving layer in between never sees JSON.
+#ifndef VIGIL_SERVING_INFERENCE_REQUEST_H_
+#define VIGIL_SERVING_INFERENCE_REQUEST_H_
+
+#include <string>
+#include <vector>
+
+#include "common/tensor.h"
+
+namespace vigil {
+
+struct InferenceRequest {
+  std::string id;                              // Empty: the server generates one.
+  std::vector<Tensor> inputs;                  // As sent, in request order.
+  std::vector<std::string> requested_outputs;  // Empty: every output of the model.
+};
+
+struct InferenceResponse {
+  std::string model_name;
+  std::string model_version;
+  std::string id;
+  std::vector<Tensor> outputs;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_SERVING_INFERENCE_REQUEST_H_

@@ -1,0 +1,100 @@
+#include "serving/inference_service.h"
+
+#include <chrono>
+
+#include "serving/tabular_input.h"
+
+namespace vigil {
+namespace {
+
+// Why `model` has no ready version, for a 503 message.
+std::string NotReadyReason(const ServingModel& model) {
+  if (!model.config_error.empty()) return "model.yaml was refused: " + model.config_error;
+  for (auto it = model.versions.rbegin(); it != model.versions.rend(); ++it) {
+    if (it->state == VersionState::kFailed) {
+      return "version " + std::to_string(it->version) + " failed to load: " + it->reason;
+    }
+  }
+  return "no version is loaded";
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Servable>> InferenceService::Resolve(
+    const std::string& model, const std::optional<std::string>& version) const {
+  auto table = manager_.table();
+  auto it = table->models.find(model);
+  if (it == table->models.end()) {
+    return Status::NotFound("model '" + model + "' is not in the repository");
+  }
+  const ServingModel& m = it->second;
+  if (!version) {
+    auto servable = m.Default();
+    if (!servable) {
+      return Status::Unavailable("model '" + model + "' is not ready: " + NotReadyReason(m));
+    }
+    return servable;
+  }
+  auto number = ModelRepository::ParseVersion(*version);
+  if (!number) {
+    return Status::NotFound("model '" + model + "' has no version '" + *version + "'");
+  }
+  if (auto r = m.ready.find(*number); r != m.ready.end()) return r->second;
+  for (const VersionStatus& s : m.versions) {
+    if (s.version == *number) {
+      return Status::Unavailable("model '" + model + "' version " + *version + " is " +
+                                 std::string(VersionStateName(s.state)) +
+                                 (s.reason.empty() ? "" : ": " + s.reason));
+    }
+  }
+  return Status::NotFound("model '" + model + "' has no version " + *version + " serving");
+}
+
+Result<InferenceResponse> InferenceService::Infer(const Servable& servable,
+                                                  const InferenceRequest& request) const {
+  const ModelConfig& config = servable.config();
+  std::vector<const OutputSpec*> requested;
+  if (request.requested_outputs.empty()) {
+    for (const OutputSpec& o : config.outputs) requested.push_back(&o);
+  } else {
+    for (size_t i = 0; i < request.requested_outputs.size(); ++i) {
+      const std::string& name = request.requested_outputs[i];
+      const OutputSpec* found = nullptr;
+      for (const OutputSpec& o : config.outputs) {
+        if (o.name == name) found = &o;
+      }
+      if (!found) {
+        std::string known;
+        for (const OutputSpec& o : config.outputs) known += (known.empty() ? "" : ", ") + o.name;
+        return Status::InvalidArgument("outputs[" + std::to_string(i) + "].name: unknown output '" +
+                                       name + "' (the model has " + known + ")");
+      }
+      requested.push_back(found);
+    }
+  }
+
+  std::vector<Tensor> backend_inputs;
+  const std::vector<Tensor>* inputs = &request.inputs;
+  if (config.is_tabular()) {
+    auto matrix = AssembleTabularInput(config, request.inputs);
+    if (!matrix.ok()) return matrix.status();
+    backend_inputs.push_back(std::move(*matrix));
+    inputs = &backend_inputs;
+  }
+  const int64_t rows = inputs->empty() || (*inputs)[0].shape().empty() ? 0 : (*inputs)[0].shape()[0];
+
+  InferenceResponse response;
+  const auto start = std::chrono::steady_clock::now();
+  Status s = servable.backend().Infer(*inputs, requested, &response.outputs);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!s.ok()) return s;
+  servable.metrics().compute_latency->Observe(seconds);
+  servable.metrics().batch_size->Observe(static_cast<double>(rows));
+  response.model_name = servable.model_name();
+  response.model_version = servable.version_label();
+  response.id = request.id;
+  return response;
+}
+
+}  // namespace vigil

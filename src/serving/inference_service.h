@@ -1,0 +1,46 @@
+// InferenceService: the serving stage between the HTTP codec and a backend.
+//
+// It picks the model version a request goes to (an explicit version, or the
+// model's default), turns the request's tensors into what the backend takes,
+// calls the backend and returns the requested outputs. It counts compute time
+// and batch size on the version's metrics; the HTTP edge, which also sees
+// decoding and encoding, records the end-to-end latency and outcome.
+//
+// Routing between versions (canary, shadow) will live here as a change of
+// Resolve(), driven by desired state in the manager.
+//
+// Thread-safety: thread-safe; the manager must outlive it.
+#ifndef VIGIL_SERVING_INFERENCE_SERVICE_H_
+#define VIGIL_SERVING_INFERENCE_SERVICE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "manager/model_manager.h"
+#include "serving/inference_request.h"
+
+namespace vigil {
+
+class InferenceService {
+ public:
+  explicit InferenceService(const ModelManager& manager) : manager_(manager) {}
+
+  // The version that serves `model` (at `version`, if given, as the URL's
+  // decimal text). NOT_FOUND: no such model or version; UNAVAILABLE: the
+  // model or version exists but is not ready (the message says why).
+  Result<std::shared_ptr<const Servable>> Resolve(const std::string& model,
+                                                  const std::optional<std::string>& version) const;
+
+  // Runs `request` on `servable`. INVALID_ARGUMENT: the request does not fit
+  // the model (the message names the field); INTERNAL: the backend failed.
+  // The response's id is the request's id; generating one is the caller's job.
+  Result<InferenceResponse> Infer(const Servable& servable, const InferenceRequest& request) const;
+
+ private:
+  const ModelManager& manager_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_SERVING_INFERENCE_SERVICE_H_
