@@ -1,0 +1,43 @@
+# Vigil's entry points. Every target installs what it needs first.
+#   make demo    build, train the example model, serve it on 127.0.0.1:8080
+#   make test    build and run every test (ctest)
+#   make bench   the benchmark in bench/, results appended to bench/RESULTS.md
+BUILD ?= build
+JOBS ?= 2
+BUILD_TYPE ?= RelWithDebInfo
+HOST ?= 127.0.0.1
+PORT ?= 8080
+EXAMPLE_REPO := examples/credit/models
+EXAMPLE_MODEL := $(EXAMPLE_REPO)/credit/1/model.json
+
+.PHONY: all bootstrap build test test-unit demo bench clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# Only the fast unit tests.
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+$(EXAMPLE_MODEL):
+	$(BUILD)/vigil train --data examples/credit/credit_data.csv --repository $(EXAMPLE_REPO) --model credit --version 1
+
+demo: build $(EXAMPLE_MODEL)
+	@examples/credit/try.sh print $(HOST) $(PORT)
+	exec $(BUILD)/vigil serve --repository $(EXAMPLE_REPO) --host $(HOST) --port $(PORT)
+
+bench: build
+	@scripts/bootstrap --bench
+	bench/run --write
+
+clean:
+	rm -rf $(BUILD)
