@@ -66,12 +66,15 @@ int Serve(const ServeFlags& flags) {
     std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
     return 2;
   }
-  auto table = manager.table();
-  size_t ready = 0;
-  for (const auto& [n, m] : table->models) ready += m.ready.empty() ? 0 : 1;
-  std::printf("vigil listening on http://%s:%u (%zu models, %zu ready; repository %s)\n",
-              flags.http.host.c_str(), server.port(), table->models.size(), ready,
-              flags.repository.c_str());
+  {
+    // Scoped: a table held here would pin its versions for the whole run.
+    auto table = manager.table();
+    size_t ready = 0;
+    for (const auto& [n, m] : table->models) ready += m.ready.empty() ? 0 : 1;
+    std::printf("vigil listening on http://%s:%u (%zu models, %zu ready; repository %s)\n",
+                flags.http.host.c_str(), server.port(), table->models.size(), ready,
+                flags.repository.c_str());
+  }
   std::fflush(stdout);
   server.Run();
   manager.Stop();

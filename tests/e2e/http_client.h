@@ -1,0 +1,36 @@
+// HttpClient: a blocking HTTP/1.1 client with one keep-alive connection, for
+// end-to-end tests and the load generator in them. Loopback only.
+#ifndef VIGIL_TESTS_E2E_HTTP_CLIENT_H_
+#define VIGIL_TESTS_E2E_HTTP_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+namespace vigil::testing {
+
+struct HttpResult {
+  int status = 0;        // 0 when the connection failed.
+  std::string body;
+  std::string content_type;
+  std::string error;     // Transport error, if any.
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(int port);
+  ~HttpClient();
+  HttpResult Get(const std::string& path);
+  HttpResult Post(const std::string& path, const std::string& body);
+  // Sends raw bytes on a fresh connection and returns what came back until
+  // the server closed it (or 10 s passed).
+  std::string Raw(const std::string& bytes);
+
+ private:
+  HttpResult Send(const std::string& method, const std::string& path, const std::string& body);
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vigil::testing
+
+#endif  // VIGIL_TESTS_E2E_HTTP_CLIENT_H_

@@ -1,0 +1,112 @@
+// The metrics endpoint against the real Prometheus tools: promtool's checker
+// and a prometheus server that scrapes Vigil and answers a query.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "e2e/http_client.h"
+#include "e2e/server_process.h"
+#include "testing/test_repository.h"
+
+extern char** environ;
+
+namespace vigil::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kRow[] =
+    R"({"inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[9,5,60,30,1,0,1,73,129,0,0,800,846]}]})";
+
+class PrometheusE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TrainCreditModel(repo_.path(), "credit", 1);
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{"--repository", repo_.path().string()});
+    ASSERT_TRUE(server_->Start()) << server_->Output();
+    HttpClient c(server_->port());
+    ASSERT_EQ(c.Post("/v2/models/credit/infer", kRow).status, 200);
+    ASSERT_EQ(c.Post("/v2/models/credit/infer", "{").status, 400);
+    ASSERT_EQ(c.Post("/v2/models/nope/infer", kRow).status, 404);
+  }
+  TempDir repo_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(PrometheusE2eTest, PromtoolAcceptsTheExposition) {
+  HttpClient c(server_->port());
+  WriteFile(repo_.path() / "metrics.txt", c.Get("/metrics").body);
+  std::string output;
+  int rc = RunCommand("promtool check metrics < " + (repo_.path() / "metrics.txt").string(), &output);
+  EXPECT_EQ(rc, 0) << output;
+  EXPECT_EQ(output, "") << "promtool reported lint problems";
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST_F(PrometheusE2eTest, RealPrometheusScrapesAndQueriesASeries) {
+  const int prom_port = FreePort();
+  const auto config = repo_.path() / "prometheus.yml";
+  WriteFile(config, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                    "scrape_configs:\n  - job_name: vigil\n    static_configs:\n"
+                    "      - targets: ['127.0.0.1:" + std::to_string(server_->port()) + "']\n");
+  std::vector<std::string> args = {
+      "/usr/bin/prometheus", "--config.file=" + config.string(),
+      "--storage.tsdb.path=" + (repo_.path() / "tsdb").string(),
+      "--web.listen-address=127.0.0.1:" + std::to_string(prom_port), "--log.level=warn"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log = (repo_.path() / "prometheus.log").string();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+
+  HttpClient prom(prom_port);
+  json result;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (std::chrono::steady_clock::now() < deadline) {
+    HttpClient q(prom_port);
+    auto r = q.Get("/api/v1/query?query=vigil_inference_requests_total%7Bmodel%3D%22credit%22%7D");
+    if (r.status == 200) {
+      result = json::parse(r.body);
+      if (!result["data"]["result"].empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  ASSERT_FALSE(result.is_null()) << ReadFile(log);
+  ASSERT_EQ(result["status"], "success");
+  ASSERT_EQ(result["data"]["result"].size(), 1u) << result.dump() << ReadFile(log);
+  const json& series = result["data"]["result"][0];
+  EXPECT_EQ(series["metric"]["job"], "vigil");
+  EXPECT_EQ(series["metric"]["version"], "1");
+  EXPECT_EQ(series["value"][1], "1");
+}
+
+}  // namespace
+}  // namespace vigil::testing

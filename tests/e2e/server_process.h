@@ -1,0 +1,42 @@
+// ServerProcess: runs the real `vigil serve` binary for end-to-end tests.
+//
+// Starts it on 127.0.0.1 with --port 0, reads the port from the line it
+// prints once it listens, and stops it with a signal. The destructor kills a
+// server that is still running, so a failing test leaves nothing behind.
+#ifndef VIGIL_TESTS_E2E_SERVER_PROCESS_H_
+#define VIGIL_TESTS_E2E_SERVER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace vigil::testing {
+
+class ServerProcess {
+ public:
+  // `args` follow "vigil serve"; --host/--port are added.
+  explicit ServerProcess(std::vector<std::string> args);
+  ~ServerProcess();
+
+  // False if the server exited or printed no port within 30 s.
+  bool Start();
+  int port() const { return port_; }
+  // Sends `signal` and waits (up to 30 s); returns the exit status, or -1.
+  int Stop(int signal);
+  // Everything the server printed to stdout and stderr so far.
+  std::string Output() const;
+
+ private:
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string log_path_;
+};
+
+// Runs a command, returns its exit status and captures stdout+stderr.
+int RunCommand(const std::string& command, std::string* output);
+
+}  // namespace vigil::testing
+
+#endif  // VIGIL_TESTS_E2E_SERVER_PROCESS_H_
