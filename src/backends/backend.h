@@ -48,13 +48,15 @@ class Backend {
 class BackendRegistry {
  public:
   // Creates a backend for the version in `version_dir`, whose artifact is
-  // `config.artifact`. INVALID_ARGUMENT: the artifact is corrupt, of the wrong
+  // `config.artifact` or, when that is empty, the first of the backend's
+  // default names that exists. INVALID_ARGUMENT: the artifact is corrupt, of the wrong
   // format, or does not match the configuration; NOT_FOUND: no artifact;
   // UNAVAILABLE: this build has no such backend.
+  // A factory receives the resolved artifact path.
   using Factory = std::function<Result<std::unique_ptr<Backend>>(
-      const ModelConfig& config, const std::filesystem::path& version_dir)>;
+      const ModelConfig& config, const std::filesystem::path& artifact)>;
 
-  void Register(std::string name, Factory factory);
+  void Register(std::string name, std::vector<std::string> default_artifacts, Factory factory);
   Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
                                           const std::filesystem::path& version_dir) const;
   bool Has(const std::string& name) const { return factories_.count(name) > 0; }
@@ -63,7 +65,11 @@ class BackendRegistry {
   static BackendRegistry WithBuiltins();
 
  private:
-  std::map<std::string, Factory> factories_;
+  struct Entry {
+    std::vector<std::string> default_artifacts;
+    Factory factory;
+  };
+  std::map<std::string, Entry> factories_;
 };
 
 }  // namespace vigil

@@ -4,8 +4,9 @@
 
 namespace vigil {
 
-void BackendRegistry::Register(std::string name, Factory factory) {
-  factories_[std::move(name)] = std::move(factory);
+void BackendRegistry::Register(std::string name, std::vector<std::string> default_artifacts,
+                               Factory factory) {
+  factories_[std::move(name)] = {std::move(default_artifacts), std::move(factory)};
 }
 
 Result<std::unique_ptr<Backend>> BackendRegistry::Create(
@@ -14,17 +15,22 @@ Result<std::unique_ptr<Backend>> BackendRegistry::Create(
   if (it == factories_.end()) {
     return Status::Unavailable("backend '" + config.backend + "' is not available in this build");
   }
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(version_dir / config.artifact, ec)) {
-    return Status::NotFound("artifact " + (version_dir / config.artifact).string() +
-                            " does not exist");
+  std::vector<std::string> candidates = it->second.default_artifacts;
+  if (!config.artifact.empty()) candidates = {config.artifact};
+  std::string tried;
+  for (const std::string& name : candidates) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(version_dir / name, ec)) {
+      return it->second.factory(config, version_dir / name);
+    }
+    tried += (tried.empty() ? "" : " or ") + name;
   }
-  return it->second(config, version_dir);
+  return Status::NotFound("no artifact in " + version_dir.string() + " (looked for " + tried + ")");
 }
 
 BackendRegistry BackendRegistry::WithBuiltins() {
   BackendRegistry registry;
-  registry.Register("xgboost", &XGBoostBackend::Create);
+  registry.Register("xgboost", {"model.json", "model.ubj"}, &XGBoostBackend::Create);
   return registry;
 }
 

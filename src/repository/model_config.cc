@@ -185,8 +185,10 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
     return Invalid("backend", "unknown backend '" + config.backend +
                                   "' (expected xgboost, trees, onnx or torchscript)");
   }
-  config.artifact = root["artifact"] ? root["artifact"].as<std::string>() : "model.json";
-  if (config.artifact.empty() || config.artifact.find('/') != std::string::npos) {
+  if (root["artifact"]) {
+    config.artifact = root["artifact"].as<std::string>();
+  }
+  if ((root["artifact"] && config.artifact.empty()) || config.artifact.find('/') != std::string::npos) {
     return Invalid("artifact", "must be a plain file name inside the version directory");
   }
 
@@ -333,7 +335,7 @@ std::string ModelConfigToYaml(const ModelConfig& config) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "backend" << YAML::Value << config.backend;
-  out << YAML::Key << "artifact" << YAML::Value << config.artifact;
+  if (!config.artifact.empty()) out << YAML::Key << "artifact" << YAML::Value << config.artifact;
   out << YAML::Key << "inputs" << YAML::Value << YAML::BeginSeq;
   for (const TensorSpec& in : config.inputs) {
     out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << in.name

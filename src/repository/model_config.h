@@ -68,7 +68,9 @@ struct OutputSpec {
 struct ModelConfig {
   std::string name;          // The model's directory name.
   std::string backend;       // "xgboost"; "trees", "onnx", "torchscript" in later releases.
-  std::string artifact;      // File name inside each version directory.
+  // File name inside each version directory; empty: the backend's default
+  // names, tried in order (xgboost: model.json, then model.ubj).
+  std::string artifact;
   std::vector<TensorSpec> inputs;
   std::vector<FeatureSpec> features;  // Non-empty for tabular backends.
   std::vector<OutputSpec> outputs;

@@ -25,7 +25,7 @@ TEST(ModelConfigTest, ParsesATabularModel) {
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->name, "credit");
   EXPECT_EQ(config->backend, "xgboost");
-  EXPECT_EQ(config->artifact, "model.json");
+  EXPECT_EQ(config->artifact, "");  // The backend's default names.
   ASSERT_EQ(config->features.size(), 3u);
   EXPECT_EQ(config->features[1].kind, FeatureKind::kCategorical);
   EXPECT_EQ(config->features[1].CategoryCode("rent"), 1);

@@ -29,8 +29,7 @@ std::string XGBoostLastError() {
 }
 
 Result<std::unique_ptr<Backend>> XGBoostBackend::Create(const ModelConfig& config,
-                                                        const std::filesystem::path& version_dir) {
-  const std::filesystem::path artifact = version_dir / config.artifact;
+                                                        const std::filesystem::path& artifact) {
   BoosterHandle booster = nullptr;
   if (XGBoosterCreate(nullptr, 0, &booster) != 0) {
     return Status::Internal("XGBoosterCreate: " + XGBoostLastError());

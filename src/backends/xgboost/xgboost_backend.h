@@ -21,12 +21,12 @@ namespace vigil {
 
 class XGBoostBackend : public Backend {
  public:
-  // Loads `version_dir / config.artifact`. Refuses (INVALID_ARGUMENT) a file
+  // Loads `artifact` (JSON or UBJ, told apart by XGBoost from the name). Refuses (INVALID_ARGUMENT) a file
   // XGBoost cannot read, a feature count that differs from config.features,
   // and probability or label outputs for a model that is not a binary
   // classifier.
   static Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
-                                                 const std::filesystem::path& version_dir);
+                                                 const std::filesystem::path& artifact);
   ~XGBoostBackend() override;
 
   Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,
