@@ -147,6 +147,38 @@ TEST_F(ModelManagerTest, ExplicitUnloadAndLoad) {
   EXPECT_EQ(manager->LoadModel("nope").code(), StatusCode::kNotFound);
 }
 
+TEST_F(ModelManagerTest, ChangedConfigurationReloadsAndABrokenOneIsRefused) {
+  auto manager = MakeManager();
+  ASSERT_TRUE(manager->Start().ok());
+  auto first = manager->table()->models.at("credit").Default();
+  const std::filesystem::path yaml = repo_.path() / "credit/model.yaml";
+  std::string text = testing::ReadFile(yaml);
+  text.replace(text.find("label_threshold: 0.5"), 20, "label_threshold: 0.3");
+  WriteFile(yaml, text);
+  manager->PollOnce();
+  auto second = manager->table()->models.at("credit").Default();
+  EXPECT_NE(second, first) << "a new configuration loads the version again";
+  EXPECT_EQ(second->config().label_threshold, 0.3);
+  EXPECT_EQ(first->state(), VersionState::kDraining);
+
+  WriteFile(yaml, "backend: xgboost\nfeatures: [{name: a, type: text}]\n");
+  manager->PollOnce();
+  const ServingModel& m = manager->table()->models.at("credit");
+  EXPECT_EQ(m.Default(), second) << "a refused configuration leaves the version serving";
+  EXPECT_NE(m.config_error.find("features[0].type"), std::string::npos) << m.config_error;
+  EXPECT_NE(registry_.Render().find("vigil_model_loads_total{model=\"credit\",result=\"failure\",reason=\"config\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(ModelManagerTest, RemovedModelDirectoryUnloadsTheModel) {
+  auto manager = MakeManager();
+  ASSERT_TRUE(manager->Start().ok());
+  std::filesystem::remove_all(repo_.path() / "credit");
+  manager->PollOnce();
+  EXPECT_EQ(manager->table()->models.count("credit"), 0u);
+  EXPECT_TRUE(WaitForUnloads(1));
+}
+
 TEST(VersionStateTest, OnlyTheDrawnTransitionsAreLegal) {
   using S = VersionState;
   EXPECT_TRUE(IsLegalTransition(S::kLoading, S::kWarming));
