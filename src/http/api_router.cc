@@ -66,13 +66,13 @@ ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference,
     : manager_(manager), inference_(inference), metrics_(metrics) {}
 
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
-  std::string route = "other";
+  std::string_view route = "other";
   HttpResponse response = Dispatch(request, route);
   metrics_.CountHttp(route, response.status);
   return response;
 }
 
-HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string& route) {
+HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string_view& route) {
   const std::vector<std::string> p = SplitPath(request.path);
   const std::string& method = request.method;
   const bool get = method == "GET" || method == "HEAD";
@@ -94,7 +94,7 @@ HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string& route) {
     return get ? ServerMetadata() : MethodNotAllowed(method, "GET");
   }
   if (p[1] == "health" && p.size() == 3 && (p[2] == "live" || p[2] == "ready")) {
-    route = "/v2/health/" + p[2];
+    route = p[2] == "live" ? "/v2/health/live" : "/v2/health/ready";
     if (!get) return MethodNotAllowed(method, "GET");
     if (p[2] == "live") return JsonResponse(200, {{"live", true}});
     return Ready();
@@ -107,17 +107,16 @@ HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string& route) {
       version = p[4];
       rest = 5;
     }
-    const std::string prefix = version ? "/v2/models/{model}/versions/{version}" : "/v2/models/{model}";
     if (p.size() == rest) {
-      route = prefix;
+      route = version ? "/v2/models/{model}/versions/{version}" : "/v2/models/{model}";
       return get ? ModelMetadata(model, version) : MethodNotAllowed(method, "GET");
     }
     if (p.size() == rest + 1 && p[rest] == "ready") {
-      route = prefix + "/ready";
+      route = version ? "/v2/models/{model}/versions/{version}/ready" : "/v2/models/{model}/ready";
       return get ? ModelReady(model, version) : MethodNotAllowed(method, "GET");
     }
     if (p.size() == rest + 1 && p[rest] == "infer") {
-      route = prefix + "/infer";
+      route = version ? "/v2/models/{model}/versions/{version}/infer" : "/v2/models/{model}/infer";
       return post ? Infer(model, version, request.body) : MethodNotAllowed(method, "POST");
     }
   }
@@ -127,7 +126,8 @@ HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string& route) {
       return post ? RepositoryIndex(request.body) : MethodNotAllowed(method, "POST");
     }
     if (p.size() == 5 && p[2] == "models" && (p[4] == "load" || p[4] == "unload")) {
-      route = "/v2/repository/models/{model}/" + p[4];
+      route = p[4] == "load" ? "/v2/repository/models/{model}/load"
+                             : "/v2/repository/models/{model}/unload";
       return post ? RepositoryControl(p[3], p[4] == "load") : MethodNotAllowed(method, "POST");
     }
   }

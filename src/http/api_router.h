@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <string>
+#include <string_view>
 
 #include "http/http_message.h"
 #include "manager/model_manager.h"
@@ -40,8 +41,9 @@ class ApiRouter {
   void SetShuttingDown() { shutting_down_ = true; }
 
  private:
-  // `route` receives the route template used for metrics, e.g. "/v2/models/{model}/infer".
-  HttpResponse Dispatch(HttpRequest& request, std::string& route);
+  // `route` receives the route template used for metrics, e.g.
+  // "/v2/models/{model}/infer" (a string literal).
+  HttpResponse Dispatch(HttpRequest& request, std::string_view& route);
   HttpResponse ServerMetadata() const;
   HttpResponse Ready() const;
   HttpResponse ModelMetadata(const std::string& model, const std::optional<std::string>& version) const;

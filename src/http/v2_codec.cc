@@ -49,20 +49,23 @@ bool IntegerFits(const element& e, T* out) {
   return false;
 }
 
-// Writes the JSON scalar `e` as element `index` of `t`.
-Status StoreElement(const element& e, Tensor& t, int64_t index, const std::string& where) {
+// Writes the JSON scalar `e` as element `index` of `t`. `data_where` names
+// the data array ("inputs[0].data"); the element's name is only built for an
+// error, since this runs for every value of every request.
+Status StoreElement(const element& e, Tensor& t, int64_t index, const std::string& data_where) {
   if (e.type() == element_type::NULL_VALUE) {
     t.set_missing(index);
     if (t.type() == DataType::kFp32) t.values<float>()[index] = std::numeric_limits<float>::quiet_NaN();
     if (t.type() == DataType::kFp64) t.values<double>()[index] = std::numeric_limits<double>::quiet_NaN();
     return Status::Ok();
   }
+  auto where = [&] { return data_where + "[" + std::to_string(index) + "]"; };
   auto mismatch = [&] {
-    return Status::InvalidArgument(where + ": expected " + std::string(DataTypeName(t.type())) +
+    return Status::InvalidArgument(where() + ": expected " + std::string(DataTypeName(t.type())) +
                                    " value, got " + TypeOfJson(e));
   };
   auto out_of_range = [&] {
-    return Status::InvalidArgument(where + ": value does not fit " +
+    return Status::InvalidArgument(where() + ": value does not fit " +
                                    std::string(DataTypeName(t.type())));
   };
   switch (t.type()) {
@@ -120,7 +123,7 @@ Status StoreData(const element& data, Tensor& t, int64_t& next, const std::strin
                                      ShapeToString(t.shape()) + " holds (" +
                                      std::to_string(t.element_count()) + ")");
     }
-    VIGIL_RETURN_IF_ERROR(StoreElement(e, t, next, where + "[" + std::to_string(next) + "]"));
+    VIGIL_RETURN_IF_ERROR(StoreElement(e, t, next, where));
     ++next;
   }
   return Status::Ok();
@@ -319,12 +322,15 @@ std::string GenerateRequestId() {
   uint64_t hi = rng(), lo = rng();
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // Version 4.
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // Variant 10.
-  char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  int pos = 0;
+  for (int i = 0; i < 32; ++i) {
+    if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;  // Dashes stay.
+    const uint64_t word = i < 16 ? hi : lo;
+    id[pos++] = kHex[(word >> (60 - 4 * (i % 16))) & 0xf];
+  }
+  return id;
 }
 
 }  // namespace vigil

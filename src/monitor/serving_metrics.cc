@@ -54,8 +54,29 @@ void ServingMetrics::CountFailure(const std::string& model, const std::string& v
   failures_.WithLabels({model, version, reason}).Increment();
 }
 
-void ServingMetrics::CountHttp(const std::string& route, int status) {
-  http_requests_.WithLabels({route, std::to_string(status)}).Increment();
+ServingMetrics::~ServingMetrics() {
+  for (HttpCounterNode* n = http_counters_.load(); n != nullptr;) {
+    HttpCounterNode* next = n->next;
+    delete n;
+    n = next;
+  }
+}
+
+void ServingMetrics::CountHttp(std::string_view route, int status) {
+  HttpCounterNode* head = http_counters_.load(std::memory_order_acquire);
+  for (HttpCounterNode* n = head; n != nullptr; n = n->next) {
+    if (n->status == status && n->route == route) {
+      n->counter->Increment();
+      return;
+    }
+  }
+  // First time for this pair: resolve the child and publish it. Two threads
+  // may race to add the same pair; both nodes point at the same counter.
+  Counter* counter = &http_requests_.WithLabels({std::string(route), std::to_string(status)});
+  auto* node = new HttpCounterNode{std::string(route), status, counter, head};
+  while (!http_counters_.compare_exchange_weak(node->next, node, std::memory_order_acq_rel)) {
+  }
+  counter->Increment();
 }
 
 void ServingMetrics::CountLoad(const std::string& model, bool success, const std::string& reason,

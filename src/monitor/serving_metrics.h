@@ -9,7 +9,9 @@
 #ifndef VIGIL_MONITOR_SERVING_METRICS_H_
 #define VIGIL_MONITOR_SERVING_METRICS_H_
 
+#include <atomic>
 #include <string>
+#include <string_view>
 
 #include "monitor/metrics.h"
 
@@ -27,6 +29,9 @@ struct VersionMetrics {
 class ServingMetrics {
  public:
   explicit ServingMetrics(MetricsRegistry& registry);
+  ~ServingMetrics();
+  ServingMetrics(const ServingMetrics&) = delete;
+  ServingMetrics& operator=(const ServingMetrics&) = delete;
 
   VersionMetrics ForVersion(const std::string& model, const std::string& version);
   // Counts a failed inference request of a known model; `version` may be ""
@@ -34,7 +39,8 @@ class ServingMetrics {
   void CountFailure(const std::string& model, const std::string& version,
                     const std::string& reason);
   // Counts an HTTP request by route template (bounded cardinality) and status.
-  void CountHttp(const std::string& route, int status);
+  // Lock-free once a (route, status) pair has been seen.
+  void CountHttp(std::string_view route, int status);
   void CountLoad(const std::string& model, bool success, const std::string& reason,
                  double seconds);
   void CountUnload(const std::string& model);
@@ -53,6 +59,16 @@ class ServingMetrics {
   Family<Counter>& loads_;
   Family<Counter>& unloads_;
   Family<Histogram>& load_duration_;
+
+  // An append-only list caching the counter of each (route, status) pair, so
+  // the request path skips the family's mutex and map.
+  struct HttpCounterNode {
+    std::string route;
+    int status;
+    Counter* counter;
+    HttpCounterNode* next;
+  };
+  std::atomic<HttpCounterNode*> http_counters_{nullptr};
 };
 
 }  // namespace vigil

@@ -2,7 +2,9 @@
 //
 // Prediction uses in-place prediction from a dense matrix, which XGBoost 1.7
 // documents as thread-safe (each thread gets its own prediction buffer inside
-// the Booster); the output is copied out before the call returns. The Booster
+// the Booster); the output is copied out before the call returns. One call
+// per request computes raw margins; probabilities and labels are the logistic
+// of the margin (binary classifiers only), as XGBoost computes them. The Booster
 // is configured with nthread=1 by default (`parameters: {nthread: N}` in
 // model.yaml) because Vigil's own worker pool already spreads requests across
 // cores.
@@ -36,8 +38,8 @@ class XGBoostBackend : public Backend {
  private:
   XGBoostBackend(void* booster, const ModelConfig& config, std::string objective);
 
-  // Runs one prediction; `margin` selects raw scores over transformed ones.
-  Status Predict(const Tensor& matrix, bool margin, std::vector<float>* out) const;
+  // Raw scores for every row of `matrix`, one XGBoost call.
+  Status PredictMargins(const Tensor& matrix, std::vector<float>* out) const;
 
   void* booster_;  // BoosterHandle; owned.
   int64_t num_features_;
