@@ -349,7 +349,11 @@ std::string ModelConfigToYaml(const ModelConfig& config) {
       out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << f.name
           << YAML::Key << "type" << YAML::Value << std::string(FeatureKindName(f.kind));
       if (f.kind == FeatureKind::kCategorical) {
-        out << YAML::Key << "categories" << YAML::Value << YAML::Flow << f.categories;
+        // Quoted, so that YAML 1.1 readers (PyYAML) do not turn "no" or "yes"
+        // into booleans.
+        out << YAML::Key << "categories" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const std::string& c : f.categories) out << YAML::DoubleQuoted << c;
+        out << YAML::EndSeq;
       }
       if (!f.allow_missing) out << YAML::Key << "allow_missing" << YAML::Value << false;
       out << YAML::EndMap;
@@ -357,7 +361,9 @@ std::string ModelConfigToYaml(const ModelConfig& config) {
     out << YAML::EndSeq;
   }
   if (!config.classes.empty()) {
-    out << YAML::Key << "classes" << YAML::Value << YAML::Flow << config.classes;
+    out << YAML::Key << "classes" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& c : config.classes) out << YAML::DoubleQuoted << c;
+    out << YAML::EndSeq;
     out << YAML::Key << "label_threshold" << YAML::Value << config.label_threshold;
   }
   out << YAML::Key << "outputs" << YAML::Value << YAML::BeginSeq;

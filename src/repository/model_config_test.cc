@@ -52,6 +52,8 @@ TEST(ModelConfigTest, YamlRoundTripGivesTheSameConfig) {
   EXPECT_EQ(ModelConfigToYaml(*again), ModelConfigToYaml(*config));
   EXPECT_EQ(again->version_policy, config->version_policy);
   EXPECT_EQ(again->features[1].categories, config->features[1].categories);
+  // Category strings are quoted, so YAML 1.1 readers keep "no" and "yes" strings.
+  EXPECT_NE(ModelConfigToYaml(*config).find(R"(categories: ["owner", "rent"])"), std::string::npos);
 }
 
 TEST(ModelConfigTest, VersionPolicyForms) {
