@@ -1,0 +1,123 @@
+// Forest: Vigil's own in-memory tree ensemble, laid out for prediction.
+//
+// Built from an XGBoost gbtree model (trees/xgboost_model_reader.h), it
+// predicts exactly what XGBoost predicts: the same float arithmetic in the
+// same order (base margin first, then each tree of a group in model order),
+// the same missing-value and categorical decisions. What differs is the
+// layout and the absence of per-call overhead:
+//   - each tree's nodes are renumbered breadth-first so that the two children
+//     of a node are adjacent (right = left + 1): one index per node;
+//   - a node is 12 bytes: threshold (or, for a leaf, its value), feature
+//     index with the default-left and categorical flags folded into the high
+//     bits, and the left child's index; leaves are nodes with no feature;
+//   - categorical splits keep their right-going categories as a bitset in
+//     one shared word array;
+//   - trees are stored back to back in one node array.
+// The single-row path allocates nothing; the batch path walks the trees in
+// blocks of rows so that a tree stays in cache while the block goes through it.
+//
+// Thread-safety: immutable after construction; Predict* are thread-safe.
+#ifndef VIGIL_BACKENDS_TREES_FOREST_H_
+#define VIGIL_BACKENDS_TREES_FOREST_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vigil {
+
+// The objectives of XGBoost's gbtree that the engine reproduces.
+enum class Objective {
+  kBinaryLogistic,   // binary:logistic: probability = logistic(margin)
+  kBinaryLogitRaw,   // binary:logitraw: the margin itself
+  kRegSquaredError,  // reg:squarederror: identity
+  kRegLogistic,      // reg:logistic: logistic(margin)
+  kRegPseudoHuber,   // reg:pseudohubererror: identity
+  kCountPoisson,     // count:poisson: exp(margin)
+  kMultiSoftprob,    // multi:softprob: softmax over classes
+  kMultiSoftmax,     // multi:softmax: index of the largest margin
+};
+
+// The objective for XGBoost's name, e.g. "binary:logistic"; false if unknown.
+bool ParseObjective(const std::string& name, Objective* out);
+std::string ObjectiveName(Objective objective);
+
+class Forest {
+ public:
+  // One node. For a leaf, `feature_flags` is kLeaf and `value` the leaf value;
+  // for a categorical split, `value` holds the index of its category set
+  // (bit-cast), since it has no threshold.
+  struct Node {
+    float value;             // Split threshold, leaf value, or category set index.
+    uint32_t feature_flags;  // Feature index | kDefaultLeft | kCategorical, or kLeaf.
+    uint32_t left;           // Index of the left child in the node array; right is left + 1.
+  };
+  static constexpr uint32_t kLeaf = 0xffffffffu;
+  static constexpr uint32_t kDefaultLeft = 1u << 31;
+  static constexpr uint32_t kCategorical = 1u << 30;
+  static constexpr uint32_t kFeatureMask = kCategorical - 1;
+
+  // A categorical split's right-going categories: bits [offset, offset +
+  // num_words * 32) of category_words, bit c for category c.
+  struct CategorySet {
+    uint32_t offset;
+    uint32_t num_words;
+  };
+
+  // Builder interface (used by the model reader).
+  Forest(int num_features, int num_groups, Objective objective, float base_margin);
+  // Adds the set of categories and returns the index to store in a node.
+  uint32_t AddCategorySet(const std::vector<uint32_t>& categories);
+  // Appends a tree whose node indices are local (root 0); it is rebased.
+  void AddTree(int group, std::vector<Node> nodes);
+  // Keeps the trees of iterations [begin, end) (an iteration is one tree
+  // per group and parallel tree).
+  Forest Slice(int begin, int end) const;
+  void set_trees_per_iteration(int n) { trees_per_iteration_ = n; }
+
+  int num_features() const { return num_features_; }
+  int num_groups() const { return num_groups_; }
+  int num_trees() const { return static_cast<int>(tree_roots_.size()); }
+  int num_iterations() const;
+  int trees_per_iteration() const { return trees_per_iteration_; }
+  Objective objective() const { return objective_; }
+  float base_margin() const { return base_margin_; }
+  size_t num_nodes() const { return nodes_.size(); }
+  // Bytes used by the node and bitset arrays.
+  size_t memory_bytes() const;
+
+  // Raw margins of one row (num_features values, NaN for missing) into
+  // `margins` (num_groups values). No allocation.
+  void PredictRowMargins(const float* row, float* margins) const;
+  // Raw margins of `rows` rows, row-major; `margins` has rows * num_groups.
+  void PredictMargins(const float* data, int64_t rows, float* margins) const;
+  // Applies the objective's transform in place to rows * num_groups margins.
+  // For multi:softmax the first of each row's values becomes the class index
+  // (the caller reads one value per row).
+  void Transform(float* values, int64_t rows) const;
+
+  // Index of the leaf that `row` reaches in `tree`.
+  uint32_t LeafIndex(int tree, const float* row) const;
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const std::vector<uint32_t>& tree_roots() const { return tree_roots_; }
+  const std::vector<int>& tree_groups() const { return tree_groups_; }
+  // True if `node` sends `value` to its left child (value not NaN).
+  bool GoesLeft(uint32_t node, float value) const;
+
+ private:
+  int num_features_;
+  int num_groups_;
+  Objective objective_;
+  float base_margin_;
+  int trees_per_iteration_ = 1;
+  std::vector<Node> nodes_;
+  std::vector<uint32_t> tree_roots_;
+  std::vector<int> tree_groups_;
+  std::vector<uint32_t> category_words_;
+  std::vector<CategorySet> category_sets_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_BACKENDS_TREES_FOREST_H_

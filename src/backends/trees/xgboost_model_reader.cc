@@ -1,0 +1,257 @@
+#include "backends/trees/xgboost_model_reader.h"
+
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace vigil {
+namespace {
+
+using nlohmann::json;
+
+// XGBoost writes NaN and Infinity as bare tokens, which JSON does not allow.
+// Replaces them (outside strings) with null, read back as NaN.
+std::string SanitizeNonFinite(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out += c;
+      continue;
+    }
+    bool replaced = false;
+    for (std::string_view token : {"NaN", "-Infinity", "Infinity", "-nan", "nan", "-inf", "inf"}) {
+      if (text.substr(i, token.size()) == token) {
+        out += "null";
+        i += token.size() - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
+// A number that XGBoost may have written as a string ("5E-1").
+float NumberOf(const json& v) {
+  if (v.is_string()) return std::strtof(v.get<std::string>().c_str(), nullptr);
+  if (v.is_null()) return std::numeric_limits<float>::quiet_NaN();
+  return v.get<float>();
+}
+
+int IntOf(const json& v) {
+  if (v.is_string()) return std::atoi(v.get<std::string>().c_str());
+  return v.get<int>();
+}
+
+// The objective's inverse link, in single precision as XGBoost computes it:
+// base_score is stored as a prediction, the forest starts from a margin.
+Result<float> BaseMargin(Objective objective, float base_score) {
+  switch (objective) {
+    case Objective::kBinaryLogistic:
+    case Objective::kRegLogistic:
+      if (!(base_score > 0.0f && base_score < 1.0f)) {
+        return Status::InvalidArgument("base_score must lie in (0, 1) for a logistic objective");
+      }
+      return -std::log(1.0f / base_score - 1.0f);
+    case Objective::kCountPoisson:
+      if (!(base_score > 0.0f)) return Status::InvalidArgument("base_score must be positive for count:poisson");
+      return std::log(base_score);
+    default:
+      return base_score;
+  }
+}
+
+template <typename T>
+std::vector<T> ArrayOf(const json& tree, const char* key) {
+  std::vector<T> out;
+  const json& a = tree.at(key);
+  out.reserve(a.size());
+  for (const json& v : a) {
+    if constexpr (std::is_same_v<T, float>) {
+      out.push_back(NumberOf(v));
+    } else {
+      out.push_back(v.is_boolean() ? static_cast<T>(v.get<bool>()) : v.get<T>());
+    }
+  }
+  return out;
+}
+
+Status ReadTree(const json& tree, int tree_index, int num_features, int group, Forest& forest) {
+  const std::string where = "trees[" + std::to_string(tree_index) + "]";
+  const json& param = tree.at("tree_param");
+  if (param.contains("size_leaf_vector") && IntOf(param["size_leaf_vector"]) > 1) {
+    return Status::InvalidArgument(where + ": vector leaves (multi-target trees) are not supported");
+  }
+  const auto left = ArrayOf<int64_t>(tree, "left_children");
+  const auto right = ArrayOf<int64_t>(tree, "right_children");
+  const auto feature = ArrayOf<int64_t>(tree, "split_indices");
+  const auto condition = ArrayOf<float>(tree, "split_conditions");
+  const auto default_left = ArrayOf<int64_t>(tree, "default_left");
+  std::vector<int64_t> split_type(left.size(), 0);
+  if (tree.contains("split_type")) split_type = ArrayOf<int64_t>(tree, "split_type");
+  const size_t n = left.size();
+  if (n == 0 || right.size() != n || feature.size() != n || condition.size() != n ||
+      default_left.size() != n || split_type.size() != n) {
+    return Status::InvalidArgument(where + ": node arrays are empty or of different lengths");
+  }
+  // Categories of categorical nodes: categories[segment .. segment + size).
+  std::vector<std::vector<uint32_t>> categories(n);
+  if (tree.contains("categories_nodes")) {
+    const auto cat_nodes = ArrayOf<int64_t>(tree, "categories_nodes");
+    const auto segments = ArrayOf<int64_t>(tree, "categories_segments");
+    const auto sizes = ArrayOf<int64_t>(tree, "categories_sizes");
+    const auto values = ArrayOf<int64_t>(tree, "categories");
+    if (segments.size() != cat_nodes.size() || sizes.size() != cat_nodes.size()) {
+      return Status::InvalidArgument(where + ": categorical split arrays are inconsistent");
+    }
+    for (size_t k = 0; k < cat_nodes.size(); ++k) {
+      if (cat_nodes[k] < 0 || static_cast<size_t>(cat_nodes[k]) >= n || segments[k] < 0 ||
+          sizes[k] < 0 || static_cast<size_t>(segments[k] + sizes[k]) > values.size()) {
+        return Status::InvalidArgument(where + ": categorical split " + std::to_string(k) + " is out of range");
+      }
+      for (int64_t j = segments[k]; j < segments[k] + sizes[k]; ++j) {
+        if (values[j] < 0) return Status::InvalidArgument(where + ": negative category");
+        categories[cat_nodes[k]].push_back(static_cast<uint32_t>(values[j]));
+      }
+    }
+  }
+  // Breadth-first renumbering: the children of a node get adjacent indices.
+  std::vector<Forest::Node> nodes(n);
+  std::vector<int64_t> new_index(n, -1);
+  std::deque<int64_t> queue = {0};
+  new_index[0] = 0;
+  uint32_t next = 1;
+  size_t visited = 0;
+  while (!queue.empty()) {
+    const int64_t old = queue.front();
+    queue.pop_front();
+    ++visited;
+    Forest::Node& node = nodes[new_index[old]];
+    if (left[old] == -1) {
+      node = {condition[old], Forest::kLeaf, 0};
+      continue;
+    }
+    const int64_t l = left[old], r = right[old];
+    if (l <= 0 || r <= 0 || static_cast<size_t>(l) >= n || static_cast<size_t>(r) >= n ||
+        new_index[l] != -1 || new_index[r] != -1) {
+      return Status::InvalidArgument(where + ": node " + std::to_string(old) + " has invalid children");
+    }
+    if (feature[old] < 0 || feature[old] >= num_features) {
+      return Status::InvalidArgument(where + ": node " + std::to_string(old) + " splits on feature " +
+                                     std::to_string(feature[old]) + " of " + std::to_string(num_features));
+    }
+    new_index[l] = next;
+    new_index[r] = next + 1;
+    uint32_t flags = static_cast<uint32_t>(feature[old]);
+    if (default_left[old]) flags |= Forest::kDefaultLeft;
+    float value = condition[old];
+    if (split_type[old] == 1) {
+      flags |= Forest::kCategorical;
+      const uint32_t set = forest.AddCategorySet(categories[old]);
+      std::memcpy(&value, &set, sizeof(value));
+    } else if (split_type[old] != 0) {
+      return Status::InvalidArgument(where + ": unknown split type " + std::to_string(split_type[old]));
+    }
+    node = {value, flags, next};
+    next += 2;
+    queue.push_back(l);
+    queue.push_back(r);
+  }
+  // Deleted nodes (pruned by XGBoost) are unreachable and dropped.
+  nodes.resize(next);
+  (void)visited;
+  forest.AddTree(group, std::move(nodes));
+  return Status::Ok();
+}
+
+Result<XGBoostModel> FromJson(const json& root) {
+  const json& learner = root.at("learner");
+  const json& booster = learner.at("gradient_booster");
+  const std::string booster_name = booster.at("name").get<std::string>();
+  if (booster_name != "gbtree") {
+    return Status::InvalidArgument("booster '" + booster_name +
+                                   "' is not supported by the native engine (only gbtree)");
+  }
+  const std::string objective_name = learner.at("objective").at("name").get<std::string>();
+  Objective objective;
+  if (!ParseObjective(objective_name, &objective)) {
+    return Status::InvalidArgument("objective '" + objective_name + "' is not supported by the native engine");
+  }
+  const json& mparam = learner.at("learner_model_param");
+  const int num_features = IntOf(mparam.at("num_feature"));
+  const int num_class = IntOf(mparam.at("num_class"));
+  if (mparam.contains("num_target") && IntOf(mparam["num_target"]) > 1) {
+    return Status::InvalidArgument("multi-target models are not supported by the native engine");
+  }
+  const int num_groups = std::max(1, num_class);
+  auto base = BaseMargin(objective, NumberOf(mparam.at("base_score")));
+  if (!base.ok()) return base.status();
+
+  const json& model = booster.at("model");
+  const json& gparam = model.at("gbtree_model_param");
+  const int parallel = gparam.contains("num_parallel_tree") ? std::max(1, IntOf(gparam["num_parallel_tree"])) : 1;
+  const json& trees = model.at("trees");
+  const json& tree_info = model.at("tree_info");
+  if (tree_info.size() != trees.size()) {
+    return Status::InvalidArgument("tree_info lists " + std::to_string(tree_info.size()) +
+                                   " trees, the model has " + std::to_string(trees.size()));
+  }
+  XGBoostModel out{Forest(num_features, num_groups, objective, *base), std::nullopt, {}};
+  out.forest.set_trees_per_iteration(num_groups * parallel);
+  for (size_t t = 0; t < trees.size(); ++t) {
+    const int group = tree_info[t].get<int>();
+    if (group < 0 || group >= num_groups) {
+      return Status::InvalidArgument("tree " + std::to_string(t) + " belongs to class " +
+                                     std::to_string(group) + " of " + std::to_string(num_groups));
+    }
+    VIGIL_RETURN_IF_ERROR(ReadTree(trees[t], static_cast<int>(t), num_features, group, out.forest));
+  }
+  if (learner.contains("attributes") && learner["attributes"].contains("best_iteration")) {
+    out.best_iteration = IntOf(learner["attributes"]["best_iteration"]);
+  }
+  if (learner.contains("feature_names")) {
+    for (const json& name : learner["feature_names"]) out.feature_names.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<XGBoostModel> ParseXGBoostModel(std::string_view bytes, bool ubj) {
+  try {
+    json root = ubj ? json::from_ubjson(bytes) : json::parse(SanitizeNonFinite(bytes));
+    return FromJson(root);
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("not an XGBoost model the native engine can read: ") + e.what());
+  }
+}
+
+Result<XGBoostModel> ReadXGBoostModel(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot open " + path.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto model = ParseXGBoostModel(buffer.str(), path.extension() == ".ubj");
+  if (!model.ok()) return model.status().WithContext(path.filename().string());
+  return model;
+}
+
+}  // namespace vigil

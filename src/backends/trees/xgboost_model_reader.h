@@ -1,0 +1,41 @@
+// Reads an XGBoost model file (JSON or UBJ) into a Forest.
+//
+// Vigil reads the model itself, with nlohmann-json (which also parses
+// Universal Binary JSON), rather than through the XGBoost C API: no Booster is
+// created, and what the engine cannot reproduce is refused with a message
+// naming it, so that the server can fall back to the XGBoost backend.
+// Supported: XGBoost 1.x gbtree models with the objectives of forest.h,
+// numeric and categorical splits, default directions, several classes and
+// parallel trees. Refused: other boosters (gblinear, dart), other objectives,
+// vector leaves.
+//
+// Thread-safety: a pure function.
+#ifndef VIGIL_BACKENDS_TREES_XGBOOST_MODEL_READER_H_
+#define VIGIL_BACKENDS_TREES_XGBOOST_MODEL_READER_H_
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/trees/forest.h"
+#include "common/status.h"
+
+namespace vigil {
+
+struct XGBoostModel {
+  Forest forest;
+  std::optional<int> best_iteration;  // From the model's attributes, if training set it.
+  std::vector<std::string> feature_names;
+};
+
+// Parses a model from memory; `ubj` selects Universal Binary JSON over JSON.
+// INVALID_ARGUMENT names what is malformed or unsupported.
+Result<XGBoostModel> ParseXGBoostModel(std::string_view bytes, bool ubj);
+// Reads `path`; UBJ when the name ends in ".ubj", JSON otherwise.
+Result<XGBoostModel> ReadXGBoostModel(const std::filesystem::path& path);
+
+}  // namespace vigil
+
+#endif  // VIGIL_BACKENDS_TREES_XGBOOST_MODEL_READER_H_
