@@ -1,5 +1,8 @@
 #include "backends/backend.h"
 
+#include <spdlog/spdlog.h>
+
+#include "backends/trees/trees_backend.h"
 #include "backends/xgboost/xgboost_backend.h"
 
 namespace vigil {
@@ -30,7 +33,28 @@ Result<std::unique_ptr<Backend>> BackendRegistry::Create(
 
 BackendRegistry BackendRegistry::WithBuiltins() {
   BackendRegistry registry;
-  registry.Register("xgboost", {"model.json", "model.ubj"}, &XGBoostBackend::Create);
+  // XGBoost models run on the native engine unless they ask otherwise
+  // (parameters: {engine: xgboost}) or the engine cannot reproduce them.
+  registry.Register("xgboost", {"model.json", "model.ubj"},
+                    [](const ModelConfig& config, const std::filesystem::path& artifact)
+                        -> Result<std::unique_ptr<Backend>> {
+                      auto engine = config.parameters.find("engine");
+                      const std::string choice = engine == config.parameters.end() ? "auto" : engine->second;
+                      if (choice == "xgboost") return XGBoostBackend::Create(config, artifact);
+                      if (choice != "auto" && choice != "native") {
+                        return Status::InvalidArgument("parameters.engine: expected auto, native or xgboost, got '" +
+                                                       choice + "'");
+                      }
+                      auto native = TreesBackend::Create(config, artifact);
+                      if (native.ok() || choice == "native") return native;
+                      auto fallback = XGBoostBackend::Create(config, artifact);
+                      if (fallback.ok()) {
+                        spdlog::warn("model {}: native engine declined ({}); serving with the XGBoost backend",
+                                     config.name, native.status().message());
+                      }
+                      return fallback;
+                    });
+  registry.Register("trees", {"model.json", "model.ubj"}, &TreesBackend::Create);
   return registry;
 }
 

@@ -90,11 +90,6 @@ Result<std::unique_ptr<Backend>> XGBoostBackend::Create(const ModelConfig& confi
   try {
     auto parsed = nlohmann::json::parse(std::string_view(json, len));
     objective = parsed.at("learner").at("objective").at("name").get<std::string>();
-    std::string booster_kind = parsed.at("learner").at("gradient_booster").at("name");
-    if (booster_kind != "gbtree") {
-      return fail(Status::InvalidArgument("booster '" + booster_kind +
-                                          "' is not supported (only gbtree)"));
-    }
   } catch (const nlohmann::json::exception& e) {
     return fail(Status::InvalidArgument(std::string("unexpected model configuration: ") + e.what()));
   }

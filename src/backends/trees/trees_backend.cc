@@ -1,0 +1,88 @@
+#include "backends/trees/trees_backend.h"
+
+#include <cmath>
+
+#include "backends/trees/xgboost_model_reader.h"
+
+namespace vigil {
+
+Result<std::unique_ptr<Backend>> TreesBackend::Create(const ModelConfig& config,
+                                                      const std::filesystem::path& artifact) {
+  auto model = ReadXGBoostModel(artifact);
+  if (!model.ok()) return model.status();
+  const Forest& forest = model->forest;
+  if (config.is_tabular() && forest.num_features() != static_cast<int>(config.features.size())) {
+    return Status::InvalidArgument("model.yaml lists " + std::to_string(config.features.size()) +
+                                   " features but " + artifact.filename().string() +
+                                   " was trained on " + std::to_string(forest.num_features()));
+  }
+  const Objective objective = forest.objective();
+  const bool binary = objective == Objective::kBinaryLogistic || objective == Objective::kRegLogistic;
+  for (const OutputSpec& out : config.outputs) {
+    if (out.kind != OutputKind::kMargin && !binary) {
+      return Status::InvalidArgument("output '" + out.name + "' (" + std::string(OutputKindName(out.kind)) +
+                                     ") needs a binary classifier, but the objective is " +
+                                     ObjectiveName(objective));
+    }
+  }
+  if (forest.num_groups() != 1) {
+    return Status::InvalidArgument("models with several outputs per row (" +
+                                   std::to_string(forest.num_groups()) +
+                                   " classes) cannot be served yet; their outputs need a [N, K] declaration");
+  }
+  return std::unique_ptr<Backend>(new TreesBackend(std::move(model->forest), config));
+}
+
+TreesBackend::TreesBackend(Forest forest, const ModelConfig& config)
+    : forest_(std::move(forest)), classes_(config.classes), label_threshold_(config.label_threshold) {}
+
+std::string TreesBackend::Describe() const {
+  return "native trees, " + std::to_string(forest_.num_trees()) + " trees, " +
+         std::to_string(forest_.num_nodes()) + " nodes, objective " + ObjectiveName(forest_.objective());
+}
+
+Status TreesBackend::Infer(const std::vector<Tensor>& inputs,
+                           const std::vector<const OutputSpec*>& requested,
+                           std::vector<Tensor>* outputs) const {
+  const int64_t f = forest_.num_features();
+  if (inputs.size() != 1 || inputs[0].type() != DataType::kFp32 || inputs[0].shape().size() != 2 ||
+      inputs[0].shape()[1] != f) {
+    return Status::InvalidArgument("the trees backend expects one FP32 [N, " + std::to_string(f) + "] matrix");
+  }
+  const int64_t rows = inputs[0].shape()[0];
+  const float* data = inputs[0].values<float>().data();
+  outputs->clear();
+  outputs->reserve(requested.size());
+  // Margins first, straight into the first margin output when there is one.
+  Tensor margins("margin", DataType::kFp32, {rows});
+  float* m = margins.values<float>().data();
+  if (rows == 1) {
+    forest_.PredictRowMargins(data, m);
+  } else {
+    forest_.PredictMargins(data, rows, m);
+  }
+  for (const OutputSpec* spec : requested) {
+    Tensor out(spec->name, spec->tensor.type, {rows});
+    switch (spec->kind) {
+      case OutputKind::kMargin:
+        std::copy(m, m + rows, out.values<float>().begin());
+        break;
+      case OutputKind::kProbability:
+        std::copy(m, m + rows, out.values<float>().begin());
+        forest_.Transform(out.values<float>().data(), rows);
+        break;
+      case OutputKind::kLabel: {
+        std::vector<float> p(m, m + rows);
+        forest_.Transform(p.data(), rows);
+        for (int64_t i = 0; i < rows; ++i) {
+          out.strings()[i] = p[i] >= label_threshold_ ? classes_[1] : classes_[0];
+        }
+        break;
+      }
+    }
+    outputs->push_back(std::move(out));
+  }
+  return Status::Ok();
+}
+
+}  // namespace vigil

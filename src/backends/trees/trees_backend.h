@@ -1,0 +1,45 @@
+// TreesBackend: serves tree ensembles with Vigil's native engine (forest.h).
+//
+// It is the default engine for `backend: xgboost` models: the registry tries
+// it first and falls back to the XGBoost backend, with a log line, when the
+// model uses something the engine does not reproduce (a dart or gblinear
+// booster, another objective). `backend: trees` asks for the native engine
+// only; `parameters: {engine: xgboost}` asks for the XGBoost backend only.
+//
+// Thread-safety: Infer() is thread-safe (the forest is immutable).
+#ifndef VIGIL_BACKENDS_TREES_TREES_BACKEND_H_
+#define VIGIL_BACKENDS_TREES_TREES_BACKEND_H_
+
+#include <filesystem>
+#include <memory>
+
+#include "backends/backend.h"
+#include "backends/trees/forest.h"
+
+namespace vigil {
+
+class TreesBackend : public Backend {
+ public:
+  // Reads `artifact` (XGBoost JSON or UBJ). INVALID_ARGUMENT for a model the
+  // engine cannot reproduce (the message names what) or that does not match
+  // the configuration.
+  static Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
+                                                 const std::filesystem::path& artifact);
+
+  Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,
+               std::vector<Tensor>* outputs) const override;
+  std::string Describe() const override;
+
+  const Forest& forest() const { return forest_; }
+
+ private:
+  TreesBackend(Forest forest, const ModelConfig& config);
+
+  Forest forest_;
+  std::vector<std::string> classes_;
+  double label_threshold_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_BACKENDS_TREES_TREES_BACKEND_H_

@@ -1,0 +1,99 @@
+#include "backends/trees/trees_backend.h"
+
+#include <gtest/gtest.h>
+#include <xgboost/c_api.h>
+
+#include <cmath>
+
+#include "testing/test_repository.h"
+
+namespace vigil {
+namespace {
+
+namespace fs = std::filesystem;
+
+class EngineSelectionTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    repo_ = new testing::TempDir();
+    testing::TrainCreditModel(repo_->path(), "credit", 1);
+    auto config = LoadModelConfig(repo_->path() / "credit/model.yaml", "credit");
+    ASSERT_TRUE(config.ok());
+    config_ = new ModelConfig(*config);
+    // A dart model over the same 13 features, which the native engine refuses.
+    std::vector<float> x(200 * 13), y(200);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 101);
+    for (size_t r = 0; r < y.size(); ++r) y[r] = x[r * 13] > 50 ? 1.0f : 0.0f;
+    DMatrixHandle d;
+    ASSERT_EQ(XGDMatrixCreateFromMat(x.data(), 200, 13, NAN, &d), 0);
+    ASSERT_EQ(XGDMatrixSetFloatInfo(d, "label", y.data(), y.size()), 0);
+    BoosterHandle h;
+    ASSERT_EQ(XGBoosterCreate(&d, 1, &h), 0);
+    ASSERT_EQ(XGBoosterSetParam(h, "booster", "dart"), 0);
+    ASSERT_EQ(XGBoosterSetParam(h, "objective", "binary:logistic"), 0);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(XGBoosterUpdateOneIter(h, i, d), 0);
+    fs::create_directories(repo_->path() / "dart");
+    ASSERT_EQ(XGBoosterSaveModel(h, (repo_->path() / "dart/model.json").c_str()), 0);
+    XGBoosterFree(h);
+    XGDMatrixFree(d);
+  }
+  static void TearDownTestSuite() {
+    delete config_;
+    delete repo_;
+  }
+  static Result<std::unique_ptr<Backend>> Create(const std::string& engine, const std::string& dir) {
+    ModelConfig config = *config_;
+    config.artifact = "";
+    if (!engine.empty()) config.parameters["engine"] = engine;
+    return BackendRegistry::WithBuiltins().Create(config, repo_->path() / dir);
+  }
+  static testing::TempDir* repo_;
+  static ModelConfig* config_;
+};
+testing::TempDir* EngineSelectionTest::repo_ = nullptr;
+ModelConfig* EngineSelectionTest::config_ = nullptr;
+
+TEST_F(EngineSelectionTest, XGBoostModelsRunNativeByDefault) {
+  auto backend = Create("", "credit/1");
+  ASSERT_TRUE(backend.ok()) << backend.status().ToString();
+  EXPECT_EQ((*backend)->Describe().rfind("native trees", 0), 0u) << (*backend)->Describe();
+  auto forced = Create("xgboost", "credit/1");
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ((*forced)->Describe().rfind("xgboost", 0), 0u) << (*forced)->Describe();
+  EXPECT_EQ(Create("fastest", "credit/1").status().message(),
+            "parameters.engine: expected auto, native or xgboost, got 'fastest'");
+}
+
+TEST_F(EngineSelectionTest, UnsupportedModelsFallBackToXGBoostUnlessNativeIsRequired) {
+  auto fallback = Create("", "dart");
+  ASSERT_TRUE(fallback.ok()) << fallback.status().ToString();
+  EXPECT_EQ((*fallback)->Describe().rfind("xgboost", 0), 0u);
+  auto native = Create("native", "dart");
+  ASSERT_FALSE(native.ok());
+  EXPECT_NE(native.status().message().find("booster 'dart' is not supported by the native engine"),
+            std::string::npos)
+      << native.status().message();
+}
+
+TEST_F(EngineSelectionTest, BothEnginesAnswerTheSame) {
+  auto native = Create("native", "credit/1");
+  auto reference = Create("xgboost", "credit/1");
+  ASSERT_TRUE(native.ok() && reference.ok());
+  Tensor rows("input", DataType::kFp32, {2, 13});
+  const float data[26] = {9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846,
+                          0, NAN, 48, 37, 3, 0, NAN, 35, NAN, NAN, NAN, 1500, 1850};
+  std::copy(data, data + 26, rows.values<float>().begin());
+  std::vector<const OutputSpec*> outputs;
+  for (const OutputSpec& o : config_->outputs) outputs.push_back(&o);
+  std::vector<Tensor> a, b;
+  ASSERT_TRUE((*native)->Infer({rows}, outputs, &a).ok());
+  ASSERT_TRUE((*reference)->Infer({rows}, outputs, &b).ok());
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_NEAR(a[0].values<float>()[i], b[0].values<float>()[i], 1e-6);  // probability
+    EXPECT_EQ(a[1].strings()[i], b[1].strings()[i]);                      // label
+    EXPECT_NEAR(a[2].values<float>()[i], b[2].values<float>()[i], 1e-5);  // margin
+  }
+}
+
+}  // namespace
+}  // namespace vigil
