@@ -38,6 +38,7 @@ demo: build $(EXAMPLE_MODEL)
 bench: build
 	@scripts/bootstrap --bench
 	bench/run --write
+	$(BUILD)/tree_engine_bench --markdown bench/RESULTS.md
 
 clean:
 	rm -rf $(BUILD)

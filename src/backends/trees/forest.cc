@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE__) || defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace vigil {
 namespace {
 
@@ -24,10 +28,23 @@ constexpr std::pair<Objective, const char*> kObjectives[] = {
 // missing value takes the default direction).
 constexpr float kMaxCategory = 16777216.0f;
 
-// Rows per block in the batch path.
-constexpr int64_t kBlockRows = 64;
+// Rows per block in the batch path: enough independent traversals to keep
+// the processor busy, few enough that the block's rows stay in L1.
+constexpr int64_t kBlockRows = 32;
 
 float Logistic(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+// Float to integer by truncation, defined for every input (NaN and values
+// out of range give some integer, which callers mask off): the instruction
+// itself, not a C++ conversion, which would be undefined there and which
+// compilers guard with branches.
+inline uint32_t TruncateAny(float v) {
+#if defined(__SSE__) || defined(__x86_64__)
+  return static_cast<uint32_t>(_mm_cvtt_ss2si(_mm_set_ss(v)));
+#else
+  return (v >= 0.0f && v < 4294967296.0f) ? static_cast<uint32_t>(v) : 0u;
+#endif
+}
 
 }  // namespace
 
@@ -55,24 +72,43 @@ Forest::Forest(int num_features, int num_groups, Objective objective, float base
       base_margin_(base_margin),
       trees_per_iteration_(num_groups) {}
 
-uint32_t Forest::AddCategorySet(const std::vector<uint32_t>& categories) {
+Forest::Node Forest::CategoricalNode(uint32_t feature, bool default_left,
+                                     const std::vector<uint32_t>& categories) {
+  has_categorical_ = true;
+  uint32_t flags = feature | kCategorical | (default_left ? kDefaultLeft : 0u);
   uint32_t max_category = 0;
   for (uint32_t c : categories) max_category = std::max(max_category, c);
-  CategorySet set{static_cast<uint32_t>(category_words_.size()),
-                  categories.empty() ? 0u : max_category / 32 + 1};
-  category_words_.resize(category_words_.size() + set.num_words, 0);
-  for (uint32_t c : categories) category_words_[set.offset + c / 32] |= 1u << (c % 32);
-  category_sets_.push_back(set);
-  return static_cast<uint32_t>(category_sets_.size() - 1);
+  uint32_t payload = 0;
+  if (max_category < 32) {
+    for (uint32_t c : categories) payload |= 1u << c;
+  } else {
+    CategorySet set{static_cast<uint32_t>(category_words_.size()), max_category / 32 + 1};
+    category_words_.resize(category_words_.size() + set.num_words, 0);
+    for (uint32_t c : categories) category_words_[set.offset + c / 32] |= 1u << (c % 32);
+    category_sets_.push_back(set);
+    payload = static_cast<uint32_t>(category_sets_.size() - 1);
+    flags |= kWideCategorical;
+  }
+  Node node{0.0f, flags, 0};
+  std::memcpy(&node.value, &payload, sizeof(payload));
+  return node;
 }
 
 void Forest::AddTree(int group, std::vector<Node> nodes) {
   const uint32_t base = static_cast<uint32_t>(nodes_.size());
-  for (Node& n : nodes) {
-    if (n.feature_flags != kLeaf) n.left += base;
+  // Children come after their parent, so one forward pass finds every depth.
+  std::vector<uint32_t> depth(nodes.size(), 0);
+  uint32_t max_depth = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!IsLeaf(nodes[i])) {
+      depth[nodes[i].left] = depth[nodes[i].left + 1] = depth[i] + 1;
+      max_depth = std::max(max_depth, depth[i] + 1);
+    }
   }
+  for (Node& n : nodes) n.left += base;
   tree_roots_.push_back(base);
   tree_groups_.push_back(group);
+  tree_depths_.push_back(max_depth);
   nodes_.insert(nodes_.end(), nodes.begin(), nodes.end());
 }
 
@@ -82,7 +118,8 @@ int Forest::num_iterations() const {
 
 size_t Forest::memory_bytes() const {
   return nodes_.size() * sizeof(Node) + category_words_.size() * sizeof(uint32_t) +
-         category_sets_.size() * sizeof(CategorySet) + tree_roots_.size() * (sizeof(uint32_t) + sizeof(int));
+         category_sets_.size() * sizeof(CategorySet) +
+         tree_roots_.size() * (2 * sizeof(uint32_t) + sizeof(int));
 }
 
 Forest Forest::Slice(int begin, int end) const {
@@ -90,23 +127,20 @@ Forest Forest::Slice(int begin, int end) const {
   out.trees_per_iteration_ = trees_per_iteration_;
   out.category_words_ = category_words_;
   out.category_sets_ = category_sets_;
+  out.has_categorical_ = has_categorical_;
   const int first = begin * trees_per_iteration_;
   const int last = std::min(num_trees(), end * trees_per_iteration_);
   for (int t = first; t < last; ++t) {
     const uint32_t root = tree_roots_[t];
     const uint32_t stop = t + 1 < num_trees() ? tree_roots_[t + 1] : static_cast<uint32_t>(nodes_.size());
     std::vector<Node> nodes(nodes_.begin() + root, nodes_.begin() + stop);
-    for (Node& n : nodes) {
-      if (n.feature_flags != kLeaf) n.left -= root;
-    }
+    for (Node& n : nodes) n.left -= root;
     out.AddTree(tree_groups_[t], std::move(nodes));
   }
   return out;
 }
 
-bool Forest::GoesLeft(uint32_t index, float value) const {
-  const Node& n = nodes_[index];
-  if (!(n.feature_flags & kCategorical)) return value < n.value;
+bool Forest::CategoryGoesLeft(const Node& n, float value) const {
   if (value < 0 || value >= kMaxCategory) return true;
   uint32_t set_index;
   std::memcpy(&set_index, &n.value, sizeof(set_index));
@@ -117,50 +151,104 @@ bool Forest::GoesLeft(uint32_t index, float value) const {
   return ((category_words_[set.offset + word] >> (category % 32)) & 1u) == 0;
 }
 
+template <bool kCategoricalSplits>
+inline uint32_t Forest::Step(uint32_t i, const float* row) const {
+  const Node& n = nodes_[i];
+  const uint32_t flags = n.feature_flags;
+  const float v = row[flags & kFeatureMask];
+  const bool missing = std::isnan(v);
+  const bool default_left = (flags >> 31) != 0;
+  bool left;
+  if (!kCategoricalSplits) {
+    // Numeric splits only: NaN compares false, so it goes left only with
+    // the default direction.
+    left = (v < n.value) | (missing & default_left);
+  } else if (flags & kWideCategorical) [[unlikely]] {
+    left = missing ? default_left : CategoryGoesLeft(n, v);
+  } else {
+    // Numeric and small categorical decisions are both computed and one is
+    // selected with integer arithmetic, so that neither costs a branch (or a
+    // misprediction): every value below is computed unconditionally.
+    const uint32_t numeric_left = v < n.value;  // NaN compares false.
+    uint32_t mask;
+    std::memcpy(&mask, &n.value, sizeof(mask));
+    const uint32_t in_range = (v >= 0.0f) & (v < 32.0f);  // False for NaN.
+    const uint32_t category = TruncateAny(v) & 31u;  // Truncates, as XGBoost does.
+    const uint32_t category_left = 1u ^ (in_range & (mask >> category) & 1u);
+    const uint32_t is_categorical = (flags >> 30) & 1u;
+    const uint32_t present = 1u ^ static_cast<uint32_t>(missing);
+    const uint32_t decided = (is_categorical & category_left) | ((1u ^ is_categorical) & numeric_left);
+    left = ((present & decided) | (static_cast<uint32_t>(missing) & (flags >> 31))) != 0;
+  }
+  const uint32_t move_right = static_cast<uint32_t>(!left) & ((~flags >> 29) & 1u);
+  return n.left + move_right;
+}
+
 uint32_t Forest::LeafIndex(int tree, const float* row) const {
   uint32_t i = tree_roots_[tree];
-  const Node* nodes = nodes_.data();
-  while (nodes[i].feature_flags != kLeaf) {
-    const Node& n = nodes[i];
-    const float v = row[n.feature_flags & kFeatureMask];
-    bool left;
-    if (std::isnan(v)) {
-      left = (n.feature_flags & kDefaultLeft) != 0;
-    } else if (!(n.feature_flags & kCategorical)) {
-      left = v < n.value;
-    } else {
-      left = GoesLeft(i, v);
-    }
-    i = n.left + (left ? 0u : 1u);
-  }
+  for (uint32_t d = 0; d < tree_depths_[tree]; ++d) i = Step<true>(i, row);
   return i;
 }
 
-void Forest::PredictRowMargins(const float* row, float* margins) const {
+template <bool kCategoricalSplits>
+void Forest::RowMargins(const float* row, float* margins) const {
   for (int g = 0; g < num_groups_; ++g) margins[g] = base_margin_;
+  // Trees go down in groups of kLanes: their steps are independent, so the
+  // processor overlaps them instead of waiting on one chain of loads. A
+  // finished tree idles on its leaf. Values are then added in tree order, so
+  // the float sum is the same as one tree at a time.
+  constexpr int kLanes = 8;
   const int trees = num_trees();
-  if (num_groups_ == 1) {
-    float sum = base_margin_;
-    for (int t = 0; t < trees; ++t) sum += nodes_[LeafIndex(t, row)].value;
-    margins[0] = sum;
-    return;
+  uint32_t index[kLanes];
+  for (int t0 = 0; t0 < trees; t0 += kLanes) {
+    const int lanes = std::min(kLanes, trees - t0);
+    uint32_t depth = 0;
+    for (int k = 0; k < lanes; ++k) {
+      index[k] = tree_roots_[t0 + k];
+      depth = std::max(depth, tree_depths_[t0 + k]);
+    }
+    for (uint32_t d = 0; d < depth; ++d) {
+      for (int k = 0; k < lanes; ++k) index[k] = Step<kCategoricalSplits>(index[k], row);
+    }
+    if (num_groups_ == 1) {
+      float sum = margins[0];
+      for (int k = 0; k < lanes; ++k) sum += nodes_[index[k]].value;
+      margins[0] = sum;
+    } else {
+      for (int k = 0; k < lanes; ++k) margins[tree_groups_[t0 + k]] += nodes_[index[k]].value;
+    }
   }
-  for (int t = 0; t < trees; ++t) margins[tree_groups_[t]] += nodes_[LeafIndex(t, row)].value;
 }
 
-void Forest::PredictMargins(const float* data, int64_t rows, float* margins) const {
+template <bool kCategoricalSplits>
+void Forest::BatchMargins(const float* data, int64_t rows, float* margins) const {
   const int64_t stride = num_features_;
   for (int64_t i = 0; i < rows * num_groups_; ++i) margins[i] = base_margin_;
   const int trees = num_trees();
+  uint32_t index[kBlockRows];
   for (int64_t block = 0; block < rows; block += kBlockRows) {
-    const int64_t end = std::min(rows, block + kBlockRows);
+    const int64_t n = std::min(kBlockRows, rows - block);
+    const float* block_rows = data + block * stride;
     for (int t = 0; t < trees; ++t) {
-      const int group = tree_groups_[t];
-      for (int64_t r = block; r < end; ++r) {
-        margins[r * num_groups_ + group] += nodes_[LeafIndex(t, data + r * stride)].value;
+      // All rows of the block step down together: independent loads and
+      // compares that the processor overlaps, and no per-row branches.
+      for (int64_t r = 0; r < n; ++r) index[r] = tree_roots_[t];
+      for (uint32_t d = 0; d < tree_depths_[t]; ++d) {
+        for (int64_t r = 0; r < n; ++r) index[r] = Step<kCategoricalSplits>(index[r], block_rows + r * stride);
       }
+      const int group = tree_groups_[t];
+      float* out = margins + block * num_groups_ + group;
+      for (int64_t r = 0; r < n; ++r) out[r * num_groups_] += nodes_[index[r]].value;
     }
   }
+}
+
+void Forest::PredictRowMargins(const float* row, float* margins) const {
+  has_categorical_ ? RowMargins<true>(row, margins) : RowMargins<false>(row, margins);
+}
+
+void Forest::PredictMargins(const float* data, int64_t rows, float* margins) const {
+  has_categorical_ ? BatchMargins<true>(data, rows, margins) : BatchMargins<false>(data, rows, margins);
 }
 
 void Forest::Transform(float* values, int64_t rows) const {

@@ -45,18 +45,23 @@ std::string ObjectiveName(Objective objective);
 
 class Forest {
  public:
-  // One node. For a leaf, `feature_flags` is kLeaf and `value` the leaf value;
-  // for a categorical split, `value` holds the index of its category set
-  // (bit-cast), since it has no threshold.
+  // One node. A leaf has kLeafFlag, its value in `value`, and itself as
+  // `left`: traversal then runs a fixed number of steps per tree (its depth)
+  // with no branch on "is this a leaf", and a row that reached a leaf stays
+  // there. A categorical split has no threshold: when all its categories are
+  // below 32, `value` holds them as a bit mask (bit c: category c goes
+  // right), decided without a branch; otherwise (kWideCategorical) it holds
+  // the index of its set in the category bitsets.
   struct Node {
-    float value;             // Split threshold, leaf value, or category set index.
-    uint32_t feature_flags;  // Feature index | kDefaultLeft | kCategorical, or kLeaf.
-    uint32_t left;           // Index of the left child in the node array; right is left + 1.
+    float value;             // Threshold, leaf value, category mask or set index (bit-cast).
+    uint32_t feature_flags;  // Feature index | flags.
+    uint32_t left;           // Index of the left child (right is left + 1); a leaf's own index.
   };
-  static constexpr uint32_t kLeaf = 0xffffffffu;
   static constexpr uint32_t kDefaultLeft = 1u << 31;
   static constexpr uint32_t kCategorical = 1u << 30;
-  static constexpr uint32_t kFeatureMask = kCategorical - 1;
+  static constexpr uint32_t kLeafFlag = 1u << 29;
+  static constexpr uint32_t kWideCategorical = 1u << 28;
+  static constexpr uint32_t kFeatureMask = kWideCategorical - 1;
 
   // A categorical split's right-going categories: bits [offset, offset +
   // num_words * 32) of category_words, bit c for category c.
@@ -67,10 +72,13 @@ class Forest {
 
   // Builder interface (used by the model reader).
   Forest(int num_features, int num_groups, Objective objective, float base_margin);
-  // Adds the set of categories and returns the index to store in a node.
-  uint32_t AddCategorySet(const std::vector<uint32_t>& categories);
-  // Appends a tree whose node indices are local (root 0); it is rebased.
+  // The node for a categorical split on `feature` whose `categories` go
+  // right; children are set by the caller.
+  Node CategoricalNode(uint32_t feature, bool default_left, const std::vector<uint32_t>& categories);
+  // Appends a tree whose node indices are local (root 0, children after
+  // their parent); it is rebased.
   void AddTree(int group, std::vector<Node> nodes);
+  static bool IsLeaf(const Node& n) { return (n.feature_flags & kLeafFlag) != 0; }
   // Keeps the trees of iterations [begin, end) (an iteration is one tree
   // per group and parallel tree).
   Forest Slice(int begin, int end) const;
@@ -102,8 +110,16 @@ class Forest {
   const std::vector<Node>& nodes() const { return nodes_; }
   const std::vector<uint32_t>& tree_roots() const { return tree_roots_; }
   const std::vector<int>& tree_groups() const { return tree_groups_; }
-  // True if `node` sends `value` to its left child (value not NaN).
-  bool GoesLeft(uint32_t node, float value) const;
+  // True if the categorical `node` sends `value` (not NaN) to its left child.
+  bool CategoryGoesLeft(const Node& node, float value) const;
+  // One step down from node `i` for `row`; a leaf stays where it is. The
+  // numeric-only variant serves forests without categorical splits.
+  template <bool kCategoricalSplits>
+  uint32_t Step(uint32_t i, const float* row) const;
+  template <bool kCategoricalSplits>
+  void RowMargins(const float* row, float* margins) const;
+  template <bool kCategoricalSplits>
+  void BatchMargins(const float* data, int64_t rows, float* margins) const;
 
  private:
   int num_features_;
@@ -111,9 +127,11 @@ class Forest {
   Objective objective_;
   float base_margin_;
   int trees_per_iteration_ = 1;
+  bool has_categorical_ = false;
   std::vector<Node> nodes_;
   std::vector<uint32_t> tree_roots_;
   std::vector<int> tree_groups_;
+  std::vector<uint32_t> tree_depths_;  // Steps from the root to the deepest leaf.
   std::vector<uint32_t> category_words_;
   std::vector<CategorySet> category_sets_;
 };

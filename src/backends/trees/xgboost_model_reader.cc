@@ -146,7 +146,7 @@ Status ReadTree(const json& tree, int tree_index, int num_features, int group, F
     ++visited;
     Forest::Node& node = nodes[new_index[old]];
     if (left[old] == -1) {
-      node = {condition[old], Forest::kLeaf, 0};
+      node = {condition[old], Forest::kLeafFlag, static_cast<uint32_t>(new_index[old])};
       continue;
     }
     const int64_t l = left[old], r = right[old];
@@ -154,23 +154,20 @@ Status ReadTree(const json& tree, int tree_index, int num_features, int group, F
         new_index[l] != -1 || new_index[r] != -1) {
       return Status::InvalidArgument(where + ": node " + std::to_string(old) + " has invalid children");
     }
-    if (feature[old] < 0 || feature[old] >= num_features) {
+    if (feature[old] < 0 || feature[old] >= num_features || feature[old] > Forest::kFeatureMask) {
       return Status::InvalidArgument(where + ": node " + std::to_string(old) + " splits on feature " +
                                      std::to_string(feature[old]) + " of " + std::to_string(num_features));
     }
     new_index[l] = next;
     new_index[r] = next + 1;
-    uint32_t flags = static_cast<uint32_t>(feature[old]);
-    if (default_left[old]) flags |= Forest::kDefaultLeft;
-    float value = condition[old];
     if (split_type[old] == 1) {
-      flags |= Forest::kCategorical;
-      const uint32_t set = forest.AddCategorySet(categories[old]);
-      std::memcpy(&value, &set, sizeof(value));
-    } else if (split_type[old] != 0) {
+      node = forest.CategoricalNode(static_cast<uint32_t>(feature[old]), default_left[old] != 0, categories[old]);
+    } else if (split_type[old] == 0) {
+      node = {condition[old], static_cast<uint32_t>(feature[old]) | (default_left[old] ? Forest::kDefaultLeft : 0u), 0};
+    } else {
       return Status::InvalidArgument(where + ": unknown split type " + std::to_string(split_type[old]));
     }
-    node = {value, flags, next};
+    node.left = next;
     next += 2;
     queue.push_back(l);
     queue.push_back(r);
