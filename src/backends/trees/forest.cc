@@ -94,7 +94,9 @@ Forest::Node Forest::CategoricalNode(uint32_t feature, bool default_left,
   return node;
 }
 
-void Forest::AddTree(int group, std::vector<Node> nodes) {
+void Forest::AddTree(int group, std::vector<Node> nodes, std::vector<float> covers) {
+  covers.resize(nodes.size(), 0.0f);
+  covers_.insert(covers_.end(), covers.begin(), covers.end());
   const uint32_t base = static_cast<uint32_t>(nodes_.size());
   // Children come after their parent, so one forward pass finds every depth.
   std::vector<uint32_t> depth(nodes.size(), 0);
@@ -135,7 +137,8 @@ Forest Forest::Slice(int begin, int end) const {
     const uint32_t stop = t + 1 < num_trees() ? tree_roots_[t + 1] : static_cast<uint32_t>(nodes_.size());
     std::vector<Node> nodes(nodes_.begin() + root, nodes_.begin() + stop);
     for (Node& n : nodes) n.left -= root;
-    out.AddTree(tree_groups_[t], std::move(nodes));
+    out.AddTree(tree_groups_[t], std::move(nodes),
+                std::vector<float>(covers_.begin() + root, covers_.begin() + stop));
   }
   return out;
 }
@@ -182,6 +185,17 @@ inline uint32_t Forest::Step(uint32_t i, const float* row) const {
   }
   const uint32_t move_right = static_cast<uint32_t>(!left) & ((~flags >> 29) & 1u);
   return n.left + move_right;
+}
+
+bool Forest::GoesLeft(uint32_t i, float value) const {
+  const Node& n = nodes_[i];
+  if (std::isnan(value)) return (n.feature_flags & kDefaultLeft) != 0;
+  if (!(n.feature_flags & kCategorical)) return value < n.value;
+  if (n.feature_flags & kWideCategorical) return CategoryGoesLeft(n, value);
+  if (!(value >= 0.0f && value < 32.0f)) return true;
+  uint32_t mask;
+  std::memcpy(&mask, &n.value, sizeof(mask));
+  return ((mask >> static_cast<uint32_t>(value)) & 1u) == 0;
 }
 
 uint32_t Forest::LeafIndex(int tree, const float* row) const {

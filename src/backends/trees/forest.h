@@ -76,8 +76,9 @@ class Forest {
   // right; children are set by the caller.
   Node CategoricalNode(uint32_t feature, bool default_left, const std::vector<uint32_t>& categories);
   // Appends a tree whose node indices are local (root 0, children after
-  // their parent); it is rebased.
-  void AddTree(int group, std::vector<Node> nodes);
+  // their parent); it is rebased. `covers` (one per node: the training
+  // weight, XGBoost's sum_hessian, that reached it) serve explanations.
+  void AddTree(int group, std::vector<Node> nodes, std::vector<float> covers);
   static bool IsLeaf(const Node& n) { return (n.feature_flags & kLeafFlag) != 0; }
   // Keeps the trees of iterations [begin, end) (an iteration is one tree
   // per group and parallel tree).
@@ -110,6 +111,10 @@ class Forest {
   const std::vector<Node>& nodes() const { return nodes_; }
   const std::vector<uint32_t>& tree_roots() const { return tree_roots_; }
   const std::vector<int>& tree_groups() const { return tree_groups_; }
+  const std::vector<uint32_t>& tree_depths() const { return tree_depths_; }
+  const std::vector<float>& covers() const { return covers_; }
+  // True if a row with `value` (possibly NaN) at node `i` goes left.
+  bool GoesLeft(uint32_t i, float value) const;
   // True if the categorical `node` sends `value` (not NaN) to its left child.
   bool CategoryGoesLeft(const Node& node, float value) const;
   // One step down from node `i` for `row`; a leaf stays where it is. The
@@ -132,6 +137,7 @@ class Forest {
   std::vector<uint32_t> tree_roots_;
   std::vector<int> tree_groups_;
   std::vector<uint32_t> tree_depths_;  // Steps from the root to the deepest leaf.
+  std::vector<float> covers_;          // Per node, for explanations.
   std::vector<uint32_t> category_words_;
   std::vector<CategorySet> category_sets_;
 };

@@ -11,6 +11,7 @@
 #include <limits>
 #include <random>
 
+#include "backends/trees/tree_shap.h"
 #include "backends/trees/xgboost_model_reader.h"
 
 namespace vigil {
@@ -38,6 +39,13 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
 }
 
 #define XGB(call) ASSERT_EQ((call), 0) << XGBGetLastError()
+
+void XGBoosterHandleCheck(int rc) {
+  if (rc != 0) {
+    std::fprintf(stderr, "XGBoost: %s\n", XGBGetLastError());
+    std::abort();
+  }
+}
 
 // Training data: a signal from numeric and categorical features, 10% missing.
 void MakeTrainingData(const Case& c, std::vector<float>* x, std::vector<float>* y, int rows) {
@@ -100,33 +108,35 @@ std::vector<float> MakeTestRows(int rows) {
 
 class ForestExactnessTest : public ::testing::TestWithParam<Case> {};
 
-TEST_P(ForestExactnessTest, MatchesXGBoostOn100kRows) {
-  const Case& c = GetParam();
+// Trains a 25-round model of case `c` with the XGBoost C API.
+BoosterHandle Train(const Case& c) {
   std::vector<float> x, y;
   MakeTrainingData(c, &x, &y, 3000);
   DMatrixHandle train;
-  XGB(XGDMatrixCreateFromMat(x.data(), y.size(), kFeatures, kNaN, &train));
-  XGB(XGDMatrixSetFloatInfo(train, "label", y.data(), y.size()));
+  XGBoosterHandleCheck(XGDMatrixCreateFromMat(x.data(), y.size(), kFeatures, kNaN, &train));
+  XGBoosterHandleCheck(XGDMatrixSetFloatInfo(train, "label", y.data(), y.size()));
   const char* types[kFeatures] = {"q", "q", "q", "q", "q", "q", "c", "c"};
-  XGB(XGDMatrixSetStrFeatureInfo(train, "feature_type", types, kFeatures));
+  XGBoosterHandleCheck(XGDMatrixSetStrFeatureInfo(train, "feature_type", types, kFeatures));
   BoosterHandle booster;
-  XGB(XGBoosterCreate(&train, 1, &booster));
-  XGB(XGBoosterSetParam(booster, "objective", c.objective));
-  XGB(XGBoosterSetParam(booster, "tree_method", "hist"));
-  XGB(XGBoosterSetParam(booster, "max_depth", "6"));
-  XGB(XGBoosterSetParam(booster, "seed", "3"));
-  XGB(XGBoosterSetParam(booster, "nthread", "2"));
-  XGB(XGBoosterSetParam(booster, "max_cat_to_onehot", std::to_string(c.max_cat_to_onehot).c_str()));
-  if (c.num_class) {
-    XGB(XGBoosterSetParam(booster, "num_class", std::to_string(c.num_class).c_str()));
-  }
+  XGBoosterHandleCheck(XGBoosterCreate(&train, 1, &booster));
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"objective", c.objective}, {"tree_method", "hist"}, {"max_depth", "6"}, {"seed", "3"},
+      {"nthread", "2"}, {"max_cat_to_onehot", std::to_string(c.max_cat_to_onehot)}};
+  if (c.num_class) params.push_back({"num_class", std::to_string(c.num_class)});
   if (c.parallel_trees > 1) {
-    XGB(XGBoosterSetParam(booster, "num_parallel_tree", std::to_string(c.parallel_trees).c_str()));
-    XGB(XGBoosterSetParam(booster, "subsample", "0.7"));
-    XGB(XGBoosterSetParam(booster, "colsample_bynode", "0.7"));
+    params.push_back({"num_parallel_tree", std::to_string(c.parallel_trees)});
+    params.push_back({"subsample", "0.7"});
+    params.push_back({"colsample_bynode", "0.7"});
   }
-  for (int i = 0; i < 25; ++i) XGB(XGBoosterUpdateOneIter(booster, i, train));
+  for (const auto& [k, v] : params) XGBoosterHandleCheck(XGBoosterSetParam(booster, k.c_str(), v.c_str()));
+  for (int i = 0; i < 25; ++i) XGBoosterHandleCheck(XGBoosterUpdateOneIter(booster, i, train));
+  XGDMatrixFree(train);
+  return booster;
+}
 
+TEST_P(ForestExactnessTest, MatchesXGBoostOn100kRows) {
+  const Case& c = GetParam();
+  BoosterHandle booster = Train(c);
   const int rows = 100000;
   const std::vector<float> test = MakeTestRows(rows);
   char array[200];
@@ -199,7 +209,60 @@ TEST_P(ForestExactnessTest, MatchesXGBoostOn100kRows) {
     }
   }
   XGBoosterFree(booster);
-  XGDMatrixFree(train);
+}
+
+TEST_P(ForestExactnessTest, TreeShapMatchesXGBoostContributions) {
+  const Case& c = GetParam();
+  BoosterHandle booster = Train(c);
+  const int rows = 2000;
+  const std::vector<float> test = MakeTestRows(rows);
+  DMatrixHandle d;
+  XGB(XGDMatrixCreateFromMat(test.data(), rows, kFeatures, kNaN, &d));
+  const char* types[kFeatures] = {"q", "q", "q", "q", "q", "q", "c", "c"};
+  XGB(XGDMatrixSetStrFeatureInfo(d, "feature_type", types, kFeatures));
+  const bst_ulong* shape;
+  bst_ulong dim;
+  const float* xgb;
+  XGB(XGBoosterPredictFromDMatrix(
+      booster, d,
+      R"({"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": true})",
+      &shape, &dim, &xgb));
+  bst_ulong n = 1;
+  for (bst_ulong i = 0; i < dim; ++i) n *= shape[i];
+  const int groups = std::max(1, c.num_class);
+  ASSERT_EQ(n, static_cast<bst_ulong>(rows) * groups * (kFeatures + 1));
+  std::vector<float> reference(xgb, xgb + n);
+
+  bst_ulong len;
+  const char* buffer;
+  XGB(XGBoosterSaveModelToBuffer(booster, R"({"format": "ubj"})", &len, &buffer));
+  auto model = ParseXGBoostModel(std::string_view(buffer, len), true);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  std::vector<float> phi(n);
+  TreeShap(model->forest, test.data(), rows, phi.data());
+  std::vector<float> margins(static_cast<size_t>(rows) * groups);
+  model->forest.PredictMargins(test.data(), rows, margins.data());
+  int bad = 0;
+  for (int r = 0; r < rows && bad < 5; ++r) {
+    for (int g = 0; g < groups; ++g) {
+      double sum = 0;
+      for (int j = 0; j <= kFeatures; ++j) {
+        const size_t i = (static_cast<size_t>(r) * groups + g) * (kFeatures + 1) + j;
+        sum += phi[i];
+        if (!(std::abs(phi[i] - reference[i]) <= 1e-4f * std::max(1.0f, std::abs(reference[i])))) {
+          ADD_FAILURE() << "row " << r << " class " << g << " feature " << j << ": native " << phi[i]
+                        << ", XGBoost " << reference[i];
+          ++bad;
+        }
+      }
+      const float margin = margins[static_cast<size_t>(r) * groups + g];
+      // Exact in theory; covers are floats whose children do not always add
+      // up to their parent exactly, which XGBoost's values share.
+      EXPECT_NEAR(sum, margin, 5e-4 * std::max(1.0f, std::abs(margin))) << "row " << r;
+    }
+  }
+  XGDMatrixFree(d);
+  XGBoosterFree(booster);
 }
 
 INSTANTIATE_TEST_SUITE_P(

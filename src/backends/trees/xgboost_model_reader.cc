@@ -105,11 +105,13 @@ Status ReadTree(const json& tree, int tree_index, int num_features, int group, F
   const auto feature = ArrayOf<int64_t>(tree, "split_indices");
   const auto condition = ArrayOf<float>(tree, "split_conditions");
   const auto default_left = ArrayOf<int64_t>(tree, "default_left");
+  std::vector<float> hessian(left.size(), 0.0f);
+  if (tree.contains("sum_hessian")) hessian = ArrayOf<float>(tree, "sum_hessian");
   std::vector<int64_t> split_type(left.size(), 0);
   if (tree.contains("split_type")) split_type = ArrayOf<int64_t>(tree, "split_type");
   const size_t n = left.size();
   if (n == 0 || right.size() != n || feature.size() != n || condition.size() != n ||
-      default_left.size() != n || split_type.size() != n) {
+      default_left.size() != n || split_type.size() != n || hessian.size() != n) {
     return Status::InvalidArgument(where + ": node arrays are empty or of different lengths");
   }
   // Categories of categorical nodes: categories[segment .. segment + size).
@@ -175,7 +177,11 @@ Status ReadTree(const json& tree, int tree_index, int num_features, int group, F
   // Deleted nodes (pruned by XGBoost) are unreachable and dropped.
   nodes.resize(next);
   (void)visited;
-  forest.AddTree(group, std::move(nodes));
+  std::vector<float> covers(next, 0.0f);
+  for (size_t old = 0; old < n; ++old) {
+    if (new_index[old] >= 0) covers[new_index[old]] = hessian[old];
+  }
+  forest.AddTree(group, std::move(nodes), std::move(covers));
   return Status::Ok();
 }
 
