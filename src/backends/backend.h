@@ -40,6 +40,15 @@ class Backend {
 
   // A short description for logs and metadata, e.g. "xgboost 1.7.4, 120 trees".
   virtual std::string Describe() const = 0;
+
+  // Per-feature contributions to the raw margin (SHAP values) for a tabular
+  // batch: `contributions` becomes FP32 [N, F] and `bias` FP32 [N], and for
+  // each row the contributions plus the bias equal the margin.
+  // FAILED_PRECONDITION: this backend cannot explain.
+  virtual Status Explain(const std::vector<Tensor>& inputs, Tensor* contributions, Tensor* bias) const {
+    (void)inputs, (void)contributions, (void)bias;
+    return Status::FailedPrecondition("explanations are not available for this model's backend");
+  }
 };
 
 // Knows which backends this build has and creates them by name.

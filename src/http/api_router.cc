@@ -117,7 +117,11 @@ HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string_view& route) 
     }
     if (p.size() == rest + 1 && p[rest] == "infer") {
       route = version ? "/v2/models/{model}/versions/{version}/infer" : "/v2/models/{model}/infer";
-      return post ? Infer(model, version, request.body) : MethodNotAllowed(method, "POST");
+      return post ? Infer(model, version, request.body, /*explain=*/false) : MethodNotAllowed(method, "POST");
+    }
+    if (p.size() == rest + 1 && p[rest] == "explain") {
+      route = version ? "/v2/models/{model}/versions/{version}/explain" : "/v2/models/{model}/explain";
+      return post ? Infer(model, version, request.body, /*explain=*/true) : MethodNotAllowed(method, "POST");
     }
   }
   if (p[1] == "repository") {
@@ -210,7 +214,7 @@ HttpResponse ApiRouter::ModelReady(const std::string& model,
 }
 
 HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std::string>& version,
-                              std::string& body) {
+                              std::string& body, bool explain) {
   const auto start = std::chrono::steady_clock::now();
   auto servable = inference_.Resolve(model, version);
   if (!servable.ok()) {
@@ -235,7 +239,7 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
   auto request = DecodeInferRequest(body);
   if (!request.ok()) return fail(request.status());
   if (request->id.empty()) request->id = GenerateRequestId();
-  auto response = inference_.Infer(s, *request);
+  auto response = explain ? inference_.Explain(s, *request) : inference_.Infer(s, *request);
   if (!response.ok()) return fail(response.status());
   HttpResponse r;
   r.body = EncodeInferResponse(*response);

@@ -6,6 +6,7 @@
 //   GET  /v2/models/{m}[/versions/{v}]               model metadata
 //   GET  /v2/models/{m}[/versions/{v}]/ready         model readiness
 //   POST /v2/models/{m}[/versions/{v}]/infer         inference
+//   POST /v2/models/{m}[/versions/{v}]/explain       SHAP contributions (same body)
 //   POST /v2/repository/index                        repository index
 //   POST /v2/repository/models/{m}/load|unload       explicit model control
 // Prometheus:
@@ -48,8 +49,9 @@ class ApiRouter {
   HttpResponse Ready() const;
   HttpResponse ModelMetadata(const std::string& model, const std::optional<std::string>& version) const;
   HttpResponse ModelReady(const std::string& model, const std::optional<std::string>& version) const;
+  // Inference, or with `explain` per-feature contributions (/explain).
   HttpResponse Infer(const std::string& model, const std::optional<std::string>& version,
-                     std::string& body);
+                     std::string& body, bool explain);
   HttpResponse RepositoryIndex(const std::string& body) const;
   HttpResponse RepositoryControl(const std::string& model, bool load);
 

@@ -90,6 +90,24 @@ TEST_F(ApiRouterTest, InferAnswersAndCounts) {
   EXPECT_NE(metrics.find("vigil_inference_batch_size_bucket{model=\"credit\",version=\"1\",le=\"1\"} 1\n"), std::string::npos);
 }
 
+TEST_F(ApiRouterTest, ExplainReturnsContributionsThatAddUpToTheMargin) {
+  auto r = Call("POST", "/v2/models/credit/explain", kRow);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = json::parse(r.body);
+  EXPECT_EQ(body["parameters"]["feature_names"].size(), 13u);
+  EXPECT_EQ(body["parameters"]["feature_names"][1], "Home");
+  ASSERT_EQ(body["outputs"][0]["name"], "contributions");
+  EXPECT_EQ(body["outputs"][0]["shape"], json({1, 13}));
+  double sum = body["outputs"][1]["data"][0].get<double>();  // bias
+  for (const auto& c : body["outputs"][0]["data"]) sum += c.get<double>();
+  auto infer = json::parse(Call("POST", "/v2/models/credit/infer", kRow).body);
+  EXPECT_NEAR(sum, infer["outputs"][2]["data"][0].get<double>(), 1e-4);
+  EXPECT_NEAR(body["outputs"][2]["data"][0].get<double>(), infer["outputs"][2]["data"][0].get<double>(), 1e-4);
+  EXPECT_EQ(Call("POST", "/v2/models/credit/versions/1/explain", kRow).status, 200);
+  EXPECT_EQ(Call("POST", "/v2/models/credit/explain", "{}").status, 400);
+  EXPECT_EQ(Call("GET", "/v2/models/credit/explain").status, 405);
+}
+
 TEST_F(ApiRouterTest, RequestedOutputsOnlyAndInTheirOrder) {
   std::string req = std::string(kRow);
   req.insert(req.size() - 1, R"(,"outputs":[{"name":"margin"},{"name":"label"}])");

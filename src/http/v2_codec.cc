@@ -296,6 +296,14 @@ std::string EncodeInferResponse(const InferenceResponse& response) {
   AppendJsonString(out, response.model_version);
   out += ",\"id\":";
   AppendJsonString(out, response.id);
+  if (!response.feature_names.empty()) {
+    out += ",\"parameters\":{\"feature_names\":[";
+    for (size_t i = 0; i < response.feature_names.size(); ++i) {
+      if (i) out += ',';
+      AppendJsonString(out, response.feature_names[i]);
+    }
+    out += "]}";
+  }
   out += ",\"outputs\":[";
   for (size_t i = 0; i < response.outputs.size(); ++i) {
     const Tensor& t = response.outputs[i];

@@ -23,6 +23,9 @@ struct InferenceResponse {
   std::string model_version;
   std::string id;
   std::vector<Tensor> outputs;
+  // Explanations: the names of the contributions' columns, sent as the
+  // response's parameters.feature_names.
+  std::vector<std::string> feature_names;
 };
 
 }  // namespace vigil

@@ -50,6 +50,38 @@ Result<std::shared_ptr<const Servable>> InferenceService::Resolve(
   return Status::NotFound("model '" + model + "' has no version " + *version + " serving");
 }
 
+Result<InferenceResponse> InferenceService::Explain(const Servable& servable,
+                                                    const InferenceRequest& request) const {
+  const ModelConfig& config = servable.config();
+  if (!config.is_tabular()) {
+    return Status::FailedPrecondition("explanations need a tabular model with declared features");
+  }
+  auto matrix = AssembleTabularInput(config, request.inputs);
+  if (!matrix.ok()) return matrix.status();
+  std::vector<Tensor> inputs;
+  inputs.push_back(std::move(*matrix));
+  InferenceResponse response;
+  Tensor contributions, bias;
+  VIGIL_RETURN_IF_ERROR(servable.backend().Explain(inputs, &contributions, &bias));
+  const int64_t rows = bias.element_count();
+  Tensor margin("margin", DataType::kFp32, {rows});
+  for (int64_t r = 0; r < rows; ++r) {
+    float sum = bias.values<float>()[r];
+    for (size_t j = 0; j < config.features.size(); ++j) {
+      sum += contributions.values<float>()[r * config.features.size() + j];
+    }
+    margin.values<float>()[r] = sum;
+  }
+  response.outputs.push_back(std::move(contributions));
+  response.outputs.push_back(std::move(bias));
+  response.outputs.push_back(std::move(margin));
+  for (const FeatureSpec& f : config.features) response.feature_names.push_back(f.name);
+  response.model_name = servable.model_name();
+  response.model_version = servable.version_label();
+  response.id = request.id;
+  return response;
+}
+
 Result<InferenceResponse> InferenceService::Infer(const Servable& servable,
                                                   const InferenceRequest& request) const {
   const ModelConfig& config = servable.config();

@@ -37,6 +37,12 @@ class InferenceService {
   // The response's id is the request's id; generating one is the caller's job.
   Result<InferenceResponse> Infer(const Servable& servable, const InferenceRequest& request) const;
 
+  // Explains `request` on a tabular model: outputs "contributions" FP32
+  // [N, F] (features in model.yaml order), "bias" FP32 [N] and "margin" FP32
+  // [N], where contributions plus bias equal the margin. INVALID_ARGUMENT as
+  // for Infer; FAILED_PRECONDITION when the model cannot be explained.
+  Result<InferenceResponse> Explain(const Servable& servable, const InferenceRequest& request) const;
+
  private:
   const ModelManager& manager_;
 };

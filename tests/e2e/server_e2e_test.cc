@@ -99,12 +99,15 @@ TEST_F(ServerE2eTest, EveryEndpointAnswers) {
   auto versioned = c.Post("/v2/models/credit/versions/1/infer",
                           R"({"id":"req-7","inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[9,5,60,30,1,0,1,73,129,0,0,800,846]}]})");
   EXPECT_EQ(json::parse(versioned.body)["id"], "req-7");
+  auto explain = c.Post("/v2/models/credit/explain", kRow);
+  ASSERT_EQ(explain.status, 200) << explain.body;
+  EXPECT_EQ(json::parse(explain.body)["outputs"][0]["shape"], json({1, 13}));
   EXPECT_EQ(json::parse(c.Post("/v2/repository/index", "").body)[0]["state"], "READY");
   EXPECT_EQ(c.Post("/v2/repository/models/credit/load", "").status, 403);
   EXPECT_EQ(c.Post("/v2/repository/models/credit/unload", "").status, 403);
   auto metrics = c.Get("/metrics");
   EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
-  EXPECT_NE(metrics.body.find("vigil_inference_requests_total{model=\"credit\",version=\"1\"} 2"), std::string::npos);
+  EXPECT_NE(metrics.body.find("vigil_inference_requests_total{model=\"credit\",version=\"1\"} 3"), std::string::npos);
   EXPECT_NE(metrics.body.find("vigil_model_version_info{model=\"credit\",version=\"1\",backend=\"xgboost\"} 1"), std::string::npos);
   EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Output();
 }

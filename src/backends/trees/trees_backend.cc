@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "backends/trees/tree_shap.h"
 #include "backends/trees/xgboost_model_reader.h"
 
 namespace vigil {
@@ -39,6 +40,25 @@ TreesBackend::TreesBackend(Forest forest, const ModelConfig& config)
 std::string TreesBackend::Describe() const {
   return "native trees, " + std::to_string(forest_.num_trees()) + " trees, " +
          std::to_string(forest_.num_nodes()) + " nodes, objective " + ObjectiveName(forest_.objective());
+}
+
+Status TreesBackend::Explain(const std::vector<Tensor>& inputs, Tensor* contributions, Tensor* bias) const {
+  const int64_t f = forest_.num_features();
+  if (inputs.size() != 1 || inputs[0].type() != DataType::kFp32 || inputs[0].shape().size() != 2 ||
+      inputs[0].shape()[1] != f) {
+    return Status::InvalidArgument("the trees backend expects one FP32 [N, " + std::to_string(f) + "] matrix");
+  }
+  const int64_t rows = inputs[0].shape()[0];
+  std::vector<float> phi(rows * (f + 1));
+  TreeShap(forest_, inputs[0].values<float>().data(), rows, phi.data());
+  *contributions = Tensor("contributions", DataType::kFp32, {rows, f});
+  *bias = Tensor("bias", DataType::kFp32, {rows});
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy(phi.begin() + r * (f + 1), phi.begin() + r * (f + 1) + f,
+              contributions->values<float>().begin() + r * f);
+    bias->values<float>()[r] = phi[r * (f + 1) + f];
+  }
+  return Status::Ok();
 }
 
 Status TreesBackend::Infer(const std::vector<Tensor>& inputs,

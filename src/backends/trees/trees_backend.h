@@ -29,6 +29,8 @@ class TreesBackend : public Backend {
   Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,
                std::vector<Tensor>* outputs) const override;
   std::string Describe() const override;
+  // TreeSHAP (tree_shap.h).
+  Status Explain(const std::vector<Tensor>& inputs, Tensor* contributions, Tensor* bias) const override;
 
   const Forest& forest() const { return forest_; }
 

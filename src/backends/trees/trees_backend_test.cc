@@ -95,5 +95,22 @@ TEST_F(EngineSelectionTest, BothEnginesAnswerTheSame) {
   }
 }
 
+TEST_F(EngineSelectionTest, BothEnginesExplainTheSame) {
+  auto native = Create("native", "credit/1");
+  auto reference = Create("xgboost", "credit/1");
+  ASSERT_TRUE(native.ok() && reference.ok());
+  Tensor rows("input", DataType::kFp32, {2, 13});
+  const float data[26] = {9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846,
+                          0, NAN, 48, 37, 3, 0, NAN, 35, NAN, NAN, NAN, 1500, 1850};
+  std::copy(data, data + 26, rows.values<float>().begin());
+  Tensor c1, b1, c2, b2;
+  ASSERT_TRUE((*native)->Explain({rows}, &c1, &b1).ok());
+  ASSERT_TRUE((*reference)->Explain({rows}, &c2, &b2).ok());
+  ASSERT_EQ(c1.shape(), (std::vector<int64_t>{2, 13}));
+  ASSERT_EQ(c2.shape(), c1.shape());
+  for (int i = 0; i < 26; ++i) EXPECT_NEAR(c1.values<float>()[i], c2.values<float>()[i], 1e-4) << i;
+  for (int r = 0; r < 2; ++r) EXPECT_NEAR(b1.values<float>()[r], b2.values<float>()[r], 1e-4);
+}
+
 }  // namespace
 }  // namespace vigil

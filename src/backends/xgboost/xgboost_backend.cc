@@ -3,6 +3,7 @@
 #include <xgboost/c_api.h>
 
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace vigil {
@@ -109,7 +110,11 @@ XGBoostBackend::XGBoostBackend(void* booster, const ModelConfig& config, std::st
       num_features_(static_cast<int64_t>(config.features.size())),
       classes_(config.classes),
       label_threshold_(config.label_threshold),
-      objective_(std::move(objective)) {}
+      objective_(std::move(objective)) {
+  for (const FeatureSpec& f : config.features) {
+    feature_types_.push_back(f.kind == FeatureKind::kCategorical ? "c" : "q");
+  }
+}
 
 XGBoostBackend::~XGBoostBackend() { XGBoosterFree(booster_); }
 
@@ -143,6 +148,48 @@ Status XGBoostBackend::PredictMargins(const Tensor& matrix, std::vector<float>* 
                             std::to_string(rows) + " rows");
   }
   out->assign(result, result + n);
+  return Status::Ok();
+}
+
+Status XGBoostBackend::Explain(const std::vector<Tensor>& inputs, Tensor* contributions,
+                               Tensor* bias) const {
+  if (inputs.size() != 1 || inputs[0].type() != DataType::kFp32 || inputs[0].shape().size() != 2 ||
+      inputs[0].shape()[1] != num_features_) {
+    return Status::InvalidArgument("the XGBoost backend expects one FP32 [N, " +
+                                   std::to_string(num_features_) + "] matrix");
+  }
+  const int64_t rows = inputs[0].shape()[0];
+  DMatrixHandle dmat = nullptr;
+  if (XGDMatrixCreateFromMat(inputs[0].values<float>().data(), rows, num_features_,
+                             std::numeric_limits<float>::quiet_NaN(), &dmat) != 0) {
+    return Status::Internal("XGDMatrixCreateFromMat: " + XGBoostLastError());
+  }
+  std::vector<const char*> types;
+  for (const std::string& t : feature_types_) types.push_back(t.c_str());
+  if (!types.empty() && XGDMatrixSetStrFeatureInfo(dmat, "feature_type", types.data(), types.size()) != 0) {
+    XGDMatrixFree(dmat);
+    return Status::Internal("XGDMatrixSetStrFeatureInfo: " + XGBoostLastError());
+  }
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* out = nullptr;
+  const int rc = XGBoosterPredictFromDMatrix(
+      booster_, dmat,
+      R"({"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
+      &shape, &dim, &out);
+  if (rc != 0) {
+    XGDMatrixFree(dmat);
+    return Status::Internal("XGBoost contributions failed: " + XGBoostLastError());
+  }
+  const int64_t width = num_features_ + 1;
+  *contributions = Tensor("contributions", DataType::kFp32, {rows, num_features_});
+  *bias = Tensor("bias", DataType::kFp32, {rows});
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy(out + r * width, out + r * width + num_features_,
+              contributions->values<float>().begin() + r * num_features_);
+    bias->values<float>()[r] = out[r * width + num_features_];
+  }
+  XGDMatrixFree(dmat);
   return Status::Ok();
 }
 

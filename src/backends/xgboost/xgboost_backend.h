@@ -34,6 +34,8 @@ class XGBoostBackend : public Backend {
   Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,
                std::vector<Tensor>* outputs) const override;
   std::string Describe() const override;
+  // XGBoost's own TreeSHAP (pred_contribs), through a DMatrix.
+  Status Explain(const std::vector<Tensor>& inputs, Tensor* contributions, Tensor* bias) const override;
 
  private:
   XGBoostBackend(void* booster, const ModelConfig& config, std::string objective);
@@ -44,6 +46,7 @@ class XGBoostBackend : public Backend {
   void* booster_;  // BoosterHandle; owned.
   int64_t num_features_;
   std::vector<std::string> classes_;
+  std::vector<std::string> feature_types_;  // "q" or "c" per feature, for DMatrix.
   double label_threshold_;
   std::string objective_;
 };
