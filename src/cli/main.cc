@@ -10,6 +10,7 @@
 #include "backends/backend.h"
 #include "http/api_router.h"
 #include "http/http_server.h"
+#include "lifecycle/model_optimizer.h"
 #include "lifecycle/xgboost_trainer.h"
 #include "manager/model_manager.h"
 #include "monitor/metrics.h"
@@ -96,6 +97,20 @@ int Train(const TrainOptions& options) {
   return 0;
 }
 
+int Optimize(const OptimizeOptions& options) {
+  auto report = OptimizeModel(options, [](const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  });
+  if (!report.ok()) {
+    std::fprintf(stderr, "vigil optimize: %s\n", report.status().message().c_str());
+    return 1;
+  }
+  std::printf("wrote %s (version %lld) with optimize_report.json\n", report->artifact.c_str(),
+              static_cast<long long>(report->version));
+  return 0;
+}
+
 }  // namespace
 }  // namespace vigil
 
@@ -144,7 +159,28 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--seed", train.seed, "Seed for the split and for XGBoost's sampling")->capture_default_str();
   train_cmd->add_option("--nthread", train.nthread, "XGBoost training threads")->capture_default_str();
 
+  OptimizeOptions optimize;
+  std::string optimize_repository, optimize_holdout;
+  bool keep_all_iterations = false;
+  CLI::App* optimize_cmd = app.add_subcommand(
+      "optimize", "Prune a tree model (best iteration, then trees that cost less than a tolerance) into a new version, with a report.");
+  optimize_cmd->add_option("--repository", optimize_repository, "Model repository")->required()->check(CLI::ExistingDirectory);
+  optimize_cmd->add_option("--model", optimize.model_name, "Model name")->required();
+  optimize_cmd->add_option("--version", optimize.version, "Version to optimise (default: the highest)");
+  optimize_cmd->add_option("--holdout", optimize_holdout, "Labelled CSV to measure quality on")->required()->check(CLI::ExistingFile);
+  optimize_cmd->add_option("--target", optimize.target, "Label column of the holdout")->capture_default_str();
+  optimize_cmd->add_option("--drop-tolerance", optimize.drop_tolerance,
+                           "Holdout AUC (or RMSE) that dropping trees may cost; 0 drops none")->capture_default_str();
+  optimize_cmd->add_flag("--keep-all-iterations", keep_all_iterations, "Do not cut to the model's best iteration");
+  optimize_cmd->add_option("--output-version", optimize.output_version, "Version to write (default: next free)");
+
   CLI11_PARSE(app, argc, argv);
+  if (*optimize_cmd) {
+    optimize.repository = optimize_repository;
+    optimize.holdout = optimize_holdout;
+    optimize.prune_to_best_iteration = !keep_all_iterations;
+    return Optimize(optimize);
+  }
   if (*serve_cmd) return Serve(serve);
   if (*train_cmd) {
     train.repository = train_repository;

@@ -247,6 +247,83 @@ Result<XGBoostModel> ParseXGBoostModel(std::string_view bytes, bool ubj) {
   }
 }
 
+namespace {
+
+Result<json> ReadRoot(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot open " + path.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    return path.extension() == ".ubj" ? json::from_ubjson(buffer.str())
+                                      : json::parse(SanitizeNonFinite(buffer.str()));
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(path.filename().string() + ": " + e.what());
+  }
+}
+
+// JSON text with XGBoost's NaN where the parsed model had null (XGBoost
+// models have no other nulls).
+std::string DumpWithNaN(const json& root) {
+  const std::string text = root.dump();
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (!in_string && text.compare(i, 4, "null") == 0) {
+      out += "NaN";
+      i += 3;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+Status WriteXGBoostModelSubset(const std::filesystem::path& source, const std::vector<int>& keep,
+                               const std::filesystem::path& destination) {
+  auto root = ReadRoot(source);
+  if (!root.ok()) return root.status();
+  try {
+    json& learner = (*root).at("learner");
+    json& model = learner.at("gradient_booster").at("model");
+    const json& trees = model.at("trees");
+    const json& info = model.at("tree_info");
+    json new_trees = json::array(), new_info = json::array();
+    for (int t : keep) {
+      if (t < 0 || static_cast<size_t>(t) >= trees.size()) {
+        return Status::InvalidArgument("tree " + std::to_string(t) + " does not exist");
+      }
+      json tree = trees[t];
+      tree["id"] = static_cast<int>(new_trees.size());
+      new_trees.push_back(std::move(tree));
+      new_info.push_back(info[t]);
+    }
+    model["trees"] = std::move(new_trees);
+    model["tree_info"] = std::move(new_info);
+    model["gbtree_model_param"]["num_trees"] = std::to_string(keep.size());
+    if (learner.contains("attributes")) {
+      for (const char* key : {"best_iteration", "best_score", "best_ntree_limit"}) learner["attributes"].erase(key);
+    }
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(source.filename().string() + ": unexpected model layout: " + e.what());
+  }
+  std::ofstream out(destination, std::ios::binary | std::ios::trunc);
+  out << DumpWithNaN(*root);
+  if (!out) return Status::Internal("cannot write " + destination.string());
+  return Status::Ok();
+}
+
 Result<XGBoostModel> ReadXGBoostModel(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("cannot open " + path.string());

@@ -36,6 +36,13 @@ Result<XGBoostModel> ParseXGBoostModel(std::string_view bytes, bool ubj);
 // Reads `path`; UBJ when the name ends in ".ubj", JSON otherwise.
 Result<XGBoostModel> ReadXGBoostModel(const std::filesystem::path& path);
 
+// Writes the XGBoost model in `source` (JSON or UBJ) to `destination` as
+// JSON keeping only the trees listed in `keep` (ascending indices), for
+// pruning. The result loads in XGBoost and in the native engine; attributes
+// that described the full model (best_iteration, best_score) are dropped.
+Status WriteXGBoostModelSubset(const std::filesystem::path& source, const std::vector<int>& keep,
+                               const std::filesystem::path& destination);
+
 }  // namespace vigil
 
 #endif  // VIGIL_BACKENDS_TREES_XGBOOST_MODEL_READER_H_
