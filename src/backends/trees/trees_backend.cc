@@ -1,6 +1,8 @@
 #include "backends/trees/trees_backend.h"
 
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 #include "backends/trees/tree_shap.h"
 #include "backends/trees/xgboost_model_reader.h"
@@ -42,6 +44,36 @@ std::string TreesBackend::Describe() const {
          std::to_string(forest_.num_nodes()) + " nodes, objective " + ObjectiveName(forest_.objective());
 }
 
+namespace {
+// Predictions running now in this process, across all tree backends.
+std::atomic<int> active_predictions{0};
+}  // namespace
+
+void TreesBackend::Margins(const float* data, int64_t rows, float* margins) const {
+  struct Active {
+    Active() { active_predictions.fetch_add(1, std::memory_order_relaxed); }
+    ~Active() { active_predictions.fetch_sub(1, std::memory_order_relaxed); }
+  } active;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const bool alone = active_predictions.load(std::memory_order_relaxed) == 1;
+  if (rows < kParallelRows || cores == 1 || !alone) {
+    forest_.PredictMargins(data, rows, margins);
+    return;
+  }
+  // Rows are independent, so chunks give the same floats as one pass.
+  const int64_t f = forest_.num_features(), g = forest_.num_groups();
+  const int64_t chunk = (rows + cores - 1) / cores;
+  std::vector<std::thread> helpers;
+  for (int64_t begin = chunk; begin < rows; begin += chunk) {
+    const int64_t n = std::min(chunk, rows - begin);
+    helpers.emplace_back([this, data, margins, begin, n, f, g] {
+      forest_.PredictMargins(data + begin * f, n, margins + begin * g);
+    });
+  }
+  forest_.PredictMargins(data, std::min(chunk, rows), margins);
+  for (std::thread& t : helpers) t.join();
+}
+
 Status TreesBackend::Explain(const std::vector<Tensor>& inputs, Tensor* contributions, Tensor* bias) const {
   const int64_t f = forest_.num_features();
   if (inputs.size() != 1 || inputs[0].type() != DataType::kFp32 || inputs[0].shape().size() != 2 ||
@@ -79,7 +111,7 @@ Status TreesBackend::Infer(const std::vector<Tensor>& inputs,
   if (rows == 1) {
     forest_.PredictRowMargins(data, m);
   } else {
-    forest_.PredictMargins(data, rows, m);
+    Margins(data, rows, m);
   }
   for (const OutputSpec* spec : requested) {
     Tensor out(spec->name, spec->tensor.type, {rows});

@@ -6,6 +6,11 @@
 // booster, another objective). `backend: trees` asks for the native engine
 // only; `parameters: {engine: xgboost}` asks for the XGBoost backend only.
 //
+// A batch of at least kParallelRows rows is split across the machine's cores
+// when it is the only prediction running in the process (the server is idle
+// enough to spare them); otherwise it runs on the caller's thread, so that
+// concurrent requests are never slowed by one large one.
+//
 // Thread-safety: Infer() is thread-safe (the forest is immutable).
 #ifndef VIGIL_BACKENDS_TREES_TREES_BACKEND_H_
 #define VIGIL_BACKENDS_TREES_TREES_BACKEND_H_
@@ -34,8 +39,12 @@ class TreesBackend : public Backend {
 
   const Forest& forest() const { return forest_; }
 
+  static constexpr int64_t kParallelRows = 8192;
+
  private:
   TreesBackend(Forest forest, const ModelConfig& config);
+  // Margins of `rows` rows, on several threads when worth it and allowed.
+  void Margins(const float* data, int64_t rows, float* margins) const;
 
   Forest forest_;
   std::vector<std::string> classes_;

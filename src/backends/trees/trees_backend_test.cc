@@ -112,5 +112,22 @@ TEST_F(EngineSelectionTest, BothEnginesExplainTheSame) {
   for (int r = 0; r < 2; ++r) EXPECT_NEAR(b1.values<float>()[r], b2.values<float>()[r], 1e-4);
 }
 
+TEST_F(EngineSelectionTest, LargeBatchesGiveTheSameAnswerOnSeveralThreads) {
+  auto native = Create("native", "credit/1");
+  ASSERT_TRUE(native.ok());
+  const int64_t rows = TreesBackend::kParallelRows * 2 + 17;
+  Tensor batch("input", DataType::kFp32, {rows, 13});
+  for (int64_t i = 0; i < rows * 13; ++i) batch.values<float>()[i] = static_cast<float>((i * 2654435761u) % 997) / 10.0f;
+  std::vector<const OutputSpec*> margin = {&config_->outputs[2]};
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*native)->Infer({batch}, margin, &out).ok());
+  const auto& forest = static_cast<const TreesBackend&>(**native).forest();
+  float expected;
+  for (int64_t r = 0; r < rows; r += 101) {
+    forest.PredictRowMargins(batch.values<float>().data() + r * 13, &expected);
+    ASSERT_EQ(out[0].values<float>()[r], expected) << "row " << r;
+  }
+}
+
 }  // namespace
 }  // namespace vigil
