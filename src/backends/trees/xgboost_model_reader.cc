@@ -13,9 +13,9 @@ namespace {
 
 using nlohmann::json;
 
-// XGBoost writes NaN and Infinity as bare tokens, which JSON does not allow.
-// Replaces them (outside strings) with null, read back as NaN.
-std::string SanitizeNonFinite(std::string_view text) {
+// Replaces each of `tokens` found outside JSON strings with `replacement`.
+std::string ReplaceBareTokens(std::string_view text, std::initializer_list<std::string_view> tokens,
+                              std::string_view replacement) {
   std::string out;
   out.reserve(text.size());
   bool in_string = false;
@@ -30,15 +30,11 @@ std::string SanitizeNonFinite(std::string_view text) {
       }
       continue;
     }
-    if (c == '"') {
-      in_string = true;
-      out += c;
-      continue;
-    }
+    if (c == '"') in_string = true;
     bool replaced = false;
-    for (std::string_view token : {"NaN", "-Infinity", "Infinity", "-nan", "nan", "-inf", "inf"}) {
+    for (std::string_view token : tokens) {
       if (text.substr(i, token.size()) == token) {
-        out += "null";
+        out += replacement;
         i += token.size() - 1;
         replaced = true;
         break;
@@ -47,6 +43,12 @@ std::string SanitizeNonFinite(std::string_view text) {
     if (!replaced) out += c;
   }
   return out;
+}
+
+// XGBoost writes NaN and Infinity as bare tokens, which JSON does not allow:
+// read them as null (NaN for the engine).
+std::string SanitizeNonFinite(std::string_view text) {
+  return ReplaceBareTokens(text, {"NaN", "-Infinity", "Infinity", "-nan", "nan", "-inf", "inf"}, "null");
 }
 
 // A number that XGBoost may have written as a string ("5E-1").
@@ -263,30 +265,9 @@ Result<json> ReadRoot(const std::filesystem::path& path) {
 }
 
 // JSON text with XGBoost's NaN where the parsed model had null (XGBoost
-// models have no other nulls).
-std::string DumpWithNaN(const json& root) {
-  const std::string text = root.dump();
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) out += text[++i];
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    if (!in_string && text.compare(i, 4, "null") == 0) {
-      out += "NaN";
-      i += 3;
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
+// models have no other nulls; an infinite value read as null comes back as
+// NaN, which no split or leaf of a trained model holds).
+std::string DumpWithNaN(const json& root) { return ReplaceBareTokens(root.dump(), {"null"}, "NaN"); }
 
 }  // namespace
 
