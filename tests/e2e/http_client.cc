@@ -65,6 +65,30 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& path,
   return result;
 }
 
+std::string HttpClient::TwoPart(const std::string& header, const std::string& body) {
+  Impl raw(impl_->port_);
+  raw.Connect();
+  raw.stream->expires_after(std::chrono::seconds(10));
+  std::string out;
+  try {
+    asio::write(raw.stream->socket(), asio::buffer(header));
+    char buf[4096];
+    while (out.find("\r\n\r\n") == std::string::npos) {
+      size_t n = raw.stream->read_some(asio::buffer(buf));
+      out.append(buf, n);
+    }
+    asio::write(raw.stream->socket(), asio::buffer(body));
+    for (;;) {
+      beast::error_code ec;
+      size_t n = raw.stream->read_some(asio::buffer(buf), ec);
+      out.append(buf, n);
+      if (ec) break;
+    }
+  } catch (const std::exception&) {
+  }
+  return out;
+}
+
 std::string HttpClient::Raw(const std::string& bytes) {
   Impl raw(impl_->port_);
   raw.Connect();

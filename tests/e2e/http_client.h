@@ -24,6 +24,10 @@ class HttpClient {
   // Sends raw bytes on a fresh connection and returns what came back until
   // the server closed it (or 10 s passed).
   std::string Raw(const std::string& bytes);
+  // Sends `header` (ending in a blank line) on a fresh connection, reads the
+  // server's interim answer, then sends `body` and returns everything read
+  // until the connection closed (or 10 s passed).
+  std::string TwoPart(const std::string& header, const std::string& body);
 
  private:
   HttpResult Send(const std::string& method, const std::string& path, const std::string& body);

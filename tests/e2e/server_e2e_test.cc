@@ -262,6 +262,21 @@ TEST_F(ServerE2eTest, BadRequestsGetClearErrorsAndTheServerKeepsServing) {
   std::string slow = c.Raw("POST /v2/models/credit/infer HTTP/1.1\r\nHost: x\r\n");
   EXPECT_EQ(slow, "");
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+  // A header over --max-header-bytes (16 KiB by default).
+  std::string huge = c.Raw("GET /v2 HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(huge.rfind("HTTP/1.1 431", 0), 0u) << huge.substr(0, 200);
+  // HEAD answers like GET, without the body.
+  std::string head = c.Raw("HEAD /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  EXPECT_NE(head.find("Content-Length: 13"), std::string::npos) << head;
+  EXPECT_EQ(head.substr(head.find("\r\n\r\n") + 4), "");
+  // "Expect: 100-continue" (curl sends it for large bodies) is answered at once.
+  const std::string row = kRow;
+  std::string continued = c.TwoPart("POST /v2/models/credit/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                    "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " +
+                                        std::to_string(row.size()) + "\r\n\r\n",
+                                    row);
+  EXPECT_EQ(continued.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200", 0), 0u) << continued;
   // Garbage instead of HTTP.
   EXPECT_EQ(c.Raw("BLAH\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
   // The idle keep-alive connection of `c` outlived the 500 ms header timeout
