@@ -75,6 +75,10 @@ Forest::Forest(int num_features, int num_groups, Objective objective, float base
 Forest::Node Forest::CategoricalNode(uint32_t feature, bool default_left,
                                      const std::vector<uint32_t>& categories) {
   has_categorical_ = true;
+  if (std::find(categorical_features_.begin(), categorical_features_.end(), static_cast<int>(feature)) ==
+      categorical_features_.end()) {
+    categorical_features_.push_back(static_cast<int>(feature));
+  }
   uint32_t flags = feature | kCategorical | (default_left ? kDefaultLeft : 0u);
   uint32_t max_category = 0;
   for (uint32_t c : categories) max_category = std::max(max_category, c);
@@ -130,6 +134,7 @@ Forest Forest::Slice(int begin, int end) const {
   out.category_words_ = category_words_;
   out.category_sets_ = category_sets_;
   out.has_categorical_ = has_categorical_;
+  out.categorical_features_ = categorical_features_;
   const int first = begin * trees_per_iteration_;
   const int last = std::min(num_trees(), end * trees_per_iteration_);
   for (int t = first; t < last; ++t) {
@@ -155,10 +160,11 @@ bool Forest::CategoryGoesLeft(const Node& n, float value) const {
 }
 
 template <bool kCategoricalSplits>
-inline uint32_t Forest::Step(uint32_t i, const float* row) const {
+inline uint32_t Forest::Step(uint32_t i, const float* row, const uint32_t* category_bits) const {
   const Node& n = nodes_[i];
   const uint32_t flags = n.feature_flags;
-  const float v = row[flags & kFeatureMask];
+  const uint32_t feature = flags & kFeatureMask;
+  const float v = row[feature];
   const bool missing = std::isnan(v);
   const bool default_left = (flags >> 31) != 0;
   bool left;
@@ -171,20 +177,27 @@ inline uint32_t Forest::Step(uint32_t i, const float* row) const {
   } else {
     // Numeric and small categorical decisions are both computed and one is
     // selected with integer arithmetic, so that neither costs a branch (or a
-    // misprediction): every value below is computed unconditionally.
+    // misprediction). `category_bits` holds each categorical feature's value
+    // of this row as a one-bit mask (0 when missing, invalid or >= 32),
+    // computed once per row.
     const uint32_t numeric_left = v < n.value;  // NaN compares false.
     uint32_t mask;
     std::memcpy(&mask, &n.value, sizeof(mask));
-    const uint32_t in_range = (v >= 0.0f) & (v < 32.0f);  // False for NaN.
-    const uint32_t category = TruncateAny(v) & 31u;  // Truncates, as XGBoost does.
-    const uint32_t category_left = 1u ^ (in_range & (mask >> category) & 1u);
+    const uint32_t category_left = (category_bits[feature] & mask) == 0;
     const uint32_t is_categorical = (flags >> 30) & 1u;
-    const uint32_t present = 1u ^ static_cast<uint32_t>(missing);
     const uint32_t decided = (is_categorical & category_left) | ((1u ^ is_categorical) & numeric_left);
+    const uint32_t present = 1u ^ static_cast<uint32_t>(missing);
     left = ((present & decided) | (static_cast<uint32_t>(missing) & (flags >> 31))) != 0;
   }
   const uint32_t move_right = static_cast<uint32_t>(!left) & ((~flags >> 29) & 1u);
   return n.left + move_right;
+}
+
+void Forest::CategoryBits(const float* row, uint32_t* bits) const {
+  for (int f : categorical_features_) {
+    const float v = row[f];
+    bits[f] = (v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u;
+  }
 }
 
 bool Forest::GoesLeft(uint32_t i, float value) const {
@@ -200,7 +213,9 @@ bool Forest::GoesLeft(uint32_t i, float value) const {
 
 uint32_t Forest::LeafIndex(int tree, const float* row) const {
   uint32_t i = tree_roots_[tree];
-  for (uint32_t d = 0; d < tree_depths_[tree]; ++d) i = Step<true>(i, row);
+  std::vector<uint32_t> bits(num_features_, 0);
+  CategoryBits(row, bits.data());
+  for (uint32_t d = 0; d < tree_depths_[tree]; ++d) i = Step<true>(i, row, bits.data());
   return i;
 }
 
@@ -214,6 +229,11 @@ void Forest::RowMargins(const float* row, float* margins) const {
   constexpr int kLanes = 8;
   const int trees = num_trees();
   uint32_t index[kLanes];
+  thread_local std::vector<uint32_t> bits;
+  if (kCategoricalSplits) {
+    if (bits.size() < static_cast<size_t>(num_features_)) bits.resize(num_features_);
+    CategoryBits(row, bits.data());
+  }
   for (int t0 = 0; t0 < trees; t0 += kLanes) {
     const int lanes = std::min(kLanes, trees - t0);
     uint32_t depth = 0;
@@ -222,7 +242,7 @@ void Forest::RowMargins(const float* row, float* margins) const {
       depth = std::max(depth, tree_depths_[t0 + k]);
     }
     for (uint32_t d = 0; d < depth; ++d) {
-      for (int k = 0; k < lanes; ++k) index[k] = Step<kCategoricalSplits>(index[k], row);
+      for (int k = 0; k < lanes; ++k) index[k] = Step<kCategoricalSplits>(index[k], row, bits.data());
     }
     if (num_groups_ == 1) {
       float sum = margins[0];
@@ -240,15 +260,22 @@ void Forest::BatchMargins(const float* data, int64_t rows, float* margins) const
   for (int64_t i = 0; i < rows * num_groups_; ++i) margins[i] = base_margin_;
   const int trees = num_trees();
   uint32_t index[kBlockRows];
+  thread_local std::vector<uint32_t> bits;
+  if (kCategoricalSplits && bits.size() < static_cast<size_t>(kBlockRows * stride)) bits.resize(kBlockRows * stride);
   for (int64_t block = 0; block < rows; block += kBlockRows) {
     const int64_t n = std::min(kBlockRows, rows - block);
     const float* block_rows = data + block * stride;
+    if (kCategoricalSplits) {
+      for (int64_t r = 0; r < n; ++r) CategoryBits(block_rows + r * stride, bits.data() + r * stride);
+    }
     for (int t = 0; t < trees; ++t) {
       // All rows of the block step down together: independent loads and
       // compares that the processor overlaps, and no per-row branches.
       for (int64_t r = 0; r < n; ++r) index[r] = tree_roots_[t];
       for (uint32_t d = 0; d < tree_depths_[t]; ++d) {
-        for (int64_t r = 0; r < n; ++r) index[r] = Step<kCategoricalSplits>(index[r], block_rows + r * stride);
+        for (int64_t r = 0; r < n; ++r) {
+          index[r] = Step<kCategoricalSplits>(index[r], block_rows + r * stride, bits.data() + r * stride);
+        }
       }
       const int group = tree_groups_[t];
       float* out = margins + block * num_groups_ + group;

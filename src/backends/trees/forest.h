@@ -120,7 +120,10 @@ class Forest {
   // One step down from node `i` for `row`; a leaf stays where it is. The
   // numeric-only variant serves forests without categorical splits.
   template <bool kCategoricalSplits>
-  uint32_t Step(uint32_t i, const float* row) const;
+  uint32_t Step(uint32_t i, const float* row, const uint32_t* category_bits) const;
+  // For each feature some categorical split uses: the row's category as a
+  // one-bit mask (0 when missing, invalid or at least 32).
+  void CategoryBits(const float* row, uint32_t* bits) const;
   template <bool kCategoricalSplits>
   void RowMargins(const float* row, float* margins) const;
   template <bool kCategoricalSplits>
@@ -133,6 +136,7 @@ class Forest {
   float base_margin_;
   int trees_per_iteration_ = 1;
   bool has_categorical_ = false;
+  std::vector<int> categorical_features_;
   std::vector<Node> nodes_;
   std::vector<uint32_t> tree_roots_;
   std::vector<int> tree_groups_;
