@@ -7,14 +7,16 @@
 // layout and the absence of per-call overhead:
 //   - each tree's nodes are renumbered breadth-first so that the two children
 //     of a node are adjacent (right = left + 1): one index per node;
-//   - a node is 12 bytes: threshold (or, for a leaf, its value), feature
-//     index with the default-left and categorical flags folded into the high
-//     bits, and the left child's index; leaves are nodes with no feature;
-//   - categorical splits keep their right-going categories as a bitset in
-//     one shared word array;
+//   - a node is 12 bytes: threshold (or leaf value, or categorical mask),
+//     feature index with the flags folded into the high bits, and the left
+//     child's index; a leaf points at itself, so every tree is walked in
+//     exactly its depth in branch-free steps (see Node);
+//   - categorical splits keep their right-going categories as a 32-bit mask
+//     in the node, or as a bitset in one shared word array when wider;
 //   - trees are stored back to back in one node array.
-// The single-row path allocates nothing; the batch path walks the trees in
-// blocks of rows so that a tree stays in cache while the block goes through it.
+// The single-row path walks eight trees at a time and allocates nothing
+// (after a thread's first call); the batch path walks the trees in blocks of
+// rows so that a tree stays in cache while the block goes through it.
 //
 // Thread-safety: immutable after construction; Predict* are thread-safe.
 #ifndef VIGIL_BACKENDS_TREES_FOREST_H_

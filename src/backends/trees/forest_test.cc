@@ -40,7 +40,7 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
 
 #define XGB(call) ASSERT_EQ((call), 0) << XGBGetLastError()
 
-void XGBoosterHandleCheck(int rc) {
+void CheckXGBoost(int rc) {
   if (rc != 0) {
     std::fprintf(stderr, "XGBoost: %s\n", XGBGetLastError());
     std::abort();
@@ -113,12 +113,12 @@ BoosterHandle Train(const Case& c) {
   std::vector<float> x, y;
   MakeTrainingData(c, &x, &y, 3000);
   DMatrixHandle train;
-  XGBoosterHandleCheck(XGDMatrixCreateFromMat(x.data(), y.size(), kFeatures, kNaN, &train));
-  XGBoosterHandleCheck(XGDMatrixSetFloatInfo(train, "label", y.data(), y.size()));
+  CheckXGBoost(XGDMatrixCreateFromMat(x.data(), y.size(), kFeatures, kNaN, &train));
+  CheckXGBoost(XGDMatrixSetFloatInfo(train, "label", y.data(), y.size()));
   const char* types[kFeatures] = {"q", "q", "q", "q", "q", "q", "c", "c"};
-  XGBoosterHandleCheck(XGDMatrixSetStrFeatureInfo(train, "feature_type", types, kFeatures));
+  CheckXGBoost(XGDMatrixSetStrFeatureInfo(train, "feature_type", types, kFeatures));
   BoosterHandle booster;
-  XGBoosterHandleCheck(XGBoosterCreate(&train, 1, &booster));
+  CheckXGBoost(XGBoosterCreate(&train, 1, &booster));
   std::vector<std::pair<std::string, std::string>> params = {
       {"objective", c.objective}, {"tree_method", "hist"}, {"max_depth", "6"}, {"seed", "3"},
       {"nthread", "2"}, {"max_cat_to_onehot", std::to_string(c.max_cat_to_onehot)}};
@@ -128,8 +128,8 @@ BoosterHandle Train(const Case& c) {
     params.push_back({"subsample", "0.7"});
     params.push_back({"colsample_bynode", "0.7"});
   }
-  for (const auto& [k, v] : params) XGBoosterHandleCheck(XGBoosterSetParam(booster, k.c_str(), v.c_str()));
-  for (int i = 0; i < 25; ++i) XGBoosterHandleCheck(XGBoosterUpdateOneIter(booster, i, train));
+  for (const auto& [k, v] : params) CheckXGBoost(XGBoosterSetParam(booster, k.c_str(), v.c_str()));
+  for (int i = 0; i < 25; ++i) CheckXGBoost(XGBoosterUpdateOneIter(booster, i, train));
   XGDMatrixFree(train);
   return booster;
 }
