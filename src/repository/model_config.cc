@@ -158,9 +158,12 @@ Result<OutputSpec> ParseOutput(const YAML::Node& node, const std::string& where)
   } else if (kind == "margin") {
     out.kind = OutputKind::kMargin;
     out.tensor = {out.name, DataType::kFp32, {-1}};
+  } else if (kind == "prediction") {
+    out.kind = OutputKind::kPrediction;
+    out.tensor = {out.name, DataType::kFp32, {-1}};
   } else {
     return Invalid(where + ".kind",
-                   "expected 'probability', 'label' or 'margin', got '" + kind + "'");
+                   "expected 'probability', 'label', 'margin' or 'prediction', got '" + kind + "'");
   }
   return out;
 }
@@ -323,6 +326,7 @@ std::string_view OutputKindName(OutputKind kind) {
     case OutputKind::kProbability: return "probability";
     case OutputKind::kLabel: return "label";
     case OutputKind::kMargin: return "margin";
+    case OutputKind::kPrediction: return "prediction";
   }
   return "";
 }

@@ -57,6 +57,7 @@ enum class OutputKind {
   kProbability,  // Probability of the positive class (binary), FP32 [N].
   kLabel,        // The predicted class name from `classes`, BYTES [N].
   kMargin,       // The raw score before the link function, FP32 [N].
+  kPrediction,   // The objective's output (a regression value, a count, a probability), FP32 [N].
 };
 
 struct OutputSpec {

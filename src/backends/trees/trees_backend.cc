@@ -22,7 +22,7 @@ Result<std::unique_ptr<Backend>> TreesBackend::Create(const ModelConfig& config,
   const Objective objective = forest.objective();
   const bool binary = objective == Objective::kBinaryLogistic || objective == Objective::kRegLogistic;
   for (const OutputSpec& out : config.outputs) {
-    if (out.kind != OutputKind::kMargin && !binary) {
+    if ((out.kind == OutputKind::kProbability || out.kind == OutputKind::kLabel) && !binary) {
       return Status::InvalidArgument("output '" + out.name + "' (" + std::string(OutputKindName(out.kind)) +
                                      ") needs a binary classifier, but the objective is " +
                                      ObjectiveName(objective));
@@ -120,6 +120,7 @@ Status TreesBackend::Infer(const std::vector<Tensor>& inputs,
         std::copy(m, m + rows, out.values<float>().begin());
         break;
       case OutputKind::kProbability:
+      case OutputKind::kPrediction:
         std::copy(m, m + rows, out.values<float>().begin());
         forest_.Transform(out.values<float>().data(), rows);
         break;

@@ -112,6 +112,54 @@ TEST_F(EngineSelectionTest, BothEnginesExplainTheSame) {
   for (int r = 0; r < 2; ++r) EXPECT_NEAR(b1.values<float>()[r], b2.values<float>()[r], 1e-4);
 }
 
+TEST_F(EngineSelectionTest, RegressorsServeTheirPredictionOnBothEngines) {
+  // A count:poisson model over 13 numeric features: `prediction` is exp(margin).
+  std::vector<float> x(500 * 13), y(500);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 101) / 10.0f;
+  for (size_t r = 0; r < y.size(); ++r) y[r] = std::floor(x[r * 13] / 2.0f);
+  DMatrixHandle d;
+  ASSERT_EQ(XGDMatrixCreateFromMat(x.data(), 500, 13, NAN, &d), 0);
+  ASSERT_EQ(XGDMatrixSetFloatInfo(d, "label", y.data(), y.size()), 0);
+  BoosterHandle h;
+  ASSERT_EQ(XGBoosterCreate(&d, 1, &h), 0);
+  ASSERT_EQ(XGBoosterSetParam(h, "objective", "count:poisson"), 0);
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(XGBoosterUpdateOneIter(h, i, d), 0);
+  fs::create_directories(repo_->path() / "poisson");
+  ASSERT_EQ(XGBoosterSaveModel(h, (repo_->path() / "poisson/model.json").c_str()), 0);
+  XGBoosterFree(h);
+  XGDMatrixFree(d);
+
+  ModelConfig config = *config_;
+  config.artifact = "";
+  config.classes.clear();
+  config.outputs = {{"count", OutputKind::kPrediction, {"count", DataType::kFp32, {-1}}},
+                    {"margin", OutputKind::kMargin, {"margin", DataType::kFp32, {-1}}}};
+  for (FeatureSpec& f : config.features) f.kind = FeatureKind::kNumeric;
+  auto registry = BackendRegistry::WithBuiltins();
+  auto native = registry.Create(config, repo_->path() / "poisson");
+  config.parameters["engine"] = "xgboost";
+  auto reference = registry.Create(config, repo_->path() / "poisson");
+  ASSERT_TRUE(native.ok()) << native.status().ToString();
+  ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+  EXPECT_EQ((*native)->Describe().rfind("native trees", 0), 0u);
+  Tensor rows("input", DataType::kFp32, {3, 13});
+  for (int i = 0; i < 39; ++i) rows.values<float>()[i] = static_cast<float>(i % 11);
+  std::vector<const OutputSpec*> outputs = {&config.outputs[0], &config.outputs[1]};
+  std::vector<Tensor> a, b;
+  ASSERT_TRUE((*native)->Infer({rows}, outputs, &a).ok());
+  ASSERT_TRUE((*reference)->Infer({rows}, outputs, &b).ok());
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_NEAR(a[0].values<float>()[r], b[0].values<float>()[r], 1e-5 * std::max(1.0f, b[0].values<float>()[r]));
+    EXPECT_NEAR(a[0].values<float>()[r], std::exp(a[1].values<float>()[r]), 1e-4);
+  }
+  // A probability output makes no sense for a regressor and is refused.
+  config.outputs.push_back({"p", OutputKind::kProbability, {"p", DataType::kFp32, {-1}}});
+  config.parameters["engine"] = "native";
+  EXPECT_NE(registry.Create(config, repo_->path() / "poisson").status().message().find(
+                "needs a binary classifier, but the objective is count:poisson"),
+            std::string::npos);
+}
+
 TEST_F(EngineSelectionTest, LargeBatchesGiveTheSameAnswerOnSeveralThreads) {
   auto native = Create("native", "credit/1");
   ASSERT_TRUE(native.ok());

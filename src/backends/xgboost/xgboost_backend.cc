@@ -9,9 +9,12 @@
 namespace vigil {
 namespace {
 
-// Raw scores only: probabilities are derived from them (one call, not two).
+// Raw scores: probabilities are derived from them (one call, not two).
 constexpr char kMarginConfig[] =
     R"({"type": 1, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
+// The objective's own output, for `prediction` outputs of any objective.
+constexpr char kOutputConfig[] =
+    R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
 
 // A proxy DMatrix per thread, reused across calls. Without one, every
 // in-place prediction builds a new proxy, and building one re-reads the
@@ -95,7 +98,8 @@ Result<std::unique_ptr<Backend>> XGBoostBackend::Create(const ModelConfig& confi
     return fail(Status::InvalidArgument(std::string("unexpected model configuration: ") + e.what()));
   }
   for (const OutputSpec& out : config.outputs) {
-    if (out.kind != OutputKind::kMargin && !IsBinaryClassifier(objective)) {
+    if ((out.kind == OutputKind::kProbability || out.kind == OutputKind::kLabel) &&
+        !IsBinaryClassifier(objective)) {
       return fail(Status::InvalidArgument("output '" + out.name + "' (" +
                                           std::string(OutputKindName(out.kind)) +
                                           ") needs a binary classifier, but the objective is " +
@@ -125,7 +129,7 @@ std::string XGBoostBackend::Describe() const {
          std::to_string(patch) + ", objective " + objective_;
 }
 
-Status XGBoostBackend::PredictMargins(const Tensor& matrix, std::vector<float>* out) const {
+Status XGBoostBackend::PredictMargins(const Tensor& matrix, std::vector<float>* out, bool transformed) const {
   const int64_t rows = matrix.shape()[0];
   char array_interface[160];
   std::snprintf(array_interface, sizeof(array_interface),
@@ -137,7 +141,7 @@ Status XGBoostBackend::PredictMargins(const Tensor& matrix, std::vector<float>* 
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  if (XGBoosterPredictFromDense(booster_, array_interface, kMarginConfig, proxy.get(), &shape,
+  if (XGBoosterPredictFromDense(booster_, array_interface, transformed ? kOutputConfig : kMarginConfig, proxy.get(), &shape,
                                 &dim, &result) != 0) {
     return Status::Internal("XGBoost prediction failed: " + XGBoostLastError());
   }
@@ -202,8 +206,13 @@ Status XGBoostBackend::Infer(const std::vector<Tensor>& inputs,
                                    std::to_string(num_features_) + "] matrix");
   }
   const int64_t rows = inputs[0].shape()[0];
-  std::vector<float> margins;
-  VIGIL_RETURN_IF_ERROR(PredictMargins(inputs[0], &margins));
+  std::vector<float> margins, predictions;
+  VIGIL_RETURN_IF_ERROR(PredictMargins(inputs[0], &margins, /*transformed=*/false));
+  for (const OutputSpec* spec : requested) {
+    if (spec->kind == OutputKind::kPrediction && predictions.empty()) {
+      VIGIL_RETURN_IF_ERROR(PredictMargins(inputs[0], &predictions, /*transformed=*/true));
+    }
+  }
   outputs->clear();
   for (const OutputSpec* spec : requested) {
     Tensor out(spec->name, spec->tensor.type, {rows});
@@ -218,6 +227,9 @@ Status XGBoostBackend::Infer(const std::vector<Tensor>& inputs,
         for (int64_t i = 0; i < rows; ++i) {
           out.strings()[i] = Logistic(margins[i]) >= label_threshold_ ? classes_[1] : classes_[0];
         }
+        break;
+      case OutputKind::kPrediction:
+        std::copy(predictions.begin(), predictions.end(), out.values<float>().begin());
         break;
     }
     outputs->push_back(std::move(out));

@@ -40,8 +40,9 @@ class XGBoostBackend : public Backend {
  private:
   XGBoostBackend(void* booster, const ModelConfig& config, std::string objective);
 
-  // Raw scores for every row of `matrix`, one XGBoost call.
-  Status PredictMargins(const Tensor& matrix, std::vector<float>* out) const;
+  // Raw scores (or, with `transformed`, the objective's outputs) for every
+  // row of `matrix`, one XGBoost call.
+  Status PredictMargins(const Tensor& matrix, std::vector<float>* out, bool transformed) const;
 
   void* booster_;  // BoosterHandle; owned.
   int64_t num_features_;
