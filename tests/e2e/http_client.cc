@@ -66,37 +66,25 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& path,
 }
 
 std::string HttpClient::TwoPart(const std::string& header, const std::string& body) {
-  Impl raw(impl_->port_);
-  raw.Connect();
-  raw.stream->expires_after(std::chrono::seconds(10));
-  std::string out;
-  try {
-    asio::write(raw.stream->socket(), asio::buffer(header));
-    char buf[4096];
-    while (out.find("\r\n\r\n") == std::string::npos) {
-      size_t n = raw.stream->read_some(asio::buffer(buf));
-      out.append(buf, n);
-    }
-    asio::write(raw.stream->socket(), asio::buffer(body));
-    for (;;) {
-      beast::error_code ec;
-      size_t n = raw.stream->read_some(asio::buffer(buf), ec);
-      out.append(buf, n);
-      if (ec) break;
-    }
-  } catch (const std::exception&) {
-  }
-  return out;
+  return Raw(header, &body);
 }
 
-std::string HttpClient::Raw(const std::string& bytes) {
+std::string HttpClient::Raw(const std::string& bytes) { return Raw(bytes, nullptr); }
+
+std::string HttpClient::Raw(const std::string& first, const std::string* second) {
   Impl raw(impl_->port_);
   raw.Connect();
   raw.stream->expires_after(std::chrono::seconds(10));
   std::string out;
   try {
-    asio::write(raw.stream->socket(), asio::buffer(bytes));
     char buf[4096];
+    asio::write(raw.stream->socket(), asio::buffer(first));
+    if (second) {
+      while (out.find("\r\n\r\n") == std::string::npos) {
+        out.append(buf, raw.stream->read_some(asio::buffer(buf)));
+      }
+      asio::write(raw.stream->socket(), asio::buffer(*second));
+    }
     for (;;) {
       beast::error_code ec;
       size_t n = raw.stream->read_some(asio::buffer(buf), ec);

@@ -31,6 +31,8 @@ class HttpClient {
 
  private:
   HttpResult Send(const std::string& method, const std::string& path, const std::string& body);
+  // Sends `first`; with `second`, waits for an interim answer and sends it.
+  std::string Raw(const std::string& first, const std::string* second);
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -21,19 +21,25 @@ class EngineSelectionTest : public ::testing::Test {
     ASSERT_TRUE(config.ok());
     config_ = new ModelConfig(*config);
     // A dart model over the same 13 features, which the native engine refuses.
-    std::vector<float> x(200 * 13), y(200);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 101);
-    for (size_t r = 0; r < y.size(); ++r) y[r] = x[r * 13] > 50 ? 1.0f : 0.0f;
+    TrainSynthetic({{"booster", "dart"}, {"objective", "binary:logistic"}}, 3,
+                   [](const float* row) { return row[0] > 5.0f ? 1.0f : 0.0f; }, "dart");
+  }
+  // Trains a model with the XGBoost C API on 500 synthetic rows of 13
+  // numeric features, labelled by `label`, into repo/<dir>/model.json.
+  static void TrainSynthetic(const std::vector<std::pair<std::string, std::string>>& params, int rounds,
+                             float (*label)(const float*), const std::string& dir) {
+    std::vector<float> x(500 * 13), y(500);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 101) / 10.0f;
+    for (size_t r = 0; r < y.size(); ++r) y[r] = label(&x[r * 13]);
     DMatrixHandle d;
-    ASSERT_EQ(XGDMatrixCreateFromMat(x.data(), 200, 13, NAN, &d), 0);
+    ASSERT_EQ(XGDMatrixCreateFromMat(x.data(), 500, 13, NAN, &d), 0);
     ASSERT_EQ(XGDMatrixSetFloatInfo(d, "label", y.data(), y.size()), 0);
     BoosterHandle h;
     ASSERT_EQ(XGBoosterCreate(&d, 1, &h), 0);
-    ASSERT_EQ(XGBoosterSetParam(h, "booster", "dart"), 0);
-    ASSERT_EQ(XGBoosterSetParam(h, "objective", "binary:logistic"), 0);
-    for (int i = 0; i < 3; ++i) ASSERT_EQ(XGBoosterUpdateOneIter(h, i, d), 0);
-    fs::create_directories(repo_->path() / "dart");
-    ASSERT_EQ(XGBoosterSaveModel(h, (repo_->path() / "dart/model.json").c_str()), 0);
+    for (const auto& [k, v] : params) ASSERT_EQ(XGBoosterSetParam(h, k.c_str(), v.c_str()), 0);
+    for (int i = 0; i < rounds; ++i) ASSERT_EQ(XGBoosterUpdateOneIter(h, i, d), 0);
+    fs::create_directories(repo_->path() / dir);
+    ASSERT_EQ(XGBoosterSaveModel(h, (repo_->path() / dir / "model.json").c_str()), 0);
     XGBoosterFree(h);
     XGDMatrixFree(d);
   }
@@ -114,21 +120,8 @@ TEST_F(EngineSelectionTest, BothEnginesExplainTheSame) {
 
 TEST_F(EngineSelectionTest, RegressorsServeTheirPredictionOnBothEngines) {
   // A count:poisson model over 13 numeric features: `prediction` is exp(margin).
-  std::vector<float> x(500 * 13), y(500);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 101) / 10.0f;
-  for (size_t r = 0; r < y.size(); ++r) y[r] = std::floor(x[r * 13] / 2.0f);
-  DMatrixHandle d;
-  ASSERT_EQ(XGDMatrixCreateFromMat(x.data(), 500, 13, NAN, &d), 0);
-  ASSERT_EQ(XGDMatrixSetFloatInfo(d, "label", y.data(), y.size()), 0);
-  BoosterHandle h;
-  ASSERT_EQ(XGBoosterCreate(&d, 1, &h), 0);
-  ASSERT_EQ(XGBoosterSetParam(h, "objective", "count:poisson"), 0);
-  for (int i = 0; i < 10; ++i) ASSERT_EQ(XGBoosterUpdateOneIter(h, i, d), 0);
-  fs::create_directories(repo_->path() / "poisson");
-  ASSERT_EQ(XGBoosterSaveModel(h, (repo_->path() / "poisson/model.json").c_str()), 0);
-  XGBoosterFree(h);
-  XGDMatrixFree(d);
-
+  TrainSynthetic({{"objective", "count:poisson"}}, 10, [](const float* row) { return std::floor(row[0] / 2.0f); },
+                 "poisson");
   ModelConfig config = *config_;
   config.artifact = "";
   config.classes.clear();
