@@ -31,6 +31,7 @@ struct BenchModel {
   std::string name;
   BoosterHandle booster = nullptr;
   std::unique_ptr<Forest> forest;
+  std::unique_ptr<Forest> quantized;
   std::vector<float> rows;  // 10,000 rows, row-major.
   int features = 0;
 };
@@ -70,6 +71,12 @@ void LoadModel(const std::string& name, const std::filesystem::path& file, std::
     std::exit(1);
   }
   m.forest = std::make_unique<Forest>(std::move(model->forest));
+  m.quantized = std::make_unique<Forest>(*m.forest);
+  std::string why;
+  if (!m.quantized->Quantize(&why)) {
+    std::fprintf(stderr, "cannot quantise %s: %s\n", name.c_str(), why.c_str());
+    std::exit(1);
+  }
   Models()[name] = std::move(m);
 }
 
@@ -112,19 +119,28 @@ void SetUp(const std::filesystem::path& dir) {
   LoadModel("large", dir / "large/model.json", RandomRows(10000, f, 3, 0.02f), f);
 }
 
+void BM_Forest(benchmark::State& state, const Forest& forest, const BenchModel& m);
+
 void BM_Native(benchmark::State& state, const std::string& name) {
-  const BenchModel& m = Models().at(name);
+  BM_Forest(state, *Models().at(name).forest, Models().at(name));
+}
+
+void BM_Quantized(benchmark::State& state, const std::string& name) {
+  BM_Forest(state, *Models().at(name).quantized, Models().at(name));
+}
+
+void BM_Forest(benchmark::State& state, const Forest& forest, const BenchModel& m) {
   const int64_t batch = state.range(0);
   std::vector<float> out(batch);
   int64_t offset = 0;
   for (auto _ : state) {
     const float* rows = m.rows.data() + offset * m.features;
     if (batch == 1) {
-      m.forest->PredictRowMargins(rows, out.data());
+      forest.PredictRowMargins(rows, out.data());
     } else {
-      m.forest->PredictMargins(rows, batch, out.data());
+      forest.PredictMargins(rows, batch, out.data());
     }
-    m.forest->Transform(out.data(), batch);
+    forest.Transform(out.data(), batch);
     benchmark::DoNotOptimize(out.data());
     offset = (offset + batch) % (10000 - batch + 1);
   }
@@ -194,6 +210,8 @@ int main(int argc, char** argv) {
     for (int64_t b : batches) {
       benchmark::RegisterBenchmark(("native/" + std::string(model)).c_str(), BM_Native, model)
           ->Arg(b)->Unit(benchmark::kNanosecond);
+      benchmark::RegisterBenchmark(("quantized/" + std::string(model)).c_str(), BM_Quantized, model)
+          ->Arg(b)->Unit(benchmark::kNanosecond);
       benchmark::RegisterBenchmark(("xgboost/" + std::string(model)).c_str(), BM_XGBoost, model)
           ->Arg(b)->Unit(benchmark::kNanosecond);
     }
@@ -202,18 +220,21 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&collector);
 
   std::string summary =
-      "| model | batch | native µs/call | XGBoost µs/call | native ns/row | speed-up |\n"
-      "|---|---:|---:|---:|---:|---:|\n";
+      "| model | batch | native µs/call | quantised µs/call | XGBoost µs/call | native ns/row | speed-up | quantised speed-up |\n"
+      "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const char* model : {"credit", "large"}) {
     const Forest& f = *Models().at(model).forest;
     for (int64_t b : batches) {
       const std::string suffix = std::string(model) + "/" + std::to_string(b);
       const double native = collector.seconds_["native/" + suffix];
+      const double quantized = collector.seconds_["quantized/" + suffix];
       const double xgb = collector.seconds_["xgboost/" + suffix];
-      char line[256];
-      std::snprintf(line, sizeof(line), "| %s (%d trees, %zu nodes) | %lld | %.2f | %.2f | %.1f | **%.1fx** |\n",
-                    model, f.num_trees(), f.num_nodes(), static_cast<long long>(b), native * 1e6, xgb * 1e6,
-                    native * 1e9 / b, native > 0 ? xgb / native : 0.0);
+      char line[320];
+      std::snprintf(line, sizeof(line),
+                    "| %s (%d trees, %zu nodes) | %lld | %.2f | %.2f | %.2f | %.1f | **%.1fx** | %.1fx |\n", model,
+                    f.num_trees(), f.num_nodes(), static_cast<long long>(b), native * 1e6, quantized * 1e6,
+                    xgb * 1e6, native * 1e9 / b, native > 0 ? xgb / native : 0.0,
+                    quantized > 0 ? xgb / quantized : 0.0);
       summary += line;
     }
   }

@@ -123,7 +123,9 @@ int Forest::num_iterations() const {
 }
 
 size_t Forest::memory_bytes() const {
-  return nodes_.size() * sizeof(Node) + category_words_.size() * sizeof(uint32_t) +
+  size_t bins = 0;
+  for (const auto& t : bin_thresholds_) bins += t.size() * sizeof(float);
+  return bins + nodes_.size() * sizeof(Node) + category_words_.size() * sizeof(uint32_t) +
          category_sets_.size() * sizeof(CategorySet) +
          tree_roots_.size() * (2 * sizeof(uint32_t) + sizeof(int));
 }
@@ -135,6 +137,9 @@ Forest Forest::Slice(int begin, int end) const {
   out.category_sets_ = category_sets_;
   out.has_categorical_ = has_categorical_;
   out.categorical_features_ = categorical_features_;
+  out.quantized_ = quantized_;
+  out.bin_thresholds_ = bin_thresholds_;
+  out.numeric_split_features_ = numeric_split_features_;
   const int first = begin * trees_per_iteration_;
   const int last = std::min(num_trees(), end * trees_per_iteration_);
   for (int t = first; t < last; ++t) {
@@ -159,16 +164,31 @@ bool Forest::CategoryGoesLeft(const Node& n, float value) const {
   return ((category_words_[set.offset + word] >> (category % 32)) & 1u) == 0;
 }
 
-template <bool kCategoricalSplits>
+template <Forest::StepMode kMode>
 inline uint32_t Forest::Step(uint32_t i, const float* row, const uint32_t* category_bits) const {
   const Node& n = nodes_[i];
   const uint32_t flags = n.feature_flags;
   const uint32_t feature = flags & kFeatureMask;
+  if constexpr (kMode == StepMode::kQuantized) {
+    // Integers only: `category_bits` holds the row's codes (QuantizedCodes):
+    // bin indices for numeric features, one-bit masks for categorical ones,
+    // kMissingCode for missing values; a node holds a bin bound or a mask.
+    const uint32_t code = category_bits[feature];
+    uint32_t payload;
+    std::memcpy(&payload, &n.value, sizeof(payload));
+    const uint32_t missing = code == kMissingCode;
+    const uint32_t numeric_left = code < payload;
+    const uint32_t category_left = (code & payload) == 0;
+    const uint32_t is_categorical = (flags >> 30) & 1u;
+    const uint32_t decided = (is_categorical & category_left) | ((1u ^ is_categorical) & numeric_left);
+    const uint32_t left = (((1u ^ missing) & decided) | (missing & (flags >> 31))) & 1u;
+    return n.left + ((1u ^ left) & ((~flags >> 29) & 1u));
+  }
   const float v = row[feature];
   const bool missing = std::isnan(v);
   const bool default_left = (flags >> 31) != 0;
   bool left;
-  if (!kCategoricalSplits) {
+  if (kMode == StepMode::kNumeric) {
     // Numeric splits only: NaN compares false, so it goes left only with
     // the default direction.
     left = (v < n.value) | (missing & default_left);
@@ -203,7 +223,12 @@ void Forest::CategoryBits(const float* row, uint32_t* bits) const {
 bool Forest::GoesLeft(uint32_t i, float value) const {
   const Node& n = nodes_[i];
   if (std::isnan(value)) return (n.feature_flags & kDefaultLeft) != 0;
-  if (!(n.feature_flags & kCategorical)) return value < n.value;
+  if (!(n.feature_flags & kCategorical)) {
+    if (!quantized_) return value < n.value;
+    uint32_t bound;
+    std::memcpy(&bound, &n.value, sizeof(bound));
+    return Bin(n.feature_flags & kFeatureMask, value) < bound;
+  }
   if (n.feature_flags & kWideCategorical) return CategoryGoesLeft(n, value);
   if (!(value >= 0.0f && value < 32.0f)) return true;
   uint32_t mask;
@@ -214,12 +239,17 @@ bool Forest::GoesLeft(uint32_t i, float value) const {
 uint32_t Forest::LeafIndex(int tree, const float* row) const {
   uint32_t i = tree_roots_[tree];
   std::vector<uint32_t> bits(num_features_, 0);
+  if (quantized_) {
+    QuantizedCodes(row, bits.data());
+    for (uint32_t d = 0; d < tree_depths_[tree]; ++d) i = Step<StepMode::kQuantized>(i, row, bits.data());
+    return i;
+  }
   CategoryBits(row, bits.data());
-  for (uint32_t d = 0; d < tree_depths_[tree]; ++d) i = Step<true>(i, row, bits.data());
+  for (uint32_t d = 0; d < tree_depths_[tree]; ++d) i = Step<StepMode::kMixed>(i, row, bits.data());
   return i;
 }
 
-template <bool kCategoricalSplits>
+template <Forest::StepMode kMode>
 void Forest::RowMargins(const float* row, float* margins) const {
   for (int g = 0; g < num_groups_; ++g) margins[g] = base_margin_;
   // Trees go down in groups of kLanes: their steps are independent, so the
@@ -230,9 +260,13 @@ void Forest::RowMargins(const float* row, float* margins) const {
   const int trees = num_trees();
   uint32_t index[kLanes];
   thread_local std::vector<uint32_t> bits;
-  if (kCategoricalSplits) {
+  if (kMode != StepMode::kNumeric) {
     if (bits.size() < static_cast<size_t>(num_features_)) bits.resize(num_features_);
-    CategoryBits(row, bits.data());
+    if (kMode == StepMode::kQuantized) {
+      QuantizedCodes(row, bits.data());
+    } else {
+      CategoryBits(row, bits.data());
+    }
   }
   for (int t0 = 0; t0 < trees; t0 += kLanes) {
     const int lanes = std::min(kLanes, trees - t0);
@@ -242,7 +276,7 @@ void Forest::RowMargins(const float* row, float* margins) const {
       depth = std::max(depth, tree_depths_[t0 + k]);
     }
     for (uint32_t d = 0; d < depth; ++d) {
-      for (int k = 0; k < lanes; ++k) index[k] = Step<kCategoricalSplits>(index[k], row, bits.data());
+      for (int k = 0; k < lanes; ++k) index[k] = Step<kMode>(index[k], row, bits.data());
     }
     if (num_groups_ == 1) {
       float sum = margins[0];
@@ -254,19 +288,25 @@ void Forest::RowMargins(const float* row, float* margins) const {
   }
 }
 
-template <bool kCategoricalSplits>
+template <Forest::StepMode kMode>
 void Forest::BatchMargins(const float* data, int64_t rows, float* margins) const {
   const int64_t stride = num_features_;
   for (int64_t i = 0; i < rows * num_groups_; ++i) margins[i] = base_margin_;
   const int trees = num_trees();
   uint32_t index[kBlockRows];
   thread_local std::vector<uint32_t> bits;
-  if (kCategoricalSplits && bits.size() < static_cast<size_t>(kBlockRows * stride)) bits.resize(kBlockRows * stride);
+  if (kMode != StepMode::kNumeric && bits.size() < static_cast<size_t>(kBlockRows * stride)) {
+    bits.resize(kBlockRows * stride);
+  }
   for (int64_t block = 0; block < rows; block += kBlockRows) {
     const int64_t n = std::min(kBlockRows, rows - block);
     const float* block_rows = data + block * stride;
-    if (kCategoricalSplits) {
-      for (int64_t r = 0; r < n; ++r) CategoryBits(block_rows + r * stride, bits.data() + r * stride);
+    for (int64_t r = 0; r < n && kMode != StepMode::kNumeric; ++r) {
+      if (kMode == StepMode::kQuantized) {
+        QuantizedCodes(block_rows + r * stride, bits.data() + r * stride);
+      } else {
+        CategoryBits(block_rows + r * stride, bits.data() + r * stride);
+      }
     }
     for (int t = 0; t < trees; ++t) {
       // All rows of the block step down together: independent loads and
@@ -274,7 +314,7 @@ void Forest::BatchMargins(const float* data, int64_t rows, float* margins) const
       for (int64_t r = 0; r < n; ++r) index[r] = tree_roots_[t];
       for (uint32_t d = 0; d < tree_depths_[t]; ++d) {
         for (int64_t r = 0; r < n; ++r) {
-          index[r] = Step<kCategoricalSplits>(index[r], block_rows + r * stride, bits.data() + r * stride);
+          index[r] = Step<kMode>(index[r], block_rows + r * stride, bits.data() + r * stride);
         }
       }
       const int group = tree_groups_[t];
@@ -284,12 +324,75 @@ void Forest::BatchMargins(const float* data, int64_t rows, float* margins) const
   }
 }
 
+uint32_t Forest::Bin(uint32_t feature, float value) const {
+  const std::vector<float>& t = bin_thresholds_[feature];
+  return static_cast<uint32_t>(std::upper_bound(t.begin(), t.end(), value) - t.begin());
+}
+
+void Forest::QuantizedCodes(const float* row, uint32_t* codes) const {
+  for (int f : numeric_split_features_) {
+    const float v = row[f];
+    codes[f] = std::isnan(v) ? kMissingCode : Bin(f, v);
+  }
+  for (int f : categorical_features_) {
+    const float v = row[f];
+    codes[f] = std::isnan(v) ? kMissingCode : ((v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u);
+  }
+}
+
+bool Forest::Quantize(std::string* why) {
+  if (quantized_) return true;
+  bin_thresholds_.assign(num_features_, {});
+  std::vector<char> numeric(num_features_, 0);
+  for (const Node& n : nodes_) {
+    if (IsLeaf(n)) continue;
+    if (n.feature_flags & kWideCategorical) {
+      *why = "a categorical split has a category of 32 or more";
+      return false;
+    }
+    if (!(n.feature_flags & kCategorical)) {
+      const uint32_t f = n.feature_flags & kFeatureMask;
+      bin_thresholds_[f].push_back(n.value);
+      numeric[f] = 1;
+    }
+  }
+  numeric_split_features_.clear();
+  for (int f = 0; f < num_features_; ++f) {
+    if (!numeric[f]) continue;
+    if (std::find(categorical_features_.begin(), categorical_features_.end(), f) != categorical_features_.end()) {
+      *why = "feature " + std::to_string(f) + " has both numeric and categorical splits";
+      return false;
+    }
+    std::vector<float>& t = bin_thresholds_[f];
+    std::sort(t.begin(), t.end());
+    t.erase(std::unique(t.begin(), t.end()), t.end());
+    if (t.size() >= kMissingCode - 1) {
+      *why = "feature " + std::to_string(f) + " has too many thresholds";
+      return false;
+    }
+    numeric_split_features_.push_back(f);
+  }
+  // x < t_j exactly when fewer than j + 1 thresholds are <= x: a node keeps
+  // j + 1 and compares the row's bin (the count of thresholds <= x).
+  for (Node& n : nodes_) {
+    if (IsLeaf(n) || (n.feature_flags & kCategorical)) continue;
+    const std::vector<float>& t = bin_thresholds_[n.feature_flags & kFeatureMask];
+    const uint32_t bound = static_cast<uint32_t>(std::lower_bound(t.begin(), t.end(), n.value) - t.begin()) + 1;
+    std::memcpy(&n.value, &bound, sizeof(bound));
+  }
+  quantized_ = true;
+  return true;
+}
+
 void Forest::PredictRowMargins(const float* row, float* margins) const {
-  has_categorical_ ? RowMargins<true>(row, margins) : RowMargins<false>(row, margins);
+  if (quantized_) return RowMargins<StepMode::kQuantized>(row, margins);
+  has_categorical_ ? RowMargins<StepMode::kMixed>(row, margins) : RowMargins<StepMode::kNumeric>(row, margins);
 }
 
 void Forest::PredictMargins(const float* data, int64_t rows, float* margins) const {
-  has_categorical_ ? BatchMargins<true>(data, rows, margins) : BatchMargins<false>(data, rows, margins);
+  if (quantized_) return BatchMargins<StepMode::kQuantized>(data, rows, margins);
+  has_categorical_ ? BatchMargins<StepMode::kMixed>(data, rows, margins)
+                   : BatchMargins<StepMode::kNumeric>(data, rows, margins);
 }
 
 void Forest::Transform(float* values, int64_t rows) const {

@@ -82,6 +82,14 @@ class Forest {
   // weight, XGBoost's sum_hessian, that reached it) serve explanations.
   void AddTree(int group, std::vector<Node> nodes, std::vector<float> covers);
   static bool IsLeaf(const Node& n) { return (n.feature_flags & kLeafFlag) != 0; }
+  // Threshold quantisation, as FIL and Treelite do it: each numeric
+  // feature's split thresholds become its bins, a row's values are binned
+  // once, and nodes compare integers. Exact by construction (a bin boundary is
+  // a threshold). False, with the reason, for a forest it cannot quantise
+  // (a category of 32 or more, a feature split both ways).
+  bool Quantize(std::string* why);
+  bool quantized() const { return quantized_; }
+
   // Keeps the trees of iterations [begin, end) (an iteration is one tree
   // per group and parallel tree).
   Forest Slice(int begin, int end) const;
@@ -119,16 +127,23 @@ class Forest {
   bool GoesLeft(uint32_t i, float value) const;
   // True if the categorical `node` sends `value` (not NaN) to its left child.
   bool CategoryGoesLeft(const Node& node, float value) const;
-  // One step down from node `i` for `row`; a leaf stays where it is. The
-  // numeric-only variant serves forests without categorical splits.
-  template <bool kCategoricalSplits>
+  // kNumeric: forests without categorical splits; kMixed: with them;
+  // kQuantized: after Quantize(), integer codes only.
+  enum class StepMode { kNumeric, kMixed, kQuantized };
+  static constexpr uint32_t kMissingCode = 0xffffffffu;
+  // One step down from node `i` for `row`; a leaf stays where it is.
+  template <StepMode kMode>
   uint32_t Step(uint32_t i, const float* row, const uint32_t* category_bits) const;
+  // The bin of `value` for a quantised numeric feature: thresholds <= value.
+  uint32_t Bin(uint32_t feature, float value) const;
+  // A quantised forest's per-row codes (see Step).
+  void QuantizedCodes(const float* row, uint32_t* codes) const;
   // For each feature some categorical split uses: the row's category as a
   // one-bit mask (0 when missing, invalid or at least 32).
   void CategoryBits(const float* row, uint32_t* bits) const;
-  template <bool kCategoricalSplits>
+  template <StepMode kMode>
   void RowMargins(const float* row, float* margins) const;
-  template <bool kCategoricalSplits>
+  template <StepMode kMode>
   void BatchMargins(const float* data, int64_t rows, float* margins) const;
 
  private:
@@ -139,6 +154,9 @@ class Forest {
   int trees_per_iteration_ = 1;
   bool has_categorical_ = false;
   std::vector<int> categorical_features_;
+  bool quantized_ = false;
+  std::vector<std::vector<float>> bin_thresholds_;  // Per feature, sorted and unique.
+  std::vector<int> numeric_split_features_;
   std::vector<Node> nodes_;
   std::vector<uint32_t> tree_roots_;
   std::vector<int> tree_groups_;

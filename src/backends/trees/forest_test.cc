@@ -189,6 +189,18 @@ TEST_P(ForestExactnessTest, MatchesXGBoostOn100kRows) {
       forest.PredictRowMargins(test.data() + static_cast<size_t>(r) * kFeatures, one.data());
       for (int g = 0; g < groups; ++g) ASSERT_EQ(one[g], margin[static_cast<size_t>(r) * groups + g]);
     }
+    // Quantised, the forest gives the same floats: the same leaves, summed
+    // in the same order.
+    Forest quantized = forest;
+    std::string why;
+    ASSERT_TRUE(quantized.Quantize(&why)) << why;
+    std::vector<float> quantized_margin(margin.size());
+    quantized.PredictMargins(test.data(), rows, quantized_margin.data());
+    for (size_t i = 0; i < margin.size(); ++i) ASSERT_EQ(quantized_margin[i], margin[i]) << "row " << i / groups;
+    for (int r = 0; r < rows; r += 997) {
+      quantized.PredictRowMargins(test.data() + static_cast<size_t>(r) * kFeatures, one.data());
+      for (int g = 0; g < groups; ++g) ASSERT_EQ(one[g], margin[static_cast<size_t>(r) * groups + g]);
+    }
     std::vector<float> output = margin;
     forest.Transform(output.data(), rows);
     const bool softmax = std::string(c.objective) == "multi:softmax";
@@ -242,6 +254,12 @@ TEST_P(ForestExactnessTest, TreeShapMatchesXGBoostContributions) {
   TreeShap(model->forest, test.data(), rows, phi.data());
   std::vector<float> margins(static_cast<size_t>(rows) * groups);
   model->forest.PredictMargins(test.data(), rows, margins.data());
+  Forest quantized = model->forest;
+  std::string why;
+  ASSERT_TRUE(quantized.Quantize(&why)) << why;
+  std::vector<float> quantized_phi(n);
+  TreeShap(quantized, test.data(), rows, quantized_phi.data());
+  EXPECT_EQ(quantized_phi, phi) << "explanations of the quantised forest";
   int bad = 0;
   for (int r = 0; r < rows && bad < 5; ++r) {
     for (int g = 0; g < groups; ++g) {

@@ -33,6 +33,12 @@ Result<std::unique_ptr<Backend>> TreesBackend::Create(const ModelConfig& config,
                                    std::to_string(forest.num_groups()) +
                                    " classes) cannot be served yet; their outputs need a [N, K] declaration");
   }
+  if (auto q = config.parameters.find("quantize"); q != config.parameters.end() && q->second == "true") {
+    std::string why;
+    if (!model->forest.Quantize(&why)) {
+      return Status::InvalidArgument("parameters.quantize: this model cannot be quantised: " + why);
+    }
+  }
   return std::unique_ptr<Backend>(new TreesBackend(std::move(model->forest), config));
 }
 
@@ -40,7 +46,8 @@ TreesBackend::TreesBackend(Forest forest, const ModelConfig& config)
     : forest_(std::move(forest)), classes_(config.classes), label_threshold_(config.label_threshold) {}
 
 std::string TreesBackend::Describe() const {
-  return "native trees, " + std::to_string(forest_.num_trees()) + " trees, " +
+  return std::string(forest_.quantized() ? "native trees (quantised), " : "native trees, ") +
+         std::to_string(forest_.num_trees()) + " trees, " +
          std::to_string(forest_.num_nodes()) + " nodes, objective " + ObjectiveName(forest_.objective());
 }
 

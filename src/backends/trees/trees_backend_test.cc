@@ -70,6 +70,26 @@ TEST_F(EngineSelectionTest, XGBoostModelsRunNativeByDefault) {
             "parameters.engine: expected auto, native or xgboost, got 'fastest'");
 }
 
+TEST_F(EngineSelectionTest, QuantisedEngineAnswersTheSame) {
+  auto plain = Create("native", "credit/1");
+  ModelConfig config = *config_;
+  config.artifact = "";
+  config.parameters["quantize"] = "true";
+  auto quantized = BackendRegistry::WithBuiltins().Create(config, repo_->path() / "credit/1");
+  ASSERT_TRUE(plain.ok() && quantized.ok()) << quantized.status().ToString();
+  EXPECT_EQ((*quantized)->Describe().rfind("native trees (quantised)", 0), 0u);
+  Tensor rows("input", DataType::kFp32, {2, 13});
+  const float data[26] = {9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846,
+                          0, NAN, 48, 37, 3, 0, NAN, 35, NAN, NAN, NAN, 1500, 1850};
+  std::copy(data, data + 26, rows.values<float>().begin());
+  std::vector<const OutputSpec*> outputs = {&config_->outputs[2]};
+  std::vector<Tensor> a, b;
+  ASSERT_TRUE((*plain)->Infer({rows}, outputs, &a).ok());
+  ASSERT_TRUE((*quantized)->Infer({rows}, outputs, &b).ok());
+  EXPECT_EQ(a[0].values<float>()[0], b[0].values<float>()[0]);
+  EXPECT_EQ(a[0].values<float>()[1], b[0].values<float>()[1]);
+}
+
 TEST_F(EngineSelectionTest, UnsupportedModelsFallBackToXGBoostUnlessNativeIsRequired) {
   auto fallback = Create("", "dart");
   ASSERT_TRUE(fallback.ok()) << fallback.status().ToString();
