@@ -68,7 +68,6 @@ class BackendRegistry {
   void Register(std::string name, std::vector<std::string> default_artifacts, Factory factory);
   Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
                                           const std::filesystem::path& version_dir) const;
-  bool Has(const std::string& name) const { return factories_.count(name) > 0; }
 
   // A registry with every backend compiled into this build.
   static BackendRegistry WithBuiltins();

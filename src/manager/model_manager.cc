@@ -140,9 +140,8 @@ Status ModelManager::LoadModel(const std::string& name) {
 Status ModelManager::UnloadModel(const std::string& name) {
   std::lock_guard lock(reconcile_mu_);
   if (!models_.count(name)) return Status::NotFound("model '" + name + "' is not loaded");
-  RemoveModel(name);
+  RemoveModel(name);  // Publishes.
   unloaded_.insert(name);
-  Publish();
   return Status::Ok();
 }
 

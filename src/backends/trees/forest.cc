@@ -122,14 +122,6 @@ int Forest::num_iterations() const {
   return trees_per_iteration_ > 0 ? num_trees() / trees_per_iteration_ : 0;
 }
 
-size_t Forest::memory_bytes() const {
-  size_t bins = 0;
-  for (const auto& t : bin_thresholds_) bins += t.size() * sizeof(float);
-  return bins + nodes_.size() * sizeof(Node) + category_words_.size() * sizeof(uint32_t) +
-         category_sets_.size() * sizeof(CategorySet) +
-         tree_roots_.size() * (2 * sizeof(uint32_t) + sizeof(int));
-}
-
 Forest Forest::Slice(int begin, int end) const {
   Forest out(num_features_, num_groups_, objective_, base_margin_);
   out.trees_per_iteration_ = trees_per_iteration_;

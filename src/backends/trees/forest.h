@@ -103,8 +103,6 @@ class Forest {
   Objective objective() const { return objective_; }
   float base_margin() const { return base_margin_; }
   size_t num_nodes() const { return nodes_.size(); }
-  // Bytes used by the node and bitset arrays.
-  size_t memory_bytes() const;
 
   // Raw margins of one row (num_features values, NaN for missing) into
   // `margins` (num_groups values). No allocation.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <thread>
 
+#include "backends/tabular_outputs.h"
 #include "backends/trees/tree_shap.h"
 #include "backends/trees/xgboost_model_reader.h"
 
@@ -82,11 +83,8 @@ void TreesBackend::Margins(const float* data, int64_t rows, float* margins) cons
 }
 
 Status TreesBackend::Explain(const std::vector<Tensor>& inputs, Tensor* contributions, Tensor* bias) const {
+  VIGIL_RETURN_IF_ERROR(CheckTabularMatrix(inputs, forest_.num_features(), "trees"));
   const int64_t f = forest_.num_features();
-  if (inputs.size() != 1 || inputs[0].type() != DataType::kFp32 || inputs[0].shape().size() != 2 ||
-      inputs[0].shape()[1] != f) {
-    return Status::InvalidArgument("the trees backend expects one FP32 [N, " + std::to_string(f) + "] matrix");
-  }
   const int64_t rows = inputs[0].shape()[0];
   std::vector<float> phi(rows * (f + 1));
   TreeShap(forest_, inputs[0].values<float>().data(), rows, phi.data());
@@ -103,45 +101,21 @@ Status TreesBackend::Explain(const std::vector<Tensor>& inputs, Tensor* contribu
 Status TreesBackend::Infer(const std::vector<Tensor>& inputs,
                            const std::vector<const OutputSpec*>& requested,
                            std::vector<Tensor>* outputs) const {
-  const int64_t f = forest_.num_features();
-  if (inputs.size() != 1 || inputs[0].type() != DataType::kFp32 || inputs[0].shape().size() != 2 ||
-      inputs[0].shape()[1] != f) {
-    return Status::InvalidArgument("the trees backend expects one FP32 [N, " + std::to_string(f) + "] matrix");
-  }
+  VIGIL_RETURN_IF_ERROR(CheckTabularMatrix(inputs, forest_.num_features(), "trees"));
   const int64_t rows = inputs[0].shape()[0];
   const float* data = inputs[0].values<float>().data();
-  outputs->clear();
-  outputs->reserve(requested.size());
-  // Margins first, straight into the first margin output when there is one.
-  Tensor margins("margin", DataType::kFp32, {rows});
-  float* m = margins.values<float>().data();
+  std::vector<float> margins(rows);
   if (rows == 1) {
-    forest_.PredictRowMargins(data, m);
+    forest_.PredictRowMargins(data, margins.data());
   } else {
-    Margins(data, rows, m);
+    Margins(data, rows, margins.data());
   }
-  for (const OutputSpec* spec : requested) {
-    Tensor out(spec->name, spec->tensor.type, {rows});
-    switch (spec->kind) {
-      case OutputKind::kMargin:
-        std::copy(m, m + rows, out.values<float>().begin());
-        break;
-      case OutputKind::kProbability:
-      case OutputKind::kPrediction:
-        std::copy(m, m + rows, out.values<float>().begin());
-        forest_.Transform(out.values<float>().data(), rows);
-        break;
-      case OutputKind::kLabel: {
-        std::vector<float> p(m, m + rows);
-        forest_.Transform(p.data(), rows);
-        for (int64_t i = 0; i < rows; ++i) {
-          out.strings()[i] = p[i] >= label_threshold_ ? classes_[1] : classes_[0];
-        }
-        break;
-      }
-    }
-    outputs->push_back(std::move(out));
+  std::vector<float> transformed;
+  if (NeedsTransformed(requested)) {
+    transformed = margins;
+    forest_.Transform(transformed.data(), rows);
   }
+  MakeTabularOutputs(rows, margins.data(), transformed.data(), requested, classes_, label_threshold_, outputs);
   return Status::Ok();
 }
 

@@ -43,6 +43,14 @@ class EngineSelectionTest : public ::testing::Test {
     XGBoosterFree(h);
     XGDMatrixFree(d);
   }
+  // Two credit applications as the model sees them, the second with missing values.
+  static Tensor TwoCreditRows() {
+    Tensor rows("input", DataType::kFp32, {2, 13});
+    const float data[26] = {9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846,
+                            0, NAN, 48, 37, 3, 0, NAN, 35, NAN, NAN, NAN, 1500, 1850};
+    std::copy(data, data + 26, rows.values<float>().begin());
+    return rows;
+  }
   static void TearDownTestSuite() {
     delete config_;
     delete repo_;
@@ -78,10 +86,7 @@ TEST_F(EngineSelectionTest, QuantisedEngineAnswersTheSame) {
   auto quantized = BackendRegistry::WithBuiltins().Create(config, repo_->path() / "credit/1");
   ASSERT_TRUE(plain.ok() && quantized.ok()) << quantized.status().ToString();
   EXPECT_EQ((*quantized)->Describe().rfind("native trees (quantised)", 0), 0u);
-  Tensor rows("input", DataType::kFp32, {2, 13});
-  const float data[26] = {9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846,
-                          0, NAN, 48, 37, 3, 0, NAN, 35, NAN, NAN, NAN, 1500, 1850};
-  std::copy(data, data + 26, rows.values<float>().begin());
+  const Tensor rows = TwoCreditRows();
   std::vector<const OutputSpec*> outputs = {&config_->outputs[2]};
   std::vector<Tensor> a, b;
   ASSERT_TRUE((*plain)->Infer({rows}, outputs, &a).ok());
@@ -105,10 +110,7 @@ TEST_F(EngineSelectionTest, BothEnginesAnswerTheSame) {
   auto native = Create("native", "credit/1");
   auto reference = Create("xgboost", "credit/1");
   ASSERT_TRUE(native.ok() && reference.ok());
-  Tensor rows("input", DataType::kFp32, {2, 13});
-  const float data[26] = {9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846,
-                          0, NAN, 48, 37, 3, 0, NAN, 35, NAN, NAN, NAN, 1500, 1850};
-  std::copy(data, data + 26, rows.values<float>().begin());
+  const Tensor rows = TwoCreditRows();
   std::vector<const OutputSpec*> outputs;
   for (const OutputSpec& o : config_->outputs) outputs.push_back(&o);
   std::vector<Tensor> a, b;
@@ -125,10 +127,7 @@ TEST_F(EngineSelectionTest, BothEnginesExplainTheSame) {
   auto native = Create("native", "credit/1");
   auto reference = Create("xgboost", "credit/1");
   ASSERT_TRUE(native.ok() && reference.ok());
-  Tensor rows("input", DataType::kFp32, {2, 13});
-  const float data[26] = {9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846,
-                          0, NAN, 48, 37, 3, 0, NAN, 35, NAN, NAN, NAN, 1500, 1850};
-  std::copy(data, data + 26, rows.values<float>().begin());
+  const Tensor rows = TwoCreditRows();
   Tensor c1, b1, c2, b2;
   ASSERT_TRUE((*native)->Explain({rows}, &c1, &b1).ok());
   ASSERT_TRUE((*reference)->Explain({rows}, &c2, &b2).ok());

@@ -27,7 +27,6 @@ namespace vigil {
 struct XGBoostModel {
   Forest forest;
   std::optional<int> best_iteration;  // From the model's attributes, if training set it.
-  std::vector<std::string> feature_names;
 };
 
 // Parses a model from memory; `ubj` selects Universal Binary JSON over JSON.

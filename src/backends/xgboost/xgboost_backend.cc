@@ -1,5 +1,7 @@
 #include "backends/xgboost/xgboost_backend.h"
 
+#include "backends/tabular_outputs.h"
+
 #include <xgboost/c_api.h>
 
 #include <cmath>
@@ -157,11 +159,7 @@ Status XGBoostBackend::PredictMargins(const Tensor& matrix, std::vector<float>* 
 
 Status XGBoostBackend::Explain(const std::vector<Tensor>& inputs, Tensor* contributions,
                                Tensor* bias) const {
-  if (inputs.size() != 1 || inputs[0].type() != DataType::kFp32 || inputs[0].shape().size() != 2 ||
-      inputs[0].shape()[1] != num_features_) {
-    return Status::InvalidArgument("the XGBoost backend expects one FP32 [N, " +
-                                   std::to_string(num_features_) + "] matrix");
-  }
+  VIGIL_RETURN_IF_ERROR(CheckTabularMatrix(inputs, num_features_, "XGBoost"));
   const int64_t rows = inputs[0].shape()[0];
   DMatrixHandle dmat = nullptr;
   if (XGDMatrixCreateFromMat(inputs[0].values<float>().data(), rows, num_features_,
@@ -200,40 +198,20 @@ Status XGBoostBackend::Explain(const std::vector<Tensor>& inputs, Tensor* contri
 Status XGBoostBackend::Infer(const std::vector<Tensor>& inputs,
                              const std::vector<const OutputSpec*>& requested,
                              std::vector<Tensor>* outputs) const {
-  if (inputs.size() != 1 || inputs[0].type() != DataType::kFp32 || inputs[0].shape().size() != 2 ||
-      inputs[0].shape()[1] != num_features_) {
-    return Status::InvalidArgument("the XGBoost backend expects one FP32 [N, " +
-                                   std::to_string(num_features_) + "] matrix");
-  }
+  VIGIL_RETURN_IF_ERROR(CheckTabularMatrix(inputs, num_features_, "XGBoost"));
   const int64_t rows = inputs[0].shape()[0];
-  std::vector<float> margins, predictions;
+  std::vector<float> margins, transformed;
   VIGIL_RETURN_IF_ERROR(PredictMargins(inputs[0], &margins, /*transformed=*/false));
-  for (const OutputSpec* spec : requested) {
-    if (spec->kind == OutputKind::kPrediction && predictions.empty()) {
-      VIGIL_RETURN_IF_ERROR(PredictMargins(inputs[0], &predictions, /*transformed=*/true));
+  if (NeedsTransformed(requested)) {
+    if (IsBinaryClassifier(objective_)) {
+      // One call: the probability is the logistic of the margin.
+      transformed.resize(rows);
+      for (int64_t i = 0; i < rows; ++i) transformed[i] = Logistic(margins[i]);
+    } else {
+      VIGIL_RETURN_IF_ERROR(PredictMargins(inputs[0], &transformed, /*transformed=*/true));
     }
   }
-  outputs->clear();
-  for (const OutputSpec* spec : requested) {
-    Tensor out(spec->name, spec->tensor.type, {rows});
-    switch (spec->kind) {
-      case OutputKind::kMargin:
-        std::copy(margins.begin(), margins.end(), out.values<float>().begin());
-        break;
-      case OutputKind::kProbability:
-        for (int64_t i = 0; i < rows; ++i) out.values<float>()[i] = Logistic(margins[i]);
-        break;
-      case OutputKind::kLabel:
-        for (int64_t i = 0; i < rows; ++i) {
-          out.strings()[i] = Logistic(margins[i]) >= label_threshold_ ? classes_[1] : classes_[0];
-        }
-        break;
-      case OutputKind::kPrediction:
-        std::copy(predictions.begin(), predictions.end(), out.values<float>().begin());
-        break;
-    }
-    outputs->push_back(std::move(out));
-  }
+  MakeTabularOutputs(rows, margins.data(), transformed.data(), requested, classes_, label_threshold_, outputs);
   return Status::Ok();
 }
 
