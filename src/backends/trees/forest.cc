@@ -112,6 +112,7 @@ void Forest::AddTree(int group, std::vector<Node> nodes, std::vector<float> cove
     }
   }
   for (Node& n : nodes) n.left += base;
+  perfect_.reset();
   tree_roots_.push_back(base);
   tree_groups_.push_back(group);
   tree_depths_.push_back(max_depth);
@@ -142,6 +143,8 @@ Forest Forest::Slice(int begin, int end) const {
     out.AddTree(tree_groups_[t], std::move(nodes),
                 std::vector<float>(covers_.begin() + root, covers_.begin() + stop));
   }
+  std::string why;
+  if (perfect_) out.BuildLayout(&why);
   return out;
 }
 
@@ -373,15 +376,25 @@ bool Forest::Quantize(std::string* why) {
     std::memcpy(&n.value, &bound, sizeof(bound));
   }
   quantized_ = true;
+  std::string ignored;
+  if (perfect_) BuildLayout(&ignored);
   return true;
 }
 
+bool Forest::BuildLayout(std::string* why) {
+  std::unique_ptr<const PerfectLayout> layout = PerfectLayout::Build(*this, why);
+  perfect_ = std::move(layout);
+  return perfect_ != nullptr;
+}
+
 void Forest::PredictRowMargins(const float* row, float* margins) const {
+  if (perfect_) return perfect_->PredictRowMargins(row, margins);
   if (quantized_) return RowMargins<StepMode::kQuantized>(row, margins);
   has_categorical_ ? RowMargins<StepMode::kMixed>(row, margins) : RowMargins<StepMode::kNumeric>(row, margins);
 }
 
 void Forest::PredictMargins(const float* data, int64_t rows, float* margins) const {
+  if (perfect_) return perfect_->PredictMargins(data, rows, margins);
   if (quantized_) return BatchMargins<StepMode::kQuantized>(data, rows, margins);
   has_categorical_ ? BatchMargins<StepMode::kMixed>(data, rows, margins)
                    : BatchMargins<StepMode::kNumeric>(data, rows, margins);

@@ -14,18 +14,24 @@
 //   - categorical splits keep their right-going categories as a 32-bit mask
 //     in the node, or as a bitset in one shared word array when wider;
 //   - trees are stored back to back in one node array.
-// The single-row path walks eight trees at a time and allocates nothing
-// (after a thread's first call); the batch path walks the trees in blocks of
-// rows so that a tree stays in cache while the block goes through it.
+// This general layout serves explanations and every forest; shallow forests
+// are predicted from a second layout of perfect trees (perfect_layout.h),
+// which is faster. In both, the single-row path walks eight trees at a time
+// and allocates nothing (after a thread's first call); the batch path walks
+// the trees in blocks of rows so that a tree stays in cache while the block
+// goes through it.
 //
 // Thread-safety: immutable after construction; Predict* are thread-safe.
 #ifndef VIGIL_BACKENDS_TREES_FOREST_H_
 #define VIGIL_BACKENDS_TREES_FOREST_H_
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "backends/trees/perfect_layout.h"
 
 namespace vigil {
 
@@ -89,6 +95,14 @@ class Forest {
   // (a category of 32 or more, a feature split both ways).
   bool Quantize(std::string* why);
   bool quantized() const { return quantized_; }
+  // Builds the prediction layout of perfect trees (perfect_layout.h) when
+  // the forest allows it; otherwise false, with the reason, and prediction
+  // keeps the general layout. Call once the trees are added: AddTree drops
+  // the layout, Quantize rebuilds it, Slice builds it for the slice when
+  // this forest has one.
+  bool BuildLayout(std::string* why);
+  void DropLayout() { perfect_.reset(); }
+  const PerfectLayout* layout() const { return perfect_.get(); }
 
   // Keeps the trees of iterations [begin, end) (an iteration is one tree
   // per group and parallel tree).
@@ -121,6 +135,7 @@ class Forest {
   const std::vector<int>& tree_groups() const { return tree_groups_; }
   const std::vector<uint32_t>& tree_depths() const { return tree_depths_; }
   const std::vector<float>& covers() const { return covers_; }
+  const std::vector<std::vector<float>>& bin_thresholds() const { return bin_thresholds_; }
   // True if a row with `value` (possibly NaN) at node `i` goes left.
   bool GoesLeft(uint32_t i, float value) const;
   // True if the categorical `node` sends `value` (not NaN) to its left child.
@@ -162,6 +177,7 @@ class Forest {
   std::vector<float> covers_;          // Per node, for explanations.
   std::vector<uint32_t> category_words_;
   std::vector<CategorySet> category_sets_;
+  std::shared_ptr<const PerfectLayout> perfect_;  // Immutable; shared by copies.
 };
 
 }  // namespace vigil

@@ -183,24 +183,32 @@ TEST_P(ForestExactnessTest, MatchesXGBoostOn100kRows) {
         ++bad;
       }
     }
-    // The single-row path agrees with the batch path exactly.
-    std::vector<float> one(groups);
-    for (int r = 0; r < rows; r += 997) {
-      forest.PredictRowMargins(test.data() + static_cast<size_t>(r) * kFeatures, one.data());
-      for (int g = 0; g < groups; ++g) ASSERT_EQ(one[g], margin[static_cast<size_t>(r) * groups + g]);
-    }
-    // Quantised, the forest gives the same floats: the same leaves, summed
-    // in the same order.
+    // Every layout and path gives the same floats: the same leaves, summed in
+    // the same order. The batch path above ran on perfect trees; here the
+    // single-row path, the general layout, and the quantised forest in both.
+    ASSERT_NE(forest.layout(), nullptr) << model->general_layout_reason;
+    auto expect_same = [&](const Forest& other, const char* what) {
+      SCOPED_TRACE(what);
+      std::vector<float> again(margin.size());
+      other.PredictMargins(test.data(), rows, again.data());
+      for (size_t i = 0; i < margin.size(); ++i) ASSERT_EQ(again[i], margin[i]) << "row " << i / groups;
+      std::vector<float> one(groups);
+      for (int r = 0; r < rows; r += 997) {
+        other.PredictRowMargins(test.data() + static_cast<size_t>(r) * kFeatures, one.data());
+        for (int g = 0; g < groups; ++g) ASSERT_EQ(one[g], margin[static_cast<size_t>(r) * groups + g]);
+      }
+    };
+    expect_same(forest, "perfect trees");
+    Forest general = forest;
+    general.DropLayout();
+    expect_same(general, "general layout");
     Forest quantized = forest;
     std::string why;
     ASSERT_TRUE(quantized.Quantize(&why)) << why;
-    std::vector<float> quantized_margin(margin.size());
-    quantized.PredictMargins(test.data(), rows, quantized_margin.data());
-    for (size_t i = 0; i < margin.size(); ++i) ASSERT_EQ(quantized_margin[i], margin[i]) << "row " << i / groups;
-    for (int r = 0; r < rows; r += 997) {
-      quantized.PredictRowMargins(test.data() + static_cast<size_t>(r) * kFeatures, one.data());
-      for (int g = 0; g < groups; ++g) ASSERT_EQ(one[g], margin[static_cast<size_t>(r) * groups + g]);
-    }
+    ASSERT_NE(quantized.layout(), nullptr);
+    expect_same(quantized, "quantised, perfect trees");
+    quantized.DropLayout();
+    expect_same(quantized, "quantised, general layout");
     std::vector<float> output = margin;
     forest.Transform(output.data(), rows);
     const bool softmax = std::string(c.objective) == "multi:softmax";
@@ -301,6 +309,64 @@ TEST(XGBoostModelReaderTest, RefusesWhatItCannotReproduce) {
       R"({"learner": {"gradient_booster": {"name": "gbtree"}, "objective": {"name": "rank:pairwise"}}})", false);
   EXPECT_EQ(rank.status().message(), "objective 'rank:pairwise' is not supported by the native engine");
   EXPECT_FALSE(ParseXGBoostModel("{\"learner\": ", false).ok());
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// A chain of `depth` splits on feature 0 (x < 1, x < 2, ...): leaf value i
+// for a row with i - 1 <= x < i.
+Forest Chain(int depth) {
+  Forest forest(1, 1, Objective::kRegSquaredError, 0.0f);
+  std::vector<Forest::Node> nodes;
+  for (int d = 0; d < depth; ++d) {
+    const uint32_t left = static_cast<uint32_t>(nodes.size()) + 1;
+    nodes.push_back({static_cast<float>(d + 1), 0u, left});
+    // Left child: a leaf; right child: the next split (or the last leaf).
+    nodes.push_back({static_cast<float>(d), Forest::kLeafFlag, left});
+  }
+  nodes.push_back({static_cast<float>(depth), Forest::kLeafFlag, static_cast<uint32_t>(nodes.size())});
+  // Children must be adjacent: renumber so that right = left + 1.
+  for (int d = 0; d < depth; ++d) nodes[2 * d].left = 2 * d + 1;
+  forest.AddTree(0, std::move(nodes), {});
+  return forest;
+}
+
+TEST(PerfectLayoutTest, DeepTreesKeepTheGeneralLayoutWithAReason) {
+  Forest shallow = Chain(4);
+  std::string why;
+  ASSERT_TRUE(shallow.BuildLayout(&why)) << why;
+  Forest deep = Chain(PerfectLayout::kMaxDepth + 1);
+  EXPECT_FALSE(deep.BuildLayout(&why));
+  EXPECT_NE(why.find("deeper than"), std::string::npos) << why;
+  EXPECT_EQ(deep.layout(), nullptr);
+  for (const Forest* forest : {&shallow, &deep}) {
+    for (float x : {-1.0f, 0.5f, 1.0f, 2.5f, 3.0f, 100.0f}) {
+      float margin;
+      forest->PredictRowMargins(&x, &margin);
+      const float expected = std::min(static_cast<float>(forest == &shallow ? 4 : PerfectLayout::kMaxDepth + 1),
+                                      std::max(0.0f, std::floor(x)));
+      EXPECT_EQ(margin, expected) << "x = " << x;
+    }
+  }
+}
+
+TEST(PerfectLayoutTest, WideCategoricalSetsKeepTheGeneralLayout) {
+  Forest forest(1, 1, Objective::kRegSquaredError, 0.0f);
+  Forest::Node split = forest.CategoricalNode(0, false, {3, 40});
+  split.left = 1;
+  forest.AddTree(0, {split, {1.0f, Forest::kLeafFlag, 1}, {2.0f, Forest::kLeafFlag, 2}}, {});
+  std::string why;
+  EXPECT_FALSE(forest.BuildLayout(&why));
+  EXPECT_NE(why.find("category of 32 or more"), std::string::npos) << why;
+  for (auto [x, expected] : {std::pair{3.0f, 2.0f}, {40.0f, 2.0f}, {4.0f, 1.0f}, {NAN, 2.0f}}) {
+    float margin;
+    forest.PredictRowMargins(&x, &margin);
+    EXPECT_EQ(margin, expected) << "x = " << x;
+  }
 }
 
 }  // namespace

@@ -40,14 +40,20 @@ Result<std::unique_ptr<Backend>> TreesBackend::Create(const ModelConfig& config,
       return Status::InvalidArgument("parameters.quantize: this model cannot be quantised: " + why);
     }
   }
-  return std::unique_ptr<Backend>(new TreesBackend(std::move(model->forest), config));
+  std::string layout = model->forest.layout() != nullptr
+                           ? "perfect-tree layout"
+                           : "general layout (no perfect trees: " + model->general_layout_reason + ")";
+  return std::unique_ptr<Backend>(new TreesBackend(std::move(model->forest), config, std::move(layout)));
 }
 
-TreesBackend::TreesBackend(Forest forest, const ModelConfig& config)
-    : forest_(std::move(forest)), classes_(config.classes), label_threshold_(config.label_threshold) {}
+TreesBackend::TreesBackend(Forest forest, const ModelConfig& config, std::string layout)
+    : forest_(std::move(forest)),
+      layout_(std::move(layout)),
+      classes_(config.classes),
+      label_threshold_(config.label_threshold) {}
 
 std::string TreesBackend::Describe() const {
-  return std::string(forest_.quantized() ? "native trees (quantised), " : "native trees, ") +
+  return std::string(forest_.quantized() ? "native trees (quantised), " : "native trees, ") + layout_ + ", " +
          std::to_string(forest_.num_trees()) + " trees, " +
          std::to_string(forest_.num_nodes()) + " nodes, objective " + ObjectiveName(forest_.objective());
 }

@@ -42,11 +42,12 @@ class TreesBackend : public Backend {
   static constexpr int64_t kParallelRows = 8192;
 
  private:
-  TreesBackend(Forest forest, const ModelConfig& config);
+  TreesBackend(Forest forest, const ModelConfig& config, std::string layout);
   // Margins of `rows` rows, on several threads when worth it and allowed.
   void Margins(const float* data, int64_t rows, float* margins) const;
 
   Forest forest_;
+  std::string layout_;  // Which prediction layout, and why not perfect trees.
   std::vector<std::string> classes_;
   double label_threshold_;
 };

@@ -219,7 +219,7 @@ Result<XGBoostModel> FromJson(const json& root) {
     return Status::InvalidArgument("tree_info lists " + std::to_string(tree_info.size()) +
                                    " trees, the model has " + std::to_string(trees.size()));
   }
-  XGBoostModel out{Forest(num_features, num_groups, objective, *base), std::nullopt};
+  XGBoostModel out{Forest(num_features, num_groups, objective, *base), std::nullopt, {}};
   out.forest.set_trees_per_iteration(num_groups * parallel);
   for (size_t t = 0; t < trees.size(); ++t) {
     const int group = tree_info[t].get<int>();
@@ -232,6 +232,7 @@ Result<XGBoostModel> FromJson(const json& root) {
   if (learner.contains("attributes") && learner["attributes"].contains("best_iteration")) {
     out.best_iteration = IntOf(learner["attributes"]["best_iteration"]);
   }
+  out.forest.BuildLayout(&out.general_layout_reason);
   return out;
 }
 

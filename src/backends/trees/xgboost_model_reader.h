@@ -7,7 +7,7 @@
 // Supported: XGBoost 1.x gbtree models with the objectives of forest.h,
 // numeric and categorical splits, default directions, several classes and
 // parallel trees. Refused: other boosters (gblinear, dart), other objectives,
-// vector leaves.
+// vector leaves. The forest comes with its prediction layout built.
 //
 // Thread-safety: a pure function.
 #ifndef VIGIL_BACKENDS_TREES_XGBOOST_MODEL_READER_H_
@@ -27,6 +27,9 @@ namespace vigil {
 struct XGBoostModel {
   Forest forest;
   std::optional<int> best_iteration;  // From the model's attributes, if training set it.
+  // Why the forest predicts from its general layout rather than from perfect
+  // trees (Forest::BuildLayout); empty when it has the perfect layout.
+  std::string general_layout_reason;
 };
 
 // Parses a model from memory; `ubj` selects Universal Binary JSON over JSON.

@@ -1,0 +1,295 @@
+#include "backends/trees/perfect_layout.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "backends/trees/forest.h"
+
+namespace vigil {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+uint32_t Bits(float v) { return std::bit_cast<uint32_t>(v); }
+
+}  // namespace
+
+std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, std::string* why) {
+  const std::vector<Forest::Node>& nodes = forest.nodes();
+  const int trees = forest.num_trees();
+  auto layout = std::unique_ptr<PerfectLayout>(new PerfectLayout());
+  PerfectLayout& l = *layout;
+  l.num_features_ = forest.num_features();
+  l.num_groups_ = forest.num_groups();
+  l.base_margin_ = forest.base_margin();
+  l.tree_groups_ = forest.tree_groups();
+  l.categorical_.assign(l.num_features_, 0);
+  std::vector<char> numeric(l.num_features_, 0);
+  for (const Forest::Node& n : nodes) {
+    if (Forest::IsLeaf(n)) continue;
+    const uint32_t f = n.feature_flags & Forest::kFeatureMask;
+    if (n.feature_flags & Forest::kWideCategorical) {
+      *why = "feature " + std::to_string(f) + " has a categorical split with a category of 32 or more";
+      return nullptr;
+    }
+    if (n.feature_flags & Forest::kCategorical) {
+      l.categorical_[f] = 1;
+      // Missing and default right is "all ones", which needs some category
+      // going right to match.
+      if (Bits(n.value) == 0 && !(n.feature_flags & Forest::kDefaultLeft)) {
+        *why = "feature " + std::to_string(f) + " has a categorical split sending every category left";
+        return nullptr;
+      }
+    } else {
+      numeric[f] = 1;
+      if (!forest.quantized() && (n.feature_flags & Forest::kDefaultLeft) && !(n.value > -kInf)) {
+        *why = "feature " + std::to_string(f) + " has a split at -inf or NaN";
+        return nullptr;
+      }
+    }
+  }
+  for (int f = 0; f < l.num_features_; ++f) {
+    if (numeric[f] && l.categorical_[f]) {
+      *why = "feature " + std::to_string(f) + " has both numeric and categorical splits";
+      return nullptr;
+    }
+  }
+  const bool has_categorical = std::find(l.categorical_.begin(), l.categorical_.end(), 1) != l.categorical_.end();
+  l.mode_ = forest.quantized() ? Mode::kQuantized : has_categorical ? Mode::kMixed : Mode::kNumeric;
+  if (forest.quantized()) l.bin_thresholds_ = forest.bin_thresholds();
+
+  // Each group of kLanes trees is padded to its deepest tree.
+  l.tree_depth_.resize(trees);
+  size_t internal = 0, leaves = 0;
+  for (int t0 = 0; t0 < trees; t0 += kLanes) {
+    const int end = std::min(trees, t0 + kLanes);
+    uint32_t depth = 0;
+    for (int t = t0; t < end; ++t) depth = std::max(depth, forest.tree_depths()[t]);
+    if (depth > kMaxDepth) {
+      *why = "tree " + std::to_string(t0) + " or a neighbour is deeper than " + std::to_string(kMaxDepth);
+      return nullptr;
+    }
+    for (int t = t0; t < end; ++t) {
+      l.tree_depth_[t] = depth;
+      internal += (size_t{1} << depth) - 1;
+      leaves += size_t{1} << depth;
+    }
+  }
+  // Padding sparse trees costs cache; beyond 4 times the general layout
+  // (plus room for small models), the general layout is faster.
+  const size_t bytes = (internal * 2 + leaves) * sizeof(uint32_t);
+  const size_t general = nodes.size() * sizeof(Forest::Node);
+  if (bytes > 4 * general + (size_t{1} << 20)) {
+    *why = "the trees are too sparse for it (" + std::to_string(bytes) + " bytes against " +
+           std::to_string(general) + ")";
+    return nullptr;
+  }
+  l.slots_.assign(internal, Slot{0, 0});
+  l.leaf_.assign(leaves, 0.0f);
+  l.tree_internal_.resize(trees);
+  l.tree_leaf_.resize(trees);
+  size_t next_internal = 0, next_leaf = 0;
+  for (int t = 0; t < trees; ++t) {
+    const uint32_t depth = l.tree_depth_[t];
+    l.tree_internal_[t] = static_cast<uint32_t>(next_internal);
+    l.tree_leaf_[t] = static_cast<uint32_t>(next_leaf);
+    Slot* slots = l.slots_.data() + next_internal;
+    float* leaf = l.leaf_.data() + next_leaf;
+    const uint32_t first_leaf_slot = (1u << depth) - 1;
+    // Places `node` of the original tree at `slot` of the perfect one.
+    auto place = [&](auto& self, uint32_t node, uint32_t slot) -> void {
+      const Forest::Node& n = nodes[node];
+      if (slot >= first_leaf_slot) {
+        leaf[slot - first_leaf_slot] = n.value;
+        return;
+      }
+      if (Forest::IsLeaf(n)) {
+        // Input 0 against threshold 0: either way leads to this value.
+        self(self, node, 2 * slot + 1);
+        self(self, node, 2 * slot + 2);
+        return;
+      }
+      const uint32_t f = n.feature_flags & Forest::kFeatureMask;
+      const bool default_left = (n.feature_flags & Forest::kDefaultLeft) != 0;
+      slots[slot].input = (f + (default_left ? static_cast<uint32_t>(l.num_features_) : 0u)) |
+                    ((n.feature_flags & Forest::kCategorical) ? kCategoricalSplit : 0u);
+      slots[slot].threshold = Bits(n.value);
+      self(self, n.left, 2 * slot + 1);
+      self(self, n.left + 1, 2 * slot + 2);
+    };
+    place(place, forest.tree_roots()[t], 0);
+    next_internal += first_leaf_slot;
+    next_leaf += size_t{1} << depth;
+  }
+  return layout;
+}
+
+void PerfectLayout::Expand(const float* row, uint32_t* expanded) const {
+  const int f_count = num_features_;
+  uint32_t* right = expanded;           // Missing goes right.
+  uint32_t* left = expanded + f_count;  // Missing goes left.
+  if (mode_ == Mode::kQuantized) {
+    for (int f = 0; f < f_count; ++f) {
+      const float v = row[f];
+      uint32_t code;
+      if (categorical_[f]) {
+        code = (v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u;
+      } else {
+        const std::vector<float>& t = bin_thresholds_[f];
+        code = static_cast<uint32_t>(std::upper_bound(t.begin(), t.end(), v) - t.begin());
+      }
+      const bool missing = std::isnan(v);
+      right[f] = missing ? 0xffffffffu : code;
+      left[f] = missing ? 0u : code;
+    }
+    return;
+  }
+  for (int f = 0; f < f_count; ++f) {
+    const float v = row[f];
+    const bool missing = std::isnan(v);
+    right[f] = Bits(missing ? kInf : v);
+    left[f] = Bits(missing ? -kInf : v);
+  }
+  if (mode_ == Mode::kMixed) {
+    for (int f = 0; f < f_count; ++f) {
+      if (!categorical_[f]) continue;
+      const float v = row[f];
+      const uint32_t mask = (v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u;
+      const bool missing = std::isnan(v);
+      right[f] = missing ? 0xffffffffu : mask;
+      left[f] = missing ? 0u : mask;
+    }
+  }
+}
+
+// One step down from internal slot `n` of the tree whose slots start at
+// `input` / `threshold`: 2n + 1 when the row goes left, 2n + 2 otherwise.
+template <PerfectLayout::Mode kMode>
+inline uint32_t PerfectLayout::Step(uint32_t n, const Slot* tree, const uint32_t* expanded) {
+  constexpr uint32_t kIndexMask = 0x7fffffffu;
+  const uint32_t in = tree[n].input;
+  const uint32_t code = expanded[in & kIndexMask];
+  const uint32_t t = tree[n].threshold;
+  uint32_t left;
+  if constexpr (kMode == Mode::kNumeric) {
+    left = std::bit_cast<float>(code) < std::bit_cast<float>(t);
+  } else {
+    // Both decisions, one selected with integer arithmetic: no branch.
+    uint32_t numeric_left;
+    if constexpr (kMode == Mode::kMixed) {
+      numeric_left = std::bit_cast<float>(code) < std::bit_cast<float>(t);
+    } else {
+      numeric_left = code < t;
+    }
+    const uint32_t category_left = (code & t) == 0;
+    const uint32_t is_categorical = in >> 31;
+    left = (is_categorical & category_left) | ((1u ^ is_categorical) & numeric_left);
+  }
+  return 2 * n + 2 - left;
+}
+
+template <PerfectLayout::Mode kMode>
+void PerfectLayout::RowMargins(const float* row, float* margins) const {
+  for (int g = 0; g < num_groups_; ++g) margins[g] = base_margin_;
+  thread_local std::vector<uint32_t> expanded;
+  if (expanded.size() < static_cast<size_t>(2 * num_features_)) expanded.resize(2 * num_features_);
+  Expand(row, expanded.data());
+  const uint32_t* codes = expanded.data();
+  const int trees = static_cast<int>(tree_depth_.size());
+  const Slot* slots = slots_.data();
+  for (int t0 = 0; t0 < trees; t0 += kLanes) {
+    const int lanes = std::min(kLanes, trees - t0);
+    const uint32_t depth = tree_depth_[t0];
+    uint32_t index[kLanes] = {};
+    if (lanes == kLanes) {
+      // The common case, with a constant trip count the compiler unrolls:
+      // eight independent walks that the processor overlaps.
+      for (uint32_t d = 0; d < depth; ++d) {
+        for (int k = 0; k < kLanes; ++k) {
+          index[k] = Step<kMode>(index[k], slots + tree_internal_[t0 + k], codes);
+        }
+      }
+    } else {
+      for (uint32_t d = 0; d < depth; ++d) {
+        for (int k = 0; k < lanes; ++k) {
+          index[k] = Step<kMode>(index[k], slots + tree_internal_[t0 + k], codes);
+        }
+      }
+    }
+    // Added in tree order: the same float sum as one tree at a time.
+    const uint32_t first_leaf_slot = (1u << depth) - 1;
+    if (num_groups_ == 1) {
+      float sum = margins[0];
+      for (int k = 0; k < lanes; ++k) sum += leaf_[tree_leaf_[t0 + k] + index[k] - first_leaf_slot];
+      margins[0] = sum;
+    } else {
+      for (int k = 0; k < lanes; ++k) {
+        margins[tree_groups_[t0 + k]] += leaf_[tree_leaf_[t0 + k] + index[k] - first_leaf_slot];
+      }
+    }
+  }
+}
+
+template <PerfectLayout::Mode kMode>
+void PerfectLayout::BatchMargins(const float* data, int64_t rows, float* margins) const {
+  const int64_t stride = num_features_;
+  const int64_t expanded_stride = 2 * stride;
+  for (int64_t i = 0; i < rows * num_groups_; ++i) margins[i] = base_margin_;
+  thread_local std::vector<uint32_t> expanded;
+  if (expanded.size() < static_cast<size_t>(kBlockRows * expanded_stride)) {
+    expanded.resize(kBlockRows * expanded_stride);
+  }
+  const int trees = static_cast<int>(tree_depth_.size());
+  uint32_t index[kBlockRows];
+  for (int64_t block = 0; block < rows; block += kBlockRows) {
+    const int64_t n = std::min(kBlockRows, rows - block);
+    for (int64_t r = 0; r < n; ++r) Expand(data + (block + r) * stride, expanded.data() + r * expanded_stride);
+    for (int t = 0; t < trees; ++t) {
+      // The block's rows step down together: independent loads and compares
+      // that the processor overlaps, and no per-row branches.
+      const Slot* tree = slots_.data() + tree_internal_[t];
+      const uint32_t depth = tree_depth_[t];
+      std::fill(index, index + n, 0u);
+      // Eight rows at a time with a constant trip count, which the compiler
+      // unrolls and keeps in registers; then the block's last rows.
+      int64_t r0 = 0;
+      for (; r0 + kLanes <= n; r0 += kLanes) {
+        const uint32_t* codes = expanded.data() + r0 * expanded_stride;
+        uint32_t* at = index + r0;
+        for (uint32_t d = 0; d < depth; ++d) {
+          for (int k = 0; k < kLanes; ++k) at[k] = Step<kMode>(at[k], tree, codes + k * expanded_stride);
+        }
+      }
+      for (uint32_t d = 0; d < depth; ++d) {
+        for (int64_t r = r0; r < n; ++r) {
+          index[r] = Step<kMode>(index[r], tree, expanded.data() + r * expanded_stride);
+        }
+      }
+      const float* leaf = leaf_.data() + tree_leaf_[t];
+      const uint32_t first_leaf_slot = (1u << depth) - 1;
+      float* out = margins + block * num_groups_ + tree_groups_[t];
+      for (int64_t r = 0; r < n; ++r) out[r * num_groups_] += leaf[index[r] - first_leaf_slot];
+    }
+  }
+}
+
+void PerfectLayout::PredictRowMargins(const float* row, float* margins) const {
+  switch (mode_) {
+    case Mode::kNumeric: return RowMargins<Mode::kNumeric>(row, margins);
+    case Mode::kMixed: return RowMargins<Mode::kMixed>(row, margins);
+    case Mode::kQuantized: return RowMargins<Mode::kQuantized>(row, margins);
+  }
+}
+
+void PerfectLayout::PredictMargins(const float* data, int64_t rows, float* margins) const {
+  switch (mode_) {
+    case Mode::kNumeric: return BatchMargins<Mode::kNumeric>(data, rows, margins);
+    case Mode::kMixed: return BatchMargins<Mode::kMixed>(data, rows, margins);
+    case Mode::kQuantized: return BatchMargins<Mode::kQuantized>(data, rows, margins);
+  }
+}
+
+}  // namespace vigil

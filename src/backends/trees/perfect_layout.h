@@ -1,0 +1,99 @@
+// PerfectLayout: the forest's prediction layout when its trees are shallow.
+//
+// Each tree is stored as a perfect binary tree of its group's depth D (a
+// group is kLanes consecutive trees, walked together by one row): internal
+// slot n has its children at 2n + 1 and 2n + 2, so no child index is stored,
+// and the 2^D leaves sit in their own array. A leaf of the original tree
+// above depth D becomes a split whose both subtrees end in copies of its
+// value, so any direction taken below it is right. An internal slot is 8
+// bytes: the input index and the threshold (the float's bits, a quantised
+// bound, or a categorical mask), side by side so that a step touches one
+// cache line.
+//
+// Missing values cost nothing in the walk. A row is expanded once into two
+// copies of its features: in the first, a missing numeric value is +inf
+// (`v < t` false: goes right), in the second -inf (goes left); a split whose
+// default direction is left reads the second copy. A categorical feature is
+// the row's category as a one-bit mask, and missing is all ones (some right-
+// going category matches: right) or zero (left). Quantised forests hold bin
+// indices instead of floats, missing being the largest or the smallest code.
+// A step is then: load the input, compare, n = 2n + 2 - left.
+//
+// The layout is built only when it is exact and not much larger than the
+// general one (see Build); the general layout serves the rest.
+//
+// Self-contained (copies of a Forest share it). Thread-safety: immutable after Build; the Predict* calls are thread-safe.
+#ifndef VIGIL_BACKENDS_TREES_PERFECT_LAYOUT_H_
+#define VIGIL_BACKENDS_TREES_PERFECT_LAYOUT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vigil {
+
+class Forest;
+
+class PerfectLayout {
+ public:
+  // Trees walked together by the single-row path.
+  static constexpr int kLanes = 16;
+  // Rows walked together by the batch path.
+  static constexpr int64_t kBlockRows = 32;
+  // Deepest tree stored this way.
+  static constexpr uint32_t kMaxDepth = 12;
+
+  // The layout of `forest`, or null with the reason when it cannot be exact
+  // (wide categorical sets, a feature split both as numeric and as
+  // categorical, a -inf threshold) or would be too large (deep, sparse trees).
+  static std::unique_ptr<const PerfectLayout> Build(const Forest& forest, std::string* why);
+
+  // As Forest::PredictRowMargins / PredictMargins (same floats, same order).
+  void PredictRowMargins(const float* row, float* margins) const;
+  void PredictMargins(const float* data, int64_t rows, float* margins) const;
+
+  size_t memory_bytes() const {
+    return slots_.size() * sizeof(Slot) + leaf_.size() * sizeof(float);
+  }
+
+ private:
+  // How a step compares: floats only; floats and categorical masks; or
+  // integers only (quantised bins and masks).
+  enum class Mode { kNumeric, kMixed, kQuantized };
+  // Bit of Slot::input marking a categorical split.
+  static constexpr uint32_t kCategoricalSplit = 1u << 31;
+  struct Slot {
+    uint32_t input;      // Index in the expanded row | kCategoricalSplit.
+    uint32_t threshold;  // Float bits, bin bound or category mask.
+  };
+
+  PerfectLayout() = default;
+  // One step down from internal slot `n` of the tree whose slots start at
+  // `tree`: 2n + 1 when the row goes left, 2n + 2 otherwise.
+  template <Mode kMode>
+  static uint32_t Step(uint32_t n, const Slot* tree, const uint32_t* expanded);
+  // The row's two copies (2 * num_features codes) into `expanded`.
+  void Expand(const float* row, uint32_t* expanded) const;
+  template <Mode kMode>
+  void RowMargins(const float* row, float* margins) const;
+  template <Mode kMode>
+  void BatchMargins(const float* data, int64_t rows, float* margins) const;
+
+  Mode mode_ = Mode::kNumeric;
+  int num_features_ = 0;
+  int num_groups_ = 1;
+  float base_margin_ = 0;
+  std::vector<char> categorical_;                   // Per feature.
+  std::vector<std::vector<float>> bin_thresholds_;  // Per feature, when quantised.
+  std::vector<int> tree_groups_;
+  std::vector<Slot> slots_;              // Internal slots of all trees.
+  std::vector<float> leaf_;              // Per leaf slot.
+  std::vector<uint32_t> tree_internal_;  // Per tree: first internal slot.
+  std::vector<uint32_t> tree_leaf_;      // Per tree: first leaf slot.
+  std::vector<uint32_t> tree_depth_;     // Per tree: its group's depth.
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_BACKENDS_TREES_PERFECT_LAYOUT_H_
