@@ -1,6 +1,7 @@
 #include "backends/tabular_outputs.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace vigil {
 
@@ -13,29 +14,88 @@ Status CheckTabularMatrix(const std::vector<Tensor>& inputs, int64_t num_feature
   return Status::Ok();
 }
 
+Status CheckTabularOutputs(const ModelConfig& config, int64_t groups, bool binary, std::string_view objective) {
+  const int64_t k = static_cast<int64_t>(config.classes.size());
+  if (groups > 1) {
+    if (k != groups) {
+      return Status::InvalidArgument("the model scores " + std::to_string(groups) + " classes (objective " +
+                                     std::string(objective) + ") but model.yaml lists " + std::to_string(k) +
+                                     " in 'classes'");
+    }
+    return Status::Ok();
+  }
+  if (k > 2) {
+    return Status::InvalidArgument("model.yaml lists " + std::to_string(k) +
+                                   " classes but the model has one output per row (objective " +
+                                   std::string(objective) + ")");
+  }
+  for (const OutputSpec& out : config.outputs) {
+    if ((out.kind == OutputKind::kProbability || out.kind == OutputKind::kLabel) && !binary) {
+      return Status::InvalidArgument("output '" + out.name + "' (" + std::string(OutputKindName(out.kind)) +
+                                     ") needs a binary classifier, but the objective is " + std::string(objective));
+    }
+  }
+  return Status::Ok();
+}
+
+void SplitContributions(const float* phi, int64_t rows, int64_t groups, int64_t num_features,
+                        Tensor* contributions, Tensor* bias) {
+  const int64_t f = num_features;
+  *contributions = Tensor("contributions", DataType::kFp32,
+                          groups > 1 ? std::vector<int64_t>{rows, groups, f} : std::vector<int64_t>{rows, f});
+  *bias = Tensor("bias", DataType::kFp32, groups > 1 ? std::vector<int64_t>{rows, groups} : std::vector<int64_t>{rows});
+  for (int64_t i = 0; i < rows * groups; ++i) {
+    std::copy(phi + i * (f + 1), phi + i * (f + 1) + f, contributions->values<float>().begin() + i * f);
+    bias->values<float>()[i] = phi[i * (f + 1) + f];
+  }
+}
+
 bool NeedsTransformed(const std::vector<const OutputSpec*>& requested) {
   return std::any_of(requested.begin(), requested.end(),
                      [](const OutputSpec* s) { return s->kind != OutputKind::kMargin; });
 }
 
-void MakeTabularOutputs(int64_t rows, const float* margins, const float* transformed,
+void SoftmaxRows(float* values, int64_t rows, int64_t k) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* v = values + r * k;
+    const float max = *std::max_element(v, v + k);
+    float sum = 0;
+    for (int64_t g = 0; g < k; ++g) {
+      v[g] = std::exp(v[g] - max);
+      sum += v[g];
+    }
+    for (int64_t g = 0; g < k; ++g) v[g] /= sum;
+  }
+}
+
+void MakeTabularOutputs(int64_t rows, int64_t groups, const float* margins, const float* transformed,
                         const std::vector<const OutputSpec*>& requested,
                         const std::vector<std::string>& classes, double threshold,
                         std::vector<Tensor>* outputs) {
   outputs->clear();
   outputs->reserve(requested.size());
+  const int64_t n = rows * groups;
   for (const OutputSpec* spec : requested) {
-    Tensor out(spec->name, spec->tensor.type, {rows});
+    const bool per_class = groups > 1 && spec->kind != OutputKind::kLabel;
+    Tensor out(spec->name, spec->tensor.type, per_class ? std::vector<int64_t>{rows, groups} : std::vector<int64_t>{rows});
     switch (spec->kind) {
       case OutputKind::kMargin:
-        std::copy(margins, margins + rows, out.values<float>().begin());
+        std::copy(margins, margins + n, out.values<float>().begin());
         break;
       case OutputKind::kProbability:
       case OutputKind::kPrediction:
-        std::copy(transformed, transformed + rows, out.values<float>().begin());
+        std::copy(transformed, transformed + n, out.values<float>().begin());
         break;
       case OutputKind::kLabel:
-        for (int64_t i = 0; i < rows; ++i) out.strings()[i] = transformed[i] >= threshold ? classes[1] : classes[0];
+        if (groups == 1) {
+          for (int64_t i = 0; i < rows; ++i) out.strings()[i] = transformed[i] >= threshold ? classes[1] : classes[0];
+        } else {
+          // The first of equal margins wins, as in XGBoost's multi:softmax.
+          for (int64_t i = 0; i < rows; ++i) {
+            const float* m = margins + i * groups;
+            out.strings()[i] = classes[std::max_element(m, m + groups) - m];
+          }
+        }
         break;
     }
     outputs->push_back(std::move(out));

@@ -264,14 +264,24 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
   } else {
     config.outputs.push_back({"probability", OutputKind::kProbability,
                               {"probability", DataType::kFp32, {-1}}});
-    if (config.classes.size() == 2) {
+    if (config.classes.size() >= 2) {
       config.outputs.push_back({"label", OutputKind::kLabel, {"label", DataType::kBytes, {-1}}});
     }
   }
+  if (config.classes.size() == 1) return Invalid("classes", "expected at least two class names");
+  const int64_t k = static_cast<int64_t>(config.classes.size());
   for (size_t i = 0; i < config.outputs.size(); ++i) {
-    if (config.outputs[i].kind == OutputKind::kLabel && config.classes.size() != 2) {
-      return Invalid("outputs[" + std::to_string(i) + "]",
-                     "a label output needs 'classes' with the two class names");
+    OutputSpec& out = config.outputs[i];
+    const std::string where = "outputs[" + std::to_string(i) + "]";
+    if (out.kind == OutputKind::kLabel && k < 2) {
+      return Invalid(where, "a label output needs 'classes' with the class names");
+    }
+    if (k >= 3) {
+      // A multi-class model scores every class.
+      if (out.kind == OutputKind::kProbability || out.kind == OutputKind::kMargin) out.tensor.shape = {-1, k};
+      if (out.kind == OutputKind::kPrediction) {
+        return Invalid(where, "a multi-class model has no 'prediction' output: use 'probability' and 'label'");
+      }
     }
   }
   if (root["version_policy"]) {

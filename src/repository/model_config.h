@@ -54,10 +54,10 @@ struct TensorSpec {
 
 // What an output of a model means.
 enum class OutputKind {
-  kProbability,  // Probability of the positive class (binary), FP32 [N].
+  kProbability,  // Probability of the positive class, FP32 [N]; of each class, FP32 [N, K] (K >= 3 classes).
   kLabel,        // The predicted class name from `classes`, BYTES [N].
-  kMargin,       // The raw score before the link function, FP32 [N].
-  kPrediction,   // The objective's output (a regression value, a count, a probability), FP32 [N].
+  kMargin,       // The raw score before the link function, FP32 [N]; [N, K] for K >= 3 classes.
+  kPrediction,   // The objective's output (a regression value, a count, a probability), FP32 [N]; single-output models only.
 };
 
 struct OutputSpec {
@@ -75,7 +75,7 @@ struct ModelConfig {
   std::vector<TensorSpec> inputs;
   std::vector<FeatureSpec> features;  // Non-empty for tabular backends.
   std::vector<OutputSpec> outputs;
-  std::vector<std::string> classes;   // Class names by class index (classifiers).
+  std::vector<std::string> classes;   // Class names by class index (classifiers); K >= 3: multi-class.
   double label_threshold = 0.5;       // Probability at or above which the label is classes[1].
   VersionPolicy version_policy;
   // Free-form backend settings (`parameters:` in YAML), e.g. {"nthread": "1"}.

@@ -56,6 +56,15 @@ TEST(ModelConfigTest, YamlRoundTripGivesTheSameConfig) {
   EXPECT_NE(ModelConfigToYaml(*config).find(R"(categories: ["owner", "rent"])"), std::string::npos);
 }
 
+TEST(ModelConfigTest, MultiClassOutputsScoreEveryClass) {
+  auto config = ParseModelConfig("backend: xgboost\nfeatures: [{name: a}]\nclasses: [low, mid, high]\n", "m");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_EQ(config->outputs.size(), 2u);  // probability and label by default
+  EXPECT_EQ(config->outputs[0].tensor.shape, (std::vector<int64_t>{-1, 3}));
+  EXPECT_EQ(config->outputs[1].kind, OutputKind::kLabel);
+  EXPECT_EQ(config->outputs[1].tensor.shape, (std::vector<int64_t>{-1}));
+}
+
 TEST(ModelConfigTest, VersionPolicyForms) {
   auto all = ParseModelConfig("backend: xgboost\nfeatures: [{name: a}]\nversion_policy: all\n", "m");
   ASSERT_TRUE(all.ok());
@@ -102,6 +111,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"backend: xgboost\nfeatures: [{name: a}]\nversion_policy: newest\n",
                   "version_policy"},
         BadConfig{"backend: onnx\n", "inputs"},
+        BadConfig{"backend: xgboost\nfeatures: [{name: a}]\nclasses: [a, b, c]\noutputs: [{name: prediction}]\n",
+                  "outputs[0]"},
+        BadConfig{"backend: xgboost\nfeatures: [{name: a}]\nclasses: [only]\n", "classes"},
         BadConfig{"backend: xgboost\nname: other\nfeatures: [{name: a}]\n", "name"},
         BadConfig{"backend: [unclosed\n", "model.yaml"}));
 

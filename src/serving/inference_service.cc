@@ -63,14 +63,14 @@ Result<InferenceResponse> InferenceService::Explain(const Servable& servable,
   InferenceResponse response;
   Tensor contributions, bias;
   VIGIL_RETURN_IF_ERROR(servable.backend().Explain(inputs, &contributions, &bias));
-  const int64_t rows = bias.element_count();
-  Tensor margin("margin", DataType::kFp32, {rows});
-  for (int64_t r = 0; r < rows; ++r) {
-    float sum = bias.values<float>()[r];
-    for (size_t j = 0; j < config.features.size(); ++j) {
-      sum += contributions.values<float>()[r * config.features.size() + j];
-    }
-    margin.values<float>()[r] = sum;
+  // One margin per bias value: per row, or per row and class.
+  const int64_t n = bias.element_count();
+  const int64_t f = static_cast<int64_t>(config.features.size());
+  Tensor margin("margin", DataType::kFp32, bias.shape());
+  for (int64_t i = 0; i < n; ++i) {
+    float sum = bias.values<float>()[i];
+    for (int64_t j = 0; j < f; ++j) sum += contributions.values<float>()[i * f + j];
+    margin.values<float>()[i] = sum;
   }
   response.outputs.push_back(std::move(contributions));
   response.outputs.push_back(std::move(bias));

@@ -22,18 +22,7 @@ Result<std::unique_ptr<Backend>> TreesBackend::Create(const ModelConfig& config,
   }
   const Objective objective = forest.objective();
   const bool binary = objective == Objective::kBinaryLogistic || objective == Objective::kRegLogistic;
-  for (const OutputSpec& out : config.outputs) {
-    if ((out.kind == OutputKind::kProbability || out.kind == OutputKind::kLabel) && !binary) {
-      return Status::InvalidArgument("output '" + out.name + "' (" + std::string(OutputKindName(out.kind)) +
-                                     ") needs a binary classifier, but the objective is " +
-                                     ObjectiveName(objective));
-    }
-  }
-  if (forest.num_groups() != 1) {
-    return Status::InvalidArgument("models with several outputs per row (" +
-                                   std::to_string(forest.num_groups()) +
-                                   " classes) cannot be served yet; their outputs need a [N, K] declaration");
-  }
+  VIGIL_RETURN_IF_ERROR(CheckTabularOutputs(config, forest.num_groups(), binary, ObjectiveName(objective)));
   if (auto q = config.parameters.find("quantize"); q != config.parameters.end() && q->second == "true") {
     std::string why;
     if (!model->forest.Quantize(&why)) {
@@ -92,15 +81,10 @@ Status TreesBackend::Explain(const std::vector<Tensor>& inputs, Tensor* contribu
   VIGIL_RETURN_IF_ERROR(CheckTabularMatrix(inputs, forest_.num_features(), "trees"));
   const int64_t f = forest_.num_features();
   const int64_t rows = inputs[0].shape()[0];
-  std::vector<float> phi(rows * (f + 1));
+  const int64_t groups = forest_.num_groups();
+  std::vector<float> phi(rows * groups * (f + 1));
   TreeShap(forest_, inputs[0].values<float>().data(), rows, phi.data());
-  *contributions = Tensor("contributions", DataType::kFp32, {rows, f});
-  *bias = Tensor("bias", DataType::kFp32, {rows});
-  for (int64_t r = 0; r < rows; ++r) {
-    std::copy(phi.begin() + r * (f + 1), phi.begin() + r * (f + 1) + f,
-              contributions->values<float>().begin() + r * f);
-    bias->values<float>()[r] = phi[r * (f + 1) + f];
-  }
+  SplitContributions(phi.data(), rows, groups, f, contributions, bias);
   return Status::Ok();
 }
 
@@ -109,8 +93,9 @@ Status TreesBackend::Infer(const std::vector<Tensor>& inputs,
                            std::vector<Tensor>* outputs) const {
   VIGIL_RETURN_IF_ERROR(CheckTabularMatrix(inputs, forest_.num_features(), "trees"));
   const int64_t rows = inputs[0].shape()[0];
+  const int64_t groups = forest_.num_groups();
   const float* data = inputs[0].values<float>().data();
-  std::vector<float> margins(rows);
+  std::vector<float> margins(rows * groups);
   if (rows == 1) {
     forest_.PredictRowMargins(data, margins.data());
   } else {
@@ -119,9 +104,14 @@ Status TreesBackend::Infer(const std::vector<Tensor>& inputs,
   std::vector<float> transformed;
   if (NeedsTransformed(requested)) {
     transformed = margins;
-    forest_.Transform(transformed.data(), rows);
+    if (groups > 1) {
+      SoftmaxRows(transformed.data(), rows, groups);  // Probabilities, whichever multi: objective.
+    } else {
+      forest_.Transform(transformed.data(), rows);
+    }
   }
-  MakeTabularOutputs(rows, margins.data(), transformed.data(), requested, classes_, label_threshold_, outputs);
+  MakeTabularOutputs(rows, groups, margins.data(), transformed.data(), requested, classes_, label_threshold_,
+                     outputs);
   return Status::Ok();
 }
 

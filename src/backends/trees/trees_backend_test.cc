@@ -189,5 +189,92 @@ TEST_F(EngineSelectionTest, LargeBatchesGiveTheSameAnswerOnSeveralThreads) {
   }
 }
 
+TEST_F(EngineSelectionTest, MultiClassModelsServeClassProbabilitiesOnBothEngines) {
+  // Three classes over 13 numeric features, for each multi-class objective.
+  for (const char* objective : {"multi:softprob", "multi:softmax"}) {
+    SCOPED_TRACE(objective);
+    const std::string dir = std::string(objective) == "multi:softprob" ? "softprob" : "softmax";
+    TrainSynthetic({{"objective", objective}, {"num_class", "3"}}, 8,
+                   [](const float* row) { return row[0] < 3.0f ? 0.0f : row[1] < 5.0f ? 1.0f : 2.0f; }, dir);
+    ModelConfig config = *config_;
+    config.artifact = "";
+    config.classes = {"low", "mid", "high"};
+    config.outputs = {{"probability", OutputKind::kProbability, {"probability", DataType::kFp32, {-1, 3}}},
+                      {"label", OutputKind::kLabel, {"label", DataType::kBytes, {-1}}},
+                      {"margin", OutputKind::kMargin, {"margin", DataType::kFp32, {-1, 3}}}};
+    for (FeatureSpec& f : config.features) f.kind = FeatureKind::kNumeric;
+    auto registry = BackendRegistry::WithBuiltins();
+    auto native = registry.Create(config, repo_->path() / dir);
+    config.parameters["engine"] = "xgboost";
+    auto reference = registry.Create(config, repo_->path() / dir);
+    ASSERT_TRUE(native.ok()) << native.status().ToString();
+    ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+    EXPECT_EQ((*native)->Describe().rfind("native trees", 0), 0u);
+
+    const int64_t n = 40;
+    Tensor rows("input", DataType::kFp32, {n, 13});
+    for (int64_t i = 0; i < n * 13; ++i) {
+      rows.values<float>()[i] = i % 17 == 0 ? NAN : static_cast<float>((i * 37) % 101) / 10.0f;
+    }
+    std::vector<const OutputSpec*> outputs = {&config.outputs[0], &config.outputs[1], &config.outputs[2]};
+    std::vector<Tensor> a, b;
+    ASSERT_TRUE((*native)->Infer({rows}, outputs, &a).ok());
+    ASSERT_TRUE((*reference)->Infer({rows}, outputs, &b).ok());
+    ASSERT_EQ(a[0].shape(), (std::vector<int64_t>{n, 3}));
+    ASSERT_EQ(a[2].shape(), (std::vector<int64_t>{n, 3}));
+    ASSERT_EQ(a[1].shape(), (std::vector<int64_t>{n}));
+
+    // XGBoost's own class probabilities (multi:softprob's output), the
+    // reference for both engines.
+    BoosterHandle h;
+    ASSERT_EQ(XGBoosterCreate(nullptr, 0, &h), 0);
+    ASSERT_EQ(XGBoosterLoadModel(h, (repo_->path() / dir / "model.json").c_str()), 0);
+    ASSERT_EQ(XGBoosterSetParam(h, "objective", "multi:softprob"), 0);
+    DMatrixHandle d;
+    ASSERT_EQ(XGDMatrixCreateFromMat(rows.values<float>().data(), n, 13, NAN, &d), 0);
+    const bst_ulong* shape;
+    bst_ulong dim;
+    const float* probabilities;
+    ASSERT_EQ(XGBoosterPredictFromDMatrix(h, d, R"({"type": 0, "training": false, "iteration_begin": 0,
+        "iteration_end": 0, "strict_shape": true})", &shape, &dim, &probabilities), 0) << XGBGetLastError();
+    ASSERT_EQ(dim, 2u);
+    for (int64_t r = 0; r < n; ++r) {
+      int best = 0;
+      for (int k = 0; k < 3; ++k) {
+        const float p = probabilities[r * 3 + k];
+        EXPECT_NEAR(a[0].values<float>()[r * 3 + k], p, 1e-6) << "row " << r;
+        EXPECT_NEAR(b[0].values<float>()[r * 3 + k], p, 1e-6) << "row " << r;
+        EXPECT_NEAR(a[2].values<float>()[r * 3 + k], b[2].values<float>()[r * 3 + k], 1e-5);
+        if (p > probabilities[r * 3 + best]) best = k;
+      }
+      EXPECT_EQ(a[1].strings()[r], config.classes[best]) << "row " << r;
+      EXPECT_EQ(b[1].strings()[r], config.classes[best]) << "row " << r;
+    }
+    XGDMatrixFree(d);
+    XGBoosterFree(h);
+
+    // Explanations: per class, contributions [N, K, F] and bias [N, K].
+    Tensor c1, b1, c2, b2;
+    ASSERT_TRUE((*native)->Explain({rows}, &c1, &b1).ok());
+    ASSERT_TRUE((*reference)->Explain({rows}, &c2, &b2).ok());
+    ASSERT_EQ(c1.shape(), (std::vector<int64_t>{n, 3, 13}));
+    ASSERT_EQ(c2.shape(), c1.shape());
+    ASSERT_EQ(b1.shape(), (std::vector<int64_t>{n, 3}));
+    for (int64_t i = 0; i < n * 3 * 13; ++i) EXPECT_NEAR(c1.values<float>()[i], c2.values<float>()[i], 1e-4) << i;
+    for (int64_t i = 0; i < n * 3; ++i) EXPECT_NEAR(b1.values<float>()[i], b2.values<float>()[i], 1e-4) << i;
+
+    // The classes must be the model's.
+    config.classes = {"low", "high"};
+    config.outputs.pop_back();
+    config.outputs.erase(config.outputs.begin());
+    for (const char* engine : {"native", "xgboost"}) {
+      config.parameters["engine"] = engine;
+      EXPECT_EQ(registry.Create(config, repo_->path() / dir).status().message(),
+                std::string("the model scores 3 classes (objective ") + objective +
+                    ") but model.yaml lists 2 in 'classes'");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vigil

@@ -93,27 +93,26 @@ Result<std::unique_ptr<Backend>> XGBoostBackend::Create(const ModelConfig& confi
                                         XGBoostLastError()));
   }
   std::string objective;
+  int64_t groups = 1;
   try {
     auto parsed = nlohmann::json::parse(std::string_view(json, len));
     objective = parsed.at("learner").at("objective").at("name").get<std::string>();
-  } catch (const nlohmann::json::exception& e) {
+    // Numbers in XGBoost's configuration are strings.
+    const std::string num_class = parsed.at("learner").at("learner_model_param").at("num_class").get<std::string>();
+    groups = std::max<int64_t>(1, std::stoll(num_class));
+  } catch (const std::exception& e) {
     return fail(Status::InvalidArgument(std::string("unexpected model configuration: ") + e.what()));
   }
-  for (const OutputSpec& out : config.outputs) {
-    if ((out.kind == OutputKind::kProbability || out.kind == OutputKind::kLabel) &&
-        !IsBinaryClassifier(objective)) {
-      return fail(Status::InvalidArgument("output '" + out.name + "' (" +
-                                          std::string(OutputKindName(out.kind)) +
-                                          ") needs a binary classifier, but the objective is " +
-                                          objective));
-    }
+  if (Status s = CheckTabularOutputs(config, groups, IsBinaryClassifier(objective), objective); !s.ok()) {
+    return fail(s);
   }
-  return std::unique_ptr<Backend>(new XGBoostBackend(booster, config, objective));
+  return std::unique_ptr<Backend>(new XGBoostBackend(booster, config, objective, groups));
 }
 
-XGBoostBackend::XGBoostBackend(void* booster, const ModelConfig& config, std::string objective)
+XGBoostBackend::XGBoostBackend(void* booster, const ModelConfig& config, std::string objective, int64_t groups)
     : booster_(booster),
       num_features_(static_cast<int64_t>(config.features.size())),
+      groups_(groups),
       classes_(config.classes),
       label_threshold_(config.label_threshold),
       objective_(std::move(objective)) {
@@ -149,7 +148,8 @@ Status XGBoostBackend::PredictMargins(const Tensor& matrix, std::vector<float>* 
   }
   bst_ulong n = 1;
   for (bst_ulong i = 0; i < dim; ++i) n *= shape[i];
-  if (static_cast<int64_t>(n) != rows) {
+  const int64_t expected = rows * (transformed && objective_ == "multi:softmax" ? 1 : groups_);
+  if (static_cast<int64_t>(n) != expected) {
     return Status::Internal("XGBoost returned " + std::to_string(n) + " values for " +
                             std::to_string(rows) + " rows");
   }
@@ -183,14 +183,7 @@ Status XGBoostBackend::Explain(const std::vector<Tensor>& inputs, Tensor* contri
     XGDMatrixFree(dmat);
     return Status::Internal("XGBoost contributions failed: " + XGBoostLastError());
   }
-  const int64_t width = num_features_ + 1;
-  *contributions = Tensor("contributions", DataType::kFp32, {rows, num_features_});
-  *bias = Tensor("bias", DataType::kFp32, {rows});
-  for (int64_t r = 0; r < rows; ++r) {
-    std::copy(out + r * width, out + r * width + num_features_,
-              contributions->values<float>().begin() + r * num_features_);
-    bias->values<float>()[r] = out[r * width + num_features_];
-  }
+  SplitContributions(out, rows, groups_, num_features_, contributions, bias);
   XGDMatrixFree(dmat);
   return Status::Ok();
 }
@@ -203,7 +196,11 @@ Status XGBoostBackend::Infer(const std::vector<Tensor>& inputs,
   std::vector<float> margins, transformed;
   VIGIL_RETURN_IF_ERROR(PredictMargins(inputs[0], &margins, /*transformed=*/false));
   if (NeedsTransformed(requested)) {
-    if (IsBinaryClassifier(objective_)) {
+    if (groups_ > 1) {
+      // Class probabilities, for multi:softmax too (whose own output is the class).
+      transformed = margins;
+      SoftmaxRows(transformed.data(), rows, groups_);
+    } else if (IsBinaryClassifier(objective_)) {
       // One call: the probability is the logistic of the margin.
       transformed.resize(rows);
       for (int64_t i = 0; i < rows; ++i) transformed[i] = Logistic(margins[i]);
@@ -211,7 +208,8 @@ Status XGBoostBackend::Infer(const std::vector<Tensor>& inputs,
       VIGIL_RETURN_IF_ERROR(PredictMargins(inputs[0], &transformed, /*transformed=*/true));
     }
   }
-  MakeTabularOutputs(rows, margins.data(), transformed.data(), requested, classes_, label_threshold_, outputs);
+  MakeTabularOutputs(rows, groups_, margins.data(), transformed.data(), requested, classes_, label_threshold_,
+                     outputs);
   return Status::Ok();
 }
 

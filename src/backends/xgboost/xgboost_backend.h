@@ -38,7 +38,7 @@ class XGBoostBackend : public Backend {
   Status Explain(const std::vector<Tensor>& inputs, Tensor* contributions, Tensor* bias) const override;
 
  private:
-  XGBoostBackend(void* booster, const ModelConfig& config, std::string objective);
+  XGBoostBackend(void* booster, const ModelConfig& config, std::string objective, int64_t groups);
 
   // Raw scores (or, with `transformed`, the objective's outputs) for every
   // row of `matrix`, one XGBoost call.
@@ -46,6 +46,7 @@ class XGBoostBackend : public Backend {
 
   void* booster_;  // BoosterHandle; owned.
   int64_t num_features_;
+  int64_t groups_;  // Values per row: 1, or the classes of a multi-class model.
   std::vector<std::string> classes_;
   std::vector<std::string> feature_types_;  // "q" or "c" per feature, for DMatrix.
   double label_threshold_;
