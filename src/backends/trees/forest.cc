@@ -319,11 +319,6 @@ void Forest::BatchMargins(const float* data, int64_t rows, float* margins) const
   }
 }
 
-uint32_t Forest::Bin(uint32_t feature, float value) const {
-  const std::vector<float>& t = bin_thresholds_[feature];
-  return static_cast<uint32_t>(std::upper_bound(t.begin(), t.end(), value) - t.begin());
-}
-
 void Forest::QuantizedCodes(const float* row, uint32_t* codes) const {
   for (int f : numeric_split_features_) {
     const float v = row[f];

@@ -148,7 +148,20 @@ class Forest {
   template <StepMode kMode>
   uint32_t Step(uint32_t i, const float* row, const uint32_t* category_bits) const;
   // The bin of `value` for a quantised numeric feature: thresholds <= value.
-  uint32_t Bin(uint32_t feature, float value) const;
+  uint32_t Bin(uint32_t feature, float value) const { return CountAtMost(bin_thresholds_[feature], value); }
+  // How many of the ascending `sorted` are <= `value` (not NaN): a binary
+  // search whose steps are conditional moves, not branches.
+  static uint32_t CountAtMost(const std::vector<float>& sorted, float value) {
+    const float* base = sorted.data();
+    size_t n = sorted.size();
+    if (n == 0) return 0;
+    while (n > 1) {
+      const size_t half = n / 2;
+      base = base[half] <= value ? base + half : base;
+      n -= half;
+    }
+    return static_cast<uint32_t>(base - sorted.data()) + (*base <= value ? 1u : 0u);
+  }
   // A quantised forest's per-row codes (see Step).
   void QuantizedCodes(const float* row, uint32_t* codes) const;
   // For each feature some categorical split uses: the row's category as a

@@ -206,6 +206,8 @@ TEST_P(ForestExactnessTest, MatchesXGBoostOn100kRows) {
     std::string why;
     ASSERT_TRUE(quantized.Quantize(&why)) << why;
     ASSERT_NE(quantized.layout(), nullptr);
+    EXPECT_TRUE(quantized.layout()->narrow());  // 16-bit slots: 6 categories, few thresholds.
+    EXPECT_LT(quantized.layout()->memory_bytes(), forest.layout()->memory_bytes());
     expect_same(quantized, "quantised, perfect trees");
     quantized.DropLayout();
     expect_same(quantized, "quantised, general layout");
@@ -351,6 +353,27 @@ TEST(PerfectLayoutTest, DeepTreesKeepTheGeneralLayoutWithAReason) {
                                       std::max(0.0f, std::floor(x)));
       EXPECT_EQ(margin, expected) << "x = " << x;
     }
+  }
+}
+
+TEST(PerfectLayoutTest, QuantisedSlotsStayWideWhenAMaskNeedsMoreThan16Bits) {
+  // x0 numeric, x1 categorical with category 20 going right.
+  Forest forest(2, 1, Objective::kRegSquaredError, 0.0f);
+  Forest::Node root{0.5f, 0u, 1};
+  Forest::Node split = forest.CategoricalNode(1, true, {20});
+  split.left = 3;
+  forest.AddTree(0, {root, split, {1.0f, Forest::kLeafFlag, 2}, {2.0f, Forest::kLeafFlag, 3},
+                     {3.0f, Forest::kLeafFlag, 4}}, {});
+  std::string why;
+  ASSERT_TRUE(forest.Quantize(&why)) << why;
+  ASSERT_TRUE(forest.BuildLayout(&why)) << why;
+  EXPECT_FALSE(forest.layout()->narrow());
+  const float rows[][2] = {{0.0f, 20.0f}, {0.0f, 3.0f}, {0.0f, NAN}, {1.0f, 20.0f}, {NAN, 20.0f}};
+  const float expected[] = {3.0f, 2.0f, 2.0f, 1.0f, 1.0f};
+  for (int i = 0; i < 5; ++i) {
+    float margin;
+    forest.PredictRowMargins(rows[i], &margin);
+    EXPECT_EQ(margin, expected[i]) << "row " << i;
   }
 }
 

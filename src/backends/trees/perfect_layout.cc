@@ -115,7 +115,7 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
       const uint32_t f = n.feature_flags & Forest::kFeatureMask;
       const bool default_left = (n.feature_flags & Forest::kDefaultLeft) != 0;
       slots[slot].input = (f + (default_left ? static_cast<uint32_t>(l.num_features_) : 0u)) |
-                    ((n.feature_flags & Forest::kCategorical) ? kCategoricalSplit : 0u);
+                          ((n.feature_flags & Forest::kCategorical) ? Slot::kCategorical : 0u);
       slots[slot].threshold = Bits(n.value);
       self(self, n.left, 2 * slot + 1);
       self(self, n.left + 1, 2 * slot + 2);
@@ -124,55 +124,66 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
     next_internal += first_leaf_slot;
     next_leaf += size_t{1} << depth;
   }
+  // Quantised slots whose inputs, bounds and masks all fit in 16 bits are
+  // stored narrow. A bound must stay below the missing code (all ones).
+  if (l.mode_ == Mode::kQuantized && 2 * l.num_features_ < NarrowSlot::kCategorical &&
+      std::all_of(l.slots_.begin(), l.slots_.end(),
+                  [](const Slot& s) { return s.threshold < NarrowSlot::kMissingRight; })) {
+    l.narrow_slots_.reserve(l.slots_.size());
+    for (const Slot& s : l.slots_) {
+      const uint16_t input = static_cast<uint16_t>(s.input & ~Slot::kCategorical) |
+                             ((s.input & Slot::kCategorical) ? NarrowSlot::kCategorical : uint16_t{0});
+      l.narrow_slots_.push_back({input, static_cast<uint16_t>(s.threshold)});
+    }
+    l.slots_ = {};
+  }
   return layout;
 }
 
-void PerfectLayout::Expand(const float* row, uint32_t* expanded) const {
+template <typename S>
+void PerfectLayout::Expand(const float* row, typename S::Code* expanded) const {
+  using Code = typename S::Code;
   const int f_count = num_features_;
-  uint32_t* right = expanded;           // Missing goes right.
-  uint32_t* left = expanded + f_count;  // Missing goes left.
+  Code* right = expanded;           // Missing goes right.
+  Code* left = expanded + f_count;  // Missing goes left.
   if (mode_ == Mode::kQuantized) {
     for (int f = 0; f < f_count; ++f) {
       const float v = row[f];
-      uint32_t code;
-      if (categorical_[f]) {
-        code = (v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u;
-      } else {
-        const std::vector<float>& t = bin_thresholds_[f];
-        code = static_cast<uint32_t>(std::upper_bound(t.begin(), t.end(), v) - t.begin());
-      }
+      // A category of 16 or more is in no narrow mask, and its code is 0.
+      const Code code = categorical_[f] ? static_cast<Code>((v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u)
+                                        : static_cast<Code>(Forest::CountAtMost(bin_thresholds_[f], v));
       const bool missing = std::isnan(v);
-      right[f] = missing ? 0xffffffffu : code;
-      left[f] = missing ? 0u : code;
+      right[f] = missing ? S::kMissingRight : code;
+      left[f] = missing ? Code{0} : code;
     }
     return;
   }
-  for (int f = 0; f < f_count; ++f) {
-    const float v = row[f];
-    const bool missing = std::isnan(v);
-    right[f] = Bits(missing ? kInf : v);
-    left[f] = Bits(missing ? -kInf : v);
-  }
-  if (mode_ == Mode::kMixed) {
+  if constexpr (sizeof(Code) == sizeof(float)) {
     for (int f = 0; f < f_count; ++f) {
-      if (!categorical_[f]) continue;
       const float v = row[f];
-      const uint32_t mask = (v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u;
       const bool missing = std::isnan(v);
-      right[f] = missing ? 0xffffffffu : mask;
-      left[f] = missing ? 0u : mask;
+      right[f] = Bits(missing ? kInf : v);
+      left[f] = Bits(missing ? -kInf : v);
+    }
+    if (mode_ == Mode::kMixed) {
+      for (int f = 0; f < f_count; ++f) {
+        if (!categorical_[f]) continue;
+        const float v = row[f];
+        const uint32_t mask = (v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u;
+        const bool missing = std::isnan(v);
+        right[f] = missing ? S::kMissingRight : mask;
+        left[f] = missing ? 0u : mask;
+      }
     }
   }
 }
 
-// One step down from internal slot `n` of the tree whose slots start at
-// `input` / `threshold`: 2n + 1 when the row goes left, 2n + 2 otherwise.
-template <PerfectLayout::Mode kMode>
-inline uint32_t PerfectLayout::Step(uint32_t n, const Slot* tree, const uint32_t* expanded) {
-  constexpr uint32_t kIndexMask = 0x7fffffffu;
-  const uint32_t in = tree[n].input;
-  const uint32_t code = expanded[in & kIndexMask];
-  const uint32_t t = tree[n].threshold;
+template <PerfectLayout::Mode kMode, typename S>
+inline uint32_t PerfectLayout::Step(uint32_t n, const S* tree, const typename S::Code* expanded) {
+  using Code = typename S::Code;
+  const Code in = tree[n].input;
+  const Code code = expanded[in & static_cast<Code>(~S::kCategorical)];
+  const Code t = tree[n].threshold;
   uint32_t left;
   if constexpr (kMode == Mode::kNumeric) {
     left = std::bit_cast<float>(code) < std::bit_cast<float>(t);
@@ -185,38 +196,34 @@ inline uint32_t PerfectLayout::Step(uint32_t n, const Slot* tree, const uint32_t
       numeric_left = code < t;
     }
     const uint32_t category_left = (code & t) == 0;
-    const uint32_t is_categorical = in >> 31;
+    const uint32_t is_categorical = static_cast<uint32_t>(in >> (8 * sizeof(Code) - 1));
     left = (is_categorical & category_left) | ((1u ^ is_categorical) & numeric_left);
   }
   return 2 * n + 2 - left;
 }
 
-template <PerfectLayout::Mode kMode>
-void PerfectLayout::RowMargins(const float* row, float* margins) const {
+template <PerfectLayout::Mode kMode, typename S>
+void PerfectLayout::RowMargins(const S* slots, const float* row, float* margins) const {
+  using Code = typename S::Code;
   for (int g = 0; g < num_groups_; ++g) margins[g] = base_margin_;
-  thread_local std::vector<uint32_t> expanded;
+  thread_local std::vector<Code> expanded;
   if (expanded.size() < static_cast<size_t>(2 * num_features_)) expanded.resize(2 * num_features_);
-  Expand(row, expanded.data());
-  const uint32_t* codes = expanded.data();
+  Expand<S>(row, expanded.data());
+  const Code* codes = expanded.data();
   const int trees = static_cast<int>(tree_depth_.size());
-  const Slot* slots = slots_.data();
   for (int t0 = 0; t0 < trees; t0 += kLanes) {
     const int lanes = std::min(kLanes, trees - t0);
     const uint32_t depth = tree_depth_[t0];
     uint32_t index[kLanes] = {};
     if (lanes == kLanes) {
       // The common case, with a constant trip count the compiler unrolls:
-      // eight independent walks that the processor overlaps.
+      // independent walks that the processor overlaps.
       for (uint32_t d = 0; d < depth; ++d) {
-        for (int k = 0; k < kLanes; ++k) {
-          index[k] = Step<kMode>(index[k], slots + tree_internal_[t0 + k], codes);
-        }
+        for (int k = 0; k < kLanes; ++k) index[k] = Step<kMode>(index[k], slots + tree_internal_[t0 + k], codes);
       }
     } else {
       for (uint32_t d = 0; d < depth; ++d) {
-        for (int k = 0; k < lanes; ++k) {
-          index[k] = Step<kMode>(index[k], slots + tree_internal_[t0 + k], codes);
-        }
+        for (int k = 0; k < lanes; ++k) index[k] = Step<kMode>(index[k], slots + tree_internal_[t0 + k], codes);
       }
     }
     // Added in tree order: the same float sum as one tree at a time.
@@ -233,12 +240,13 @@ void PerfectLayout::RowMargins(const float* row, float* margins) const {
   }
 }
 
-template <PerfectLayout::Mode kMode>
-void PerfectLayout::BatchMargins(const float* data, int64_t rows, float* margins) const {
+template <PerfectLayout::Mode kMode, typename S>
+void PerfectLayout::BatchMargins(const S* slots, const float* data, int64_t rows, float* margins) const {
+  using Code = typename S::Code;
   const int64_t stride = num_features_;
   const int64_t expanded_stride = 2 * stride;
   for (int64_t i = 0; i < rows * num_groups_; ++i) margins[i] = base_margin_;
-  thread_local std::vector<uint32_t> expanded;
+  thread_local std::vector<Code> expanded;
   if (expanded.size() < static_cast<size_t>(kBlockRows * expanded_stride)) {
     expanded.resize(kBlockRows * expanded_stride);
   }
@@ -246,18 +254,18 @@ void PerfectLayout::BatchMargins(const float* data, int64_t rows, float* margins
   uint32_t index[kBlockRows];
   for (int64_t block = 0; block < rows; block += kBlockRows) {
     const int64_t n = std::min(kBlockRows, rows - block);
-    for (int64_t r = 0; r < n; ++r) Expand(data + (block + r) * stride, expanded.data() + r * expanded_stride);
+    for (int64_t r = 0; r < n; ++r) Expand<S>(data + (block + r) * stride, expanded.data() + r * expanded_stride);
     for (int t = 0; t < trees; ++t) {
       // The block's rows step down together: independent loads and compares
       // that the processor overlaps, and no per-row branches.
-      const Slot* tree = slots_.data() + tree_internal_[t];
+      const S* tree = slots + tree_internal_[t];
       const uint32_t depth = tree_depth_[t];
       std::fill(index, index + n, 0u);
-      // Eight rows at a time with a constant trip count, which the compiler
+      // kLanes rows at a time with a constant trip count, which the compiler
       // unrolls and keeps in registers; then the block's last rows.
       int64_t r0 = 0;
       for (; r0 + kLanes <= n; r0 += kLanes) {
-        const uint32_t* codes = expanded.data() + r0 * expanded_stride;
+        const Code* codes = expanded.data() + r0 * expanded_stride;
         uint32_t* at = index + r0;
         for (uint32_t d = 0; d < depth; ++d) {
           for (int k = 0; k < kLanes; ++k) at[k] = Step<kMode>(at[k], tree, codes + k * expanded_stride);
@@ -278,17 +286,21 @@ void PerfectLayout::BatchMargins(const float* data, int64_t rows, float* margins
 
 void PerfectLayout::PredictRowMargins(const float* row, float* margins) const {
   switch (mode_) {
-    case Mode::kNumeric: return RowMargins<Mode::kNumeric>(row, margins);
-    case Mode::kMixed: return RowMargins<Mode::kMixed>(row, margins);
-    case Mode::kQuantized: return RowMargins<Mode::kQuantized>(row, margins);
+    case Mode::kNumeric: return RowMargins<Mode::kNumeric>(slots_.data(), row, margins);
+    case Mode::kMixed: return RowMargins<Mode::kMixed>(slots_.data(), row, margins);
+    case Mode::kQuantized:
+      if (narrow()) return RowMargins<Mode::kQuantized>(narrow_slots_.data(), row, margins);
+      return RowMargins<Mode::kQuantized>(slots_.data(), row, margins);
   }
 }
 
 void PerfectLayout::PredictMargins(const float* data, int64_t rows, float* margins) const {
   switch (mode_) {
-    case Mode::kNumeric: return BatchMargins<Mode::kNumeric>(data, rows, margins);
-    case Mode::kMixed: return BatchMargins<Mode::kMixed>(data, rows, margins);
-    case Mode::kQuantized: return BatchMargins<Mode::kQuantized>(data, rows, margins);
+    case Mode::kNumeric: return BatchMargins<Mode::kNumeric>(slots_.data(), data, rows, margins);
+    case Mode::kMixed: return BatchMargins<Mode::kMixed>(slots_.data(), data, rows, margins);
+    case Mode::kQuantized:
+      if (narrow()) return BatchMargins<Mode::kQuantized>(narrow_slots_.data(), data, rows, margins);
+      return BatchMargins<Mode::kQuantized>(slots_.data(), data, rows, margins);
   }
 }
 

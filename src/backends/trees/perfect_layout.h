@@ -16,8 +16,10 @@
 // default direction is left reads the second copy. A categorical feature is
 // the row's category as a one-bit mask, and missing is all ones (some right-
 // going category matches: right) or zero (left). Quantised forests hold bin
-// indices instead of floats, missing being the largest or the smallest code.
-// A step is then: load the input, compare, n = 2n + 2 - left.
+// indices instead of floats, missing being the largest or the smallest code;
+// when every bound, mask and input index fits in 16 bits (as they do for
+// most tabular models), slots and codes are 16-bit and a slot is 4 bytes,
+// half the size. A step is then: load the input, compare, n = 2n + 2 - left.
 //
 // The layout is built only when it is exact and not much larger than the
 // general one (see Build); the general layout serves the rest.
@@ -53,32 +55,42 @@ class PerfectLayout {
   void PredictRowMargins(const float* row, float* margins) const;
   void PredictMargins(const float* data, int64_t rows, float* margins) const;
 
+  // Bytes of slots and leaves, the part a prediction walks.
   size_t memory_bytes() const {
-    return slots_.size() * sizeof(Slot) + leaf_.size() * sizeof(float);
+    return slots_.size() * sizeof(Slot) + narrow_slots_.size() * sizeof(NarrowSlot) + leaf_.size() * sizeof(float);
   }
+  bool narrow() const { return !narrow_slots_.empty(); }
 
  private:
   // How a step compares: floats only; floats and categorical masks; or
   // integers only (quantised bins and masks).
   enum class Mode { kNumeric, kMixed, kQuantized };
-  // Bit of Slot::input marking a categorical split.
-  static constexpr uint32_t kCategoricalSplit = 1u << 31;
-  struct Slot {
-    uint32_t input;      // Index in the expanded row | kCategoricalSplit.
-    uint32_t threshold;  // Float bits, bin bound or category mask.
+  // An internal slot: the index of its input in the expanded row, with the
+  // top bit marking a categorical split, and its threshold (float bits, bin
+  // bound or category mask). Code is the type of an expanded row's values.
+  template <typename T>
+  struct SlotOf {
+    using Code = T;
+    static constexpr T kCategorical = T{1} << (8 * sizeof(T) - 1);
+    static constexpr T kMissingRight = static_cast<T>(~T{0});  // Above every bound, matches every mask.
+    T input;
+    T threshold;
   };
+  using Slot = SlotOf<uint32_t>;
+  using NarrowSlot = SlotOf<uint16_t>;
 
   PerfectLayout() = default;
   // One step down from internal slot `n` of the tree whose slots start at
   // `tree`: 2n + 1 when the row goes left, 2n + 2 otherwise.
-  template <Mode kMode>
-  static uint32_t Step(uint32_t n, const Slot* tree, const uint32_t* expanded);
+  template <Mode kMode, typename S>
+  static uint32_t Step(uint32_t n, const S* tree, const typename S::Code* expanded);
   // The row's two copies (2 * num_features codes) into `expanded`.
-  void Expand(const float* row, uint32_t* expanded) const;
-  template <Mode kMode>
-  void RowMargins(const float* row, float* margins) const;
-  template <Mode kMode>
-  void BatchMargins(const float* data, int64_t rows, float* margins) const;
+  template <typename S>
+  void Expand(const float* row, typename S::Code* expanded) const;
+  template <Mode kMode, typename S>
+  void RowMargins(const S* slots, const float* row, float* margins) const;
+  template <Mode kMode, typename S>
+  void BatchMargins(const S* slots, const float* data, int64_t rows, float* margins) const;
 
   Mode mode_ = Mode::kNumeric;
   int num_features_ = 0;
@@ -87,7 +99,8 @@ class PerfectLayout {
   std::vector<char> categorical_;                   // Per feature.
   std::vector<std::vector<float>> bin_thresholds_;  // Per feature, when quantised.
   std::vector<int> tree_groups_;
-  std::vector<Slot> slots_;              // Internal slots of all trees.
+  std::vector<Slot> slots_;                // Internal slots of all trees; or
+  std::vector<NarrowSlot> narrow_slots_;  // the same, 16 bits wide (quantised).
   std::vector<float> leaf_;              // Per leaf slot.
   std::vector<uint32_t> tree_internal_;  // Per tree: first internal slot.
   std::vector<uint32_t> tree_leaf_;      // Per tree: first leaf slot.
