@@ -91,6 +91,21 @@ double MicrosecondsPerRow(const Forest& forest, const Holdout& h) {
   return elapsed.count() * 1e6 / static_cast<double>(calls);
 }
 
+// Size, speed and quality of `forest`, plain and quantised, on the holdout.
+OptimizeSide Measure(const Forest& forest, uintmax_t file_bytes, const Holdout& h, bool classifier) {
+  std::vector<float> margins(h.n);
+  forest.PredictMargins(h.rows.data(), static_cast<int64_t>(h.n), margins.data());
+  OptimizeSide side{forest.num_trees(), forest.num_nodes(), file_bytes, forest.prediction_bytes(),
+                    MicrosecondsPerRow(forest, h), Quality(forest, margins, h.labels, classifier), 0, 0};
+  Forest quantized = forest;
+  std::string why;
+  if (quantized.Quantize(&why)) {
+    side.quantized_memory_bytes = quantized.prediction_bytes();
+    side.quantized_microseconds_per_row = MicrosecondsPerRow(quantized, h);
+  }
+  return side;
+}
+
 // Cover-weighted mean absolute leaf value: how much a tree moves predictions.
 double Importance(const Forest& forest, int tree) {
   const uint32_t root = forest.tree_roots()[tree];
@@ -113,8 +128,14 @@ std::string Fixed(double v, int digits) {
 
 std::string OptimizeReport::ToJson() const {
   auto side = [](const OptimizeSide& s) {
-    return nlohmann::json{{"trees", s.trees}, {"nodes", s.nodes}, {"file_bytes", s.file_bytes},
-                          {"microseconds_per_row", s.microseconds_per_row}, {"quality", s.quality}};
+    return nlohmann::json{{"trees", s.trees},
+                          {"nodes", s.nodes},
+                          {"file_bytes", s.file_bytes},
+                          {"memory_bytes", s.memory_bytes},
+                          {"microseconds_per_row", s.microseconds_per_row},
+                          {"quality", s.quality},
+                          {"quantized", {{"memory_bytes", s.quantized_memory_bytes},
+                                         {"microseconds_per_row", s.quantized_microseconds_per_row}}}};
   };
   return nlohmann::json{{"metric", metric}, {"before", side(before)}, {"after", side(after)}, {"version", version}}
              .dump(2) + "\n";
@@ -163,8 +184,7 @@ Result<OptimizeReport> OptimizeModel(const OptimizeOptions& options,
   report.metric = classifier ? "auc" : "rmse";
   std::vector<float> margins(h.n);
   full.PredictMargins(h.rows.data(), static_cast<int64_t>(h.n), margins.data());
-  report.before = {full.num_trees(), full.num_nodes(), fs::file_size(artifact), MicrosecondsPerRow(full, h),
-                   Quality(full, margins, h.labels, classifier)};
+  report.before = Measure(full, fs::file_size(artifact), h, classifier);
   progress("before: " + std::to_string(full.num_trees()) + " trees, " + std::to_string(full.num_nodes()) +
            " nodes, holdout " + report.metric + " " + Fixed(report.before.quality, 5));
 
@@ -233,10 +253,7 @@ Result<OptimizeReport> OptimizeModel(const OptimizeOptions& options,
   // Measure the written model, read back as the server will read it.
   auto written = ReadXGBoostModel(staging / out_name);
   if (!written.ok()) return written.status().WithContext("the pruned model does not read back");
-  std::vector<float> after_margins(h.n);
-  written->forest.PredictMargins(h.rows.data(), static_cast<int64_t>(h.n), after_margins.data());
-  report.after = {written->forest.num_trees(), written->forest.num_nodes(), fs::file_size(staging / out_name),
-                  MicrosecondsPerRow(written->forest, h), Quality(written->forest, after_margins, h.labels, classifier)};
+  report.after = Measure(written->forest, fs::file_size(staging / out_name), h, classifier);
   report.version = version;
   report.artifact = final_dir / out_name;
   {
@@ -250,6 +267,13 @@ Result<OptimizeReport> OptimizeModel(const OptimizeOptions& options,
            Fixed(report.before.microseconds_per_row, 2) + " -> " + Fixed(report.after.microseconds_per_row, 2) +
            " us per row, " + std::to_string(report.before.file_bytes) + " -> " +
            std::to_string(report.after.file_bytes) + " bytes");
+  if (report.after.quantized_microseconds_per_row > 0) {
+    const bool pays = report.after.quantized_microseconds_per_row < 0.95 * report.after.microseconds_per_row;
+    progress("quantised (parameters.quantize: true, same predictions): " +
+             Fixed(report.after.quantized_microseconds_per_row, 2) + " us per row, " +
+             std::to_string(report.after.memory_bytes) + " -> " + std::to_string(report.after.quantized_memory_bytes) +
+             " bytes in memory; " + (pays ? "faster here" : "not faster here"));
+  }
   return report;
 }
 

@@ -10,7 +10,10 @@
 //      tolerance of the unpruned model's.
 // The result is an XGBoost JSON model (readable by both engines) written as a
 // new version beside the original, with optimize_report.json: trees, nodes,
-// file size, native-engine time per row and quality, before and after.
+// file size, native-engine memory and time per row and quality, before and
+// after; and for both, the same measured with threshold quantisation
+// (`parameters.quantize: true` in model.yaml), which gives the same
+// predictions, so that the user can see whether it pays for this model.
 //
 // Thread-safety: a pure function of its inputs and the filesystem.
 #ifndef VIGIL_LIFECYCLE_MODEL_OPTIMIZER_H_
@@ -40,8 +43,12 @@ struct OptimizeSide {
   int trees = 0;
   size_t nodes = 0;
   uintmax_t file_bytes = 0;
+  size_t memory_bytes = 0;          // What the native engine walks to predict.
   double microseconds_per_row = 0;  // Native engine, single-row path.
   double quality = 0;               // AUC or RMSE on the holdout.
+  // Quantised (exactly the same predictions); 0 when it cannot be.
+  size_t quantized_memory_bytes = 0;
+  double quantized_microseconds_per_row = 0;
 };
 
 struct OptimizeReport {

@@ -42,6 +42,11 @@ TEST_F(ModelOptimizerTest, DropsTreesWithinTheToleranceAndWritesALoadableVersion
   ASSERT_TRUE(fs::exists(repo_.path() / "credit/2/optimize_report.json"));
   auto saved = nlohmann::json::parse(testing::ReadFile(repo_.path() / "credit/2/optimize_report.json"));
   EXPECT_EQ(saved["after"]["trees"], report->after.trees);
+  // The quantised forest is measured too, and its slots are half as wide.
+  EXPECT_GT(report->after.quantized_microseconds_per_row, 0);
+  EXPECT_GT(report->after.memory_bytes, 0u);
+  EXPECT_LT(report->after.quantized_memory_bytes, report->after.memory_bytes);
+  EXPECT_EQ(saved["after"]["quantized"]["memory_bytes"], report->after.quantized_memory_bytes);
 
   // XGBoost itself loads the pruned model and agrees with the native engine.
   BoosterHandle h;

@@ -117,6 +117,11 @@ class Forest {
   Objective objective() const { return objective_; }
   float base_margin() const { return base_margin_; }
   size_t num_nodes() const { return nodes_.size(); }
+  // Bytes that prediction walks: the perfect layout's, or the general one's.
+  size_t prediction_bytes() const {
+    return perfect_ ? perfect_->memory_bytes()
+                    : nodes_.size() * sizeof(Node) + category_words_.size() * sizeof(uint32_t);
+  }
 
   // Raw margins of one row (num_features values, NaN for missing) into
   // `margins` (num_groups values). No allocation.
