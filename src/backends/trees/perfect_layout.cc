@@ -11,9 +11,14 @@
 namespace vigil {
 namespace {
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
-
 uint32_t Bits(float v) { return std::bit_cast<uint32_t>(v); }
+
+// An unsigned key with the order of floats (not NaN): negative floats have
+// their bits reversed, the others gain the top bit; -0 is +0 first.
+inline uint32_t Key(float v) {
+  const uint32_t b = Bits(v + 0.0f);  // -0 + 0 is +0.
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
 
 }  // namespace
 
@@ -45,8 +50,8 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
       }
     } else {
       numeric[f] = 1;
-      if (!forest.quantized() && (n.feature_flags & Forest::kDefaultLeft) && !(n.value > -kInf)) {
-        *why = "feature " + std::to_string(f) + " has a split at -inf or NaN";
+      if (!forest.quantized() && std::isnan(n.value)) {
+        *why = "feature " + std::to_string(f) + " has a split at NaN";
         return nullptr;
       }
     }
@@ -57,8 +62,8 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
       return nullptr;
     }
   }
-  const bool has_categorical = std::find(l.categorical_.begin(), l.categorical_.end(), 1) != l.categorical_.end();
-  l.mode_ = forest.quantized() ? Mode::kQuantized : has_categorical ? Mode::kMixed : Mode::kNumeric;
+  l.has_categorical_ = std::find(l.categorical_.begin(), l.categorical_.end(), 1) != l.categorical_.end();
+  l.quantized_ = forest.quantized();
   if (forest.quantized()) l.bin_thresholds_ = forest.bin_thresholds();
 
   // Each group of kLanes trees is padded to its deepest tree.
@@ -116,7 +121,9 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
       const bool default_left = (n.feature_flags & Forest::kDefaultLeft) != 0;
       slots[slot].input = (f + (default_left ? static_cast<uint32_t>(l.num_features_) : 0u)) |
                           ((n.feature_flags & Forest::kCategorical) ? Slot::kCategorical : 0u);
-      slots[slot].threshold = Bits(n.value);
+      // A category mask or a bin bound as it is; a float threshold as its key.
+      const bool integer = forest.quantized() || (n.feature_flags & Forest::kCategorical);
+      slots[slot].threshold = integer ? Bits(n.value) : Key(n.value);
       self(self, n.left, 2 * slot + 1);
       self(self, n.left + 1, 2 * slot + 2);
     };
@@ -126,7 +133,7 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
   }
   // Quantised slots whose inputs, bounds and masks all fit in 16 bits are
   // stored narrow. A bound must stay below the missing code (all ones).
-  if (l.mode_ == Mode::kQuantized && 2 * l.num_features_ < NarrowSlot::kCategorical &&
+  if (l.quantized_ && 2 * l.num_features_ < NarrowSlot::kCategorical &&
       std::all_of(l.slots_.begin(), l.slots_.end(),
                   [](const Slot& s) { return s.threshold < NarrowSlot::kMissingRight; })) {
     l.narrow_slots_.reserve(l.slots_.size());
@@ -146,55 +153,36 @@ void PerfectLayout::Expand(const float* row, typename S::Code* expanded) const {
   const int f_count = num_features_;
   Code* right = expanded;           // Missing goes right.
   Code* left = expanded + f_count;  // Missing goes left.
-  if (mode_ == Mode::kQuantized) {
-    for (int f = 0; f < f_count; ++f) {
-      const float v = row[f];
+  for (int f = 0; f < f_count; ++f) {
+    const float v = row[f];
+    Code code;
+    if (categorical_[f]) {
       // A category of 16 or more is in no narrow mask, and its code is 0.
-      const Code code = categorical_[f] ? static_cast<Code>((v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u)
-                                        : static_cast<Code>(Forest::CountAtMost(bin_thresholds_[f], v));
-      const bool missing = std::isnan(v);
-      right[f] = missing ? S::kMissingRight : code;
-      left[f] = missing ? Code{0} : code;
+      code = static_cast<Code>((v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u);
+    } else if (quantized_) {
+      code = static_cast<Code>(Forest::CountAtMost(bin_thresholds_[f], v));
+    } else {
+      code = static_cast<Code>(Key(v));
     }
-    return;
-  }
-  if constexpr (sizeof(Code) == sizeof(float)) {
-    for (int f = 0; f < f_count; ++f) {
-      const float v = row[f];
-      const bool missing = std::isnan(v);
-      right[f] = Bits(missing ? kInf : v);
-      left[f] = Bits(missing ? -kInf : v);
-    }
-    if (mode_ == Mode::kMixed) {
-      for (int f = 0; f < f_count; ++f) {
-        if (!categorical_[f]) continue;
-        const float v = row[f];
-        const uint32_t mask = (v >= 0.0f && v < 32.0f) ? 1u << static_cast<uint32_t>(v) : 0u;
-        const bool missing = std::isnan(v);
-        right[f] = missing ? S::kMissingRight : mask;
-        left[f] = missing ? 0u : mask;
-      }
-    }
+    const bool missing = std::isnan(v);
+    right[f] = missing ? S::kMissingRight : code;
+    left[f] = missing ? Code{0} : code;
   }
 }
 
-template <PerfectLayout::Mode kMode, typename S>
+template <bool kCategorical, typename S>
 inline uint32_t PerfectLayout::Step(uint32_t n, const S* tree, const typename S::Code* expanded) {
   using Code = typename S::Code;
   const Code in = tree[n].input;
-  const Code code = expanded[in & static_cast<Code>(~S::kCategorical)];
+  // Only categorical splits carry the flag bit.
+  const Code code = expanded[kCategorical ? in & static_cast<Code>(~S::kCategorical) : in];
   const Code t = tree[n].threshold;
   uint32_t left;
-  if constexpr (kMode == Mode::kNumeric) {
-    left = std::bit_cast<float>(code) < std::bit_cast<float>(t);
+  if constexpr (!kCategorical) {
+    left = code < t;
   } else {
     // Both decisions, one selected with integer arithmetic: no branch.
-    uint32_t numeric_left;
-    if constexpr (kMode == Mode::kMixed) {
-      numeric_left = std::bit_cast<float>(code) < std::bit_cast<float>(t);
-    } else {
-      numeric_left = code < t;
-    }
+    const uint32_t numeric_left = code < t;
     const uint32_t category_left = (code & t) == 0;
     const uint32_t is_categorical = static_cast<uint32_t>(in >> (8 * sizeof(Code) - 1));
     left = (is_categorical & category_left) | ((1u ^ is_categorical) & numeric_left);
@@ -202,7 +190,7 @@ inline uint32_t PerfectLayout::Step(uint32_t n, const S* tree, const typename S:
   return 2 * n + 2 - left;
 }
 
-template <PerfectLayout::Mode kMode, typename S>
+template <bool kCategorical, typename S>
 void PerfectLayout::RowMargins(const S* slots, const float* row, float* margins) const {
   using Code = typename S::Code;
   for (int g = 0; g < num_groups_; ++g) margins[g] = base_margin_;
@@ -216,14 +204,17 @@ void PerfectLayout::RowMargins(const S* slots, const float* row, float* margins)
     const uint32_t depth = tree_depth_[t0];
     uint32_t index[kLanes] = {};
     if (lanes == kLanes) {
-      // The common case, with a constant trip count the compiler unrolls:
-      // independent walks that the processor overlaps.
+      // The common case, unrolled: independent walks that the processor
+      // overlaps, their trees' slots found once.
+      const S* tree[kLanes];
+      for (int k = 0; k < kLanes; ++k) tree[k] = slots + tree_internal_[t0 + k];
       for (uint32_t d = 0; d < depth; ++d) {
-        for (int k = 0; k < kLanes; ++k) index[k] = Step<kMode>(index[k], slots + tree_internal_[t0 + k], codes);
+#pragma GCC unroll 16
+        for (int k = 0; k < kLanes; ++k) index[k] = Step<kCategorical>(index[k], tree[k], codes);
       }
     } else {
       for (uint32_t d = 0; d < depth; ++d) {
-        for (int k = 0; k < lanes; ++k) index[k] = Step<kMode>(index[k], slots + tree_internal_[t0 + k], codes);
+        for (int k = 0; k < lanes; ++k) index[k] = Step<kCategorical>(index[k], slots + tree_internal_[t0 + k], codes);
       }
     }
     // Added in tree order: the same float sum as one tree at a time.
@@ -240,7 +231,7 @@ void PerfectLayout::RowMargins(const S* slots, const float* row, float* margins)
   }
 }
 
-template <PerfectLayout::Mode kMode, typename S>
+template <bool kCategorical, typename S>
 void PerfectLayout::BatchMargins(const S* slots, const float* data, int64_t rows, float* margins) const {
   using Code = typename S::Code;
   const int64_t stride = num_features_;
@@ -268,12 +259,13 @@ void PerfectLayout::BatchMargins(const S* slots, const float* data, int64_t rows
         const Code* codes = expanded.data() + r0 * expanded_stride;
         uint32_t* at = index + r0;
         for (uint32_t d = 0; d < depth; ++d) {
-          for (int k = 0; k < kLanes; ++k) at[k] = Step<kMode>(at[k], tree, codes + k * expanded_stride);
+#pragma GCC unroll 16
+          for (int k = 0; k < kLanes; ++k) at[k] = Step<kCategorical>(at[k], tree, codes + k * expanded_stride);
         }
       }
       for (uint32_t d = 0; d < depth; ++d) {
         for (int64_t r = r0; r < n; ++r) {
-          index[r] = Step<kMode>(index[r], tree, expanded.data() + r * expanded_stride);
+          index[r] = Step<kCategorical>(index[r], tree, expanded.data() + r * expanded_stride);
         }
       }
       const float* leaf = leaf_.data() + tree_leaf_[t];
@@ -285,22 +277,21 @@ void PerfectLayout::BatchMargins(const S* slots, const float* data, int64_t rows
 }
 
 void PerfectLayout::PredictRowMargins(const float* row, float* margins) const {
-  switch (mode_) {
-    case Mode::kNumeric: return RowMargins<Mode::kNumeric>(slots_.data(), row, margins);
-    case Mode::kMixed: return RowMargins<Mode::kMixed>(slots_.data(), row, margins);
-    case Mode::kQuantized:
-      if (narrow()) return RowMargins<Mode::kQuantized>(narrow_slots_.data(), row, margins);
-      return RowMargins<Mode::kQuantized>(slots_.data(), row, margins);
+  if (narrow()) {
+    has_categorical_ ? RowMargins<true>(narrow_slots_.data(), row, margins)
+                     : RowMargins<false>(narrow_slots_.data(), row, margins);
+  } else {
+    has_categorical_ ? RowMargins<true>(slots_.data(), row, margins) : RowMargins<false>(slots_.data(), row, margins);
   }
 }
 
 void PerfectLayout::PredictMargins(const float* data, int64_t rows, float* margins) const {
-  switch (mode_) {
-    case Mode::kNumeric: return BatchMargins<Mode::kNumeric>(slots_.data(), data, rows, margins);
-    case Mode::kMixed: return BatchMargins<Mode::kMixed>(slots_.data(), data, rows, margins);
-    case Mode::kQuantized:
-      if (narrow()) return BatchMargins<Mode::kQuantized>(narrow_slots_.data(), data, rows, margins);
-      return BatchMargins<Mode::kQuantized>(slots_.data(), data, rows, margins);
+  if (narrow()) {
+    has_categorical_ ? BatchMargins<true>(narrow_slots_.data(), data, rows, margins)
+                     : BatchMargins<false>(narrow_slots_.data(), data, rows, margins);
+  } else {
+    has_categorical_ ? BatchMargins<true>(slots_.data(), data, rows, margins)
+                     : BatchMargins<false>(slots_.data(), data, rows, margins);
   }
 }
 

@@ -10,13 +10,15 @@
 // bound, or a categorical mask), side by side so that a step touches one
 // cache line.
 //
-// Missing values cost nothing in the walk. A row is expanded once into two
-// copies of its features: in the first, a missing numeric value is +inf
-// (`v < t` false: goes right), in the second -inf (goes left); a split whose
-// default direction is left reads the second copy. A categorical feature is
-// the row's category as a one-bit mask, and missing is all ones (some right-
-// going category matches: right) or zero (left). Quantised forests hold bin
-// indices instead of floats, missing being the largest or the smallest code;
+// Every comparison is on unsigned integers, and missing values cost nothing
+// in the walk. A row is expanded once into two copies of its features, as
+// codes: a numeric value becomes its float's bits mapped to an unsigned key
+// of the same order (after -0 becomes +0, which floats compare equal), so
+// that `x < t` is `key(x) < key(t)`; a categorical value becomes a one-bit
+// mask. A missing value is all ones in the first copy (above every key, and
+// matching some right-going category: goes right) and zero in the second
+// (goes left); a split whose default direction is left reads the second
+// copy. Quantised forests hold bin indices instead of keys;
 // when every bound, mask and input index fits in 16 bits (as they do for
 // most tabular models), slots and codes are 16-bit and a slot is 4 bytes,
 // half the size. A step is then: load the input, compare, n = 2n + 2 - left.
@@ -48,7 +50,7 @@ class PerfectLayout {
 
   // The layout of `forest`, or null with the reason when it cannot be exact
   // (wide categorical sets, a feature split both as numeric and as
-  // categorical, a -inf threshold) or would be too large (deep, sparse trees).
+  // categorical, a NaN threshold) or would be too large (deep, sparse trees).
   static std::unique_ptr<const PerfectLayout> Build(const Forest& forest, std::string* why);
 
   // As Forest::PredictRowMargins / PredictMargins (same floats, same order).
@@ -62,9 +64,8 @@ class PerfectLayout {
   bool narrow() const { return !narrow_slots_.empty(); }
 
  private:
-  // How a step compares: floats only; floats and categorical masks; or
-  // integers only (quantised bins and masks).
-  enum class Mode { kNumeric, kMixed, kQuantized };
+  // How a step decides: by the numeric test only, or by the numeric or the
+  // categorical test (forests with categorical splits).
   // An internal slot: the index of its input in the expanded row, with the
   // top bit marking a categorical split, and its threshold (float bits, bin
   // bound or category mask). Code is the type of an expanded row's values.
@@ -74,7 +75,7 @@ class PerfectLayout {
     static constexpr T kCategorical = T{1} << (8 * sizeof(T) - 1);
     static constexpr T kMissingRight = static_cast<T>(~T{0});  // Above every bound, matches every mask.
     T input;
-    T threshold;
+    T threshold;  // Numeric key, bin bound or category mask.
   };
   using Slot = SlotOf<uint32_t>;
   using NarrowSlot = SlotOf<uint16_t>;
@@ -82,17 +83,18 @@ class PerfectLayout {
   PerfectLayout() = default;
   // One step down from internal slot `n` of the tree whose slots start at
   // `tree`: 2n + 1 when the row goes left, 2n + 2 otherwise.
-  template <Mode kMode, typename S>
+  template <bool kCategorical, typename S>
   static uint32_t Step(uint32_t n, const S* tree, const typename S::Code* expanded);
   // The row's two copies (2 * num_features codes) into `expanded`.
   template <typename S>
   void Expand(const float* row, typename S::Code* expanded) const;
-  template <Mode kMode, typename S>
+  template <bool kCategorical, typename S>
   void RowMargins(const S* slots, const float* row, float* margins) const;
-  template <Mode kMode, typename S>
+  template <bool kCategorical, typename S>
   void BatchMargins(const S* slots, const float* data, int64_t rows, float* margins) const;
 
-  Mode mode_ = Mode::kNumeric;
+  bool has_categorical_ = false;
+  bool quantized_ = false;
   int num_features_ = 0;
   int num_groups_ = 1;
   float base_margin_ = 0;
