@@ -66,26 +66,29 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
   l.quantized_ = forest.quantized();
   if (forest.quantized()) l.bin_thresholds_ = forest.bin_thresholds();
 
-  // Each group of kLanes trees is padded to its deepest tree.
-  l.tree_depth_.resize(trees);
+  // Each group of kLanes trees is padded to its deepest tree, and its trees
+  // are interleaved slot by slot: slot n of lane k at n * kLanes + k.
+  const int groups = (trees + kLanes - 1) / kLanes;
   size_t internal = 0, leaves = 0;
-  for (int t0 = 0; t0 < trees; t0 += kLanes) {
-    const int end = std::min(trees, t0 + kLanes);
+  for (int g = 0; g < groups; ++g) {
     uint32_t depth = 0;
-    for (int t = t0; t < end; ++t) depth = std::max(depth, forest.tree_depths()[t]);
+    for (int t = g * kLanes; t < std::min(trees, (g + 1) * kLanes); ++t) {
+      depth = std::max(depth, forest.tree_depths()[t]);
+    }
     if (depth > kMaxDepth) {
-      *why = "tree " + std::to_string(t0) + " or a neighbour is deeper than " + std::to_string(kMaxDepth);
+      *why = "a tree among " + std::to_string(g * kLanes) + " to " + std::to_string((g + 1) * kLanes - 1) +
+             " is deeper than " + std::to_string(kMaxDepth);
       return nullptr;
     }
-    for (int t = t0; t < end; ++t) {
-      l.tree_depth_[t] = depth;
-      internal += (size_t{1} << depth) - 1;
-      leaves += size_t{1} << depth;
-    }
+    l.group_depth_.push_back(depth);
+    l.group_slots_.push_back(static_cast<uint32_t>(internal));
+    l.group_leaves_.push_back(static_cast<uint32_t>(leaves));
+    internal += ((size_t{1} << depth) - 1) * kLanes;
+    leaves += (size_t{1} << depth) * kLanes;
   }
   // Padding sparse trees costs cache; beyond 4 times the general layout
   // (plus room for small models), the general layout is faster.
-  const size_t bytes = (internal * 2 + leaves) * sizeof(uint32_t);
+  const size_t bytes = internal * sizeof(Slot) + leaves * sizeof(float);
   const size_t general = nodes.size() * sizeof(Forest::Node);
   if (bytes > 4 * general + (size_t{1} << 20)) {
     *why = "the trees are too sparse for it (" + std::to_string(bytes) + " bytes against " +
@@ -94,21 +97,17 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
   }
   l.slots_.assign(internal, Slot{0, 0});
   l.leaf_.assign(leaves, 0.0f);
-  l.tree_internal_.resize(trees);
-  l.tree_leaf_.resize(trees);
-  size_t next_internal = 0, next_leaf = 0;
   for (int t = 0; t < trees; ++t) {
-    const uint32_t depth = l.tree_depth_[t];
-    l.tree_internal_[t] = static_cast<uint32_t>(next_internal);
-    l.tree_leaf_[t] = static_cast<uint32_t>(next_leaf);
-    Slot* slots = l.slots_.data() + next_internal;
-    float* leaf = l.leaf_.data() + next_leaf;
+    const int g = t / kLanes, k = t % kLanes;
+    const uint32_t depth = l.group_depth_[g];
+    Slot* slots = l.slots_.data() + l.group_slots_[g] + k;
+    float* leaf = l.leaf_.data() + l.group_leaves_[g] + k;
     const uint32_t first_leaf_slot = (1u << depth) - 1;
     // Places `node` of the original tree at `slot` of the perfect one.
     auto place = [&](auto& self, uint32_t node, uint32_t slot) -> void {
       const Forest::Node& n = nodes[node];
       if (slot >= first_leaf_slot) {
-        leaf[slot - first_leaf_slot] = n.value;
+        leaf[(slot - first_leaf_slot) * kLanes] = n.value;
         return;
       }
       if (Forest::IsLeaf(n)) {
@@ -119,18 +118,19 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
       }
       const uint32_t f = n.feature_flags & Forest::kFeatureMask;
       const bool default_left = (n.feature_flags & Forest::kDefaultLeft) != 0;
-      slots[slot].input = (f + (default_left ? static_cast<uint32_t>(l.num_features_) : 0u)) |
-                          ((n.feature_flags & Forest::kCategorical) ? Slot::kCategorical : 0u);
+      Slot& out = slots[slot * kLanes];
+      out.input = (f + (default_left ? static_cast<uint32_t>(l.num_features_) : 0u)) |
+                  ((n.feature_flags & Forest::kCategorical) ? Slot::kCategorical : 0u);
       // A category mask or a bin bound as it is; a float threshold as its key.
       const bool integer = forest.quantized() || (n.feature_flags & Forest::kCategorical);
-      slots[slot].threshold = integer ? Bits(n.value) : Key(n.value);
+      out.threshold = integer ? Bits(n.value) : Key(n.value);
       self(self, n.left, 2 * slot + 1);
       self(self, n.left + 1, 2 * slot + 2);
     };
     place(place, forest.tree_roots()[t], 0);
-    next_internal += first_leaf_slot;
-    next_leaf += size_t{1} << depth;
   }
+  // The lanes of a last, partial group hold zero slots and zero leaves: they
+  // are walked (the walk is branch-free) but never added.
   // Quantised slots whose inputs, bounds and masks all fit in 16 bits are
   // stored narrow. A bound must stay below the missing code (all ones).
   if (l.quantized_ && 2 * l.num_features_ < NarrowSlot::kCategorical &&
@@ -171,12 +171,12 @@ void PerfectLayout::Expand(const float* row, typename S::Code* expanded) const {
 }
 
 template <bool kCategorical, typename S>
-inline uint32_t PerfectLayout::Step(uint32_t n, const S* tree, const typename S::Code* expanded) {
+inline size_t PerfectLayout::Step(size_t n, const S& slot, const typename S::Code* expanded) {
   using Code = typename S::Code;
-  const Code in = tree[n].input;
+  const Code in = slot.input;
   // Only categorical splits carry the flag bit.
   const Code code = expanded[kCategorical ? in & static_cast<Code>(~S::kCategorical) : in];
-  const Code t = tree[n].threshold;
+  const Code t = slot.threshold;
   uint32_t left;
   if constexpr (!kCategorical) {
     left = code < t;
@@ -198,35 +198,32 @@ void PerfectLayout::RowMargins(const S* slots, const float* row, float* margins)
   if (expanded.size() < static_cast<size_t>(2 * num_features_)) expanded.resize(2 * num_features_);
   Expand<S>(row, expanded.data());
   const Code* codes = expanded.data();
-  const int trees = static_cast<int>(tree_depth_.size());
-  for (int t0 = 0; t0 < trees; t0 += kLanes) {
-    const int lanes = std::min(kLanes, trees - t0);
-    const uint32_t depth = tree_depth_[t0];
-    uint32_t index[kLanes] = {};
-    if (lanes == kLanes) {
-      // The common case, unrolled: independent walks that the processor
-      // overlaps, their trees' slots found once.
-      const S* tree[kLanes];
-      for (int k = 0; k < kLanes; ++k) tree[k] = slots + tree_internal_[t0 + k];
-      for (uint32_t d = 0; d < depth; ++d) {
+  const int trees = static_cast<int>(tree_groups_.size());
+  for (size_t g = 0; g < group_depth_.size(); ++g) {
+    // The group's trees walk down together, unrolled: independent walks that
+    // the processor overlaps, one lane's slot an immediate offset from the
+    // next, and the top levels of all of them in a few cache lines.
+    const S* group = slots + group_slots_[g];
+    // Keeps `group` one register: otherwise GCC folds its offset into every
+    // lane's index and spills sixteen of them.
+    asm("" : "+r"(group));
+    const uint32_t depth = group_depth_[g];
+    size_t index[kLanes] = {};  // 64-bit, so that addresses need no extension.
+    for (uint32_t d = 0; d < depth; ++d) {
 #pragma GCC unroll 16
-        for (int k = 0; k < kLanes; ++k) index[k] = Step<kCategorical>(index[k], tree[k], codes);
-      }
-    } else {
-      for (uint32_t d = 0; d < depth; ++d) {
-        for (int k = 0; k < lanes; ++k) index[k] = Step<kCategorical>(index[k], slots + tree_internal_[t0 + k], codes);
-      }
+      for (int k = 0; k < kLanes; ++k) index[k] = Step<kCategorical>(index[k], group[index[k] * kLanes + k], codes);
     }
     // Added in tree order: the same float sum as one tree at a time.
+    const int t0 = static_cast<int>(g) * kLanes;
+    const int lanes = std::min(kLanes, trees - t0);
+    const float* leaf = leaf_.data() + group_leaves_[g];
     const uint32_t first_leaf_slot = (1u << depth) - 1;
     if (num_groups_ == 1) {
       float sum = margins[0];
-      for (int k = 0; k < lanes; ++k) sum += leaf_[tree_leaf_[t0 + k] + index[k] - first_leaf_slot];
+      for (int k = 0; k < lanes; ++k) sum += leaf[(index[k] - first_leaf_slot) * kLanes + k];
       margins[0] = sum;
     } else {
-      for (int k = 0; k < lanes; ++k) {
-        margins[tree_groups_[t0 + k]] += leaf_[tree_leaf_[t0 + k] + index[k] - first_leaf_slot];
-      }
+      for (int k = 0; k < lanes; ++k) margins[tree_groups_[t0 + k]] += leaf[(index[k] - first_leaf_slot) * kLanes + k];
     }
   }
 }
@@ -241,7 +238,7 @@ void PerfectLayout::BatchMargins(const S* slots, const float* data, int64_t rows
   if (expanded.size() < static_cast<size_t>(kBlockRows * expanded_stride)) {
     expanded.resize(kBlockRows * expanded_stride);
   }
-  const int trees = static_cast<int>(tree_depth_.size());
+  const int trees = static_cast<int>(tree_groups_.size());
   uint32_t index[kBlockRows];
   for (int64_t block = 0; block < rows; block += kBlockRows) {
     const int64_t n = std::min(kBlockRows, rows - block);
@@ -249,8 +246,9 @@ void PerfectLayout::BatchMargins(const S* slots, const float* data, int64_t rows
     for (int t = 0; t < trees; ++t) {
       // The block's rows step down together: independent loads and compares
       // that the processor overlaps, and no per-row branches.
-      const S* tree = slots + tree_internal_[t];
-      const uint32_t depth = tree_depth_[t];
+      const int g = t / kLanes, k = t % kLanes;
+      const S* tree = slots + group_slots_[g] + k;
+      const uint32_t depth = group_depth_[g];
       std::fill(index, index + n, 0u);
       // kLanes rows at a time with a constant trip count, which the compiler
       // unrolls and keeps in registers; then the block's last rows.
@@ -260,18 +258,18 @@ void PerfectLayout::BatchMargins(const S* slots, const float* data, int64_t rows
         uint32_t* at = index + r0;
         for (uint32_t d = 0; d < depth; ++d) {
 #pragma GCC unroll 16
-          for (int k = 0; k < kLanes; ++k) at[k] = Step<kCategorical>(at[k], tree, codes + k * expanded_stride);
+          for (int k = 0; k < kLanes; ++k) at[k] = Step<kCategorical>(at[k], tree[at[k] * kLanes], codes + k * expanded_stride);
         }
       }
       for (uint32_t d = 0; d < depth; ++d) {
         for (int64_t r = r0; r < n; ++r) {
-          index[r] = Step<kCategorical>(index[r], tree, expanded.data() + r * expanded_stride);
+          index[r] = Step<kCategorical>(index[r], tree[index[r] * kLanes], expanded.data() + r * expanded_stride);
         }
       }
-      const float* leaf = leaf_.data() + tree_leaf_[t];
+      const float* leaf = leaf_.data() + group_leaves_[g] + k;
       const uint32_t first_leaf_slot = (1u << depth) - 1;
       float* out = margins + block * num_groups_ + tree_groups_[t];
-      for (int64_t r = 0; r < n; ++r) out[r * num_groups_] += leaf[index[r] - first_leaf_slot];
+      for (int64_t r = 0; r < n; ++r) out[r * num_groups_] += leaf[(index[r] - first_leaf_slot) * kLanes];
     }
   }
 }

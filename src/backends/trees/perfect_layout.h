@@ -3,7 +3,9 @@
 // Each tree is stored as a perfect binary tree of its group's depth D (a
 // group is kLanes consecutive trees, walked together by one row): internal
 // slot n has its children at 2n + 1 and 2n + 2, so no child index is stored,
-// and the 2^D leaves sit in their own array. A leaf of the original tree
+// and the 2^D leaves sit in their own array. A group's trees are interleaved
+// slot by slot (slot n of its k-th tree at n * kLanes + k), so that the top
+// levels of all of them share a few cache lines. A leaf of the original tree
 // above depth D becomes a split whose both subtrees end in copies of its
 // value, so any direction taken below it is right. An internal slot is 8
 // bytes: the input index and the threshold (the float's bits, a quantised
@@ -81,10 +83,10 @@ class PerfectLayout {
   using NarrowSlot = SlotOf<uint16_t>;
 
   PerfectLayout() = default;
-  // One step down from internal slot `n` of the tree whose slots start at
-  // `tree`: 2n + 1 when the row goes left, 2n + 2 otherwise.
+  // One step down from internal slot `n` of a tree, which is `slot`: 2n + 1
+  // when the row goes left, 2n + 2 otherwise.
   template <bool kCategorical, typename S>
-  static uint32_t Step(uint32_t n, const S* tree, const typename S::Code* expanded);
+  static size_t Step(size_t n, const S& slot, const typename S::Code* expanded);
   // The row's two copies (2 * num_features codes) into `expanded`.
   template <typename S>
   void Expand(const float* row, typename S::Code* expanded) const;
@@ -104,9 +106,9 @@ class PerfectLayout {
   std::vector<Slot> slots_;                // Internal slots of all trees; or
   std::vector<NarrowSlot> narrow_slots_;  // the same, 16 bits wide (quantised).
   std::vector<float> leaf_;              // Per leaf slot.
-  std::vector<uint32_t> tree_internal_;  // Per tree: first internal slot.
-  std::vector<uint32_t> tree_leaf_;      // Per tree: first leaf slot.
-  std::vector<uint32_t> tree_depth_;     // Per tree: its group's depth.
+  std::vector<uint32_t> group_slots_;   // Per group of kLanes trees: its first slot;
+  std::vector<uint32_t> group_leaves_;  // its first leaf;
+  std::vector<uint32_t> group_depth_;   // the depth of its deepest tree.
 };
 
 }  // namespace vigil
