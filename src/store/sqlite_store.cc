@@ -1,0 +1,280 @@
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <string_view>
+
+namespace vigil {
+namespace {
+
+// Schema version 1: the prediction log and the feedback joined to it. A
+// prediction is one row of one request; its feedback goes with it when the
+// log's retention deletes it.
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE predictions (
+  id INTEGER PRIMARY KEY,
+  model TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  row INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL,
+  route TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  outputs TEXT NOT NULL,
+  UNIQUE (model, request_id, row)
+);
+CREATE INDEX predictions_by_time ON predictions (model, time_ms);
+CREATE INDEX predictions_by_age ON predictions (time_ms);
+CREATE TABLE feedback (
+  prediction INTEGER PRIMARY KEY REFERENCES predictions (id) ON DELETE CASCADE,
+  label TEXT NOT NULL,
+  time_ms INTEGER NOT NULL
+);
+)sql";
+
+// A prepared statement, finalised when it goes out of scope.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Statement& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string Text(int column) const {
+    const unsigned char* text = sqlite3_column_text(stmt_, column);
+    return text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column)) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+Status Error(sqlite3* db, const std::string& what) {
+  return Status::Internal(what + ": " + sqlite3_errmsg(db));
+}
+
+Status Exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    Status s = Status::Internal(std::string("sqlite: ") + (message ? message : "error") + " in: " + sql);
+    sqlite3_free(message);
+    return s;
+  }
+  return Status::Ok();
+}
+
+// BEGIN IMMEDIATE (take the write lock now, so that no statement inside
+// fails on lock upgrade) ... COMMIT, or ROLLBACK on destruction.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) { status_ = Exec(db, "BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    // A failed rollback leaves the transaction to be rolled back when the
+    // connection next begins one; nothing else can be done in a destructor.
+    if (status_.ok() && !committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  const Status& status() const { return status_; }
+  Status Commit() {
+    Status s = Exec(db_, "COMMIT");
+    committed_ = s.ok();
+    return s;
+  }
+
+ private:
+  sqlite3* db_;
+  Status status_;
+  bool committed_ = false;
+};
+
+StoredPrediction ReadPrediction(const Statement& q) {
+  return {q.Text(0), q.Text(1), q.Int(2), q.Int(3), q.Int(4), q.Text(5), q.Text(6), q.Text(7)};
+}
+
+}  // namespace
+
+const char* FeedbackOutcomeName(FeedbackOutcome outcome) {
+  switch (outcome) {
+    case FeedbackOutcome::kRecorded: return "recorded";
+    case FeedbackOutcome::kDuplicate: return "duplicate";
+    case FeedbackOutcome::kConflict: return "conflict";
+    case FeedbackOutcome::kUnknownId: return "unknown_id";
+  }
+  return "unknown";
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status::InvalidArgument("cannot open the store " + path.string() + ": " + message);
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON"}) {
+    if (Status s = Exec(db, pragma); !s.ok()) {
+      return Status::InvalidArgument("the store " + path.string() + " is not usable: " + s.message());
+    }
+  }
+  if (Status s = store->Migrate(); !s.ok()) {
+    return Status::InvalidArgument("the store " + path.string() + ": " + s.message());
+  }
+  return store;
+}
+
+SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+
+Status SqliteStore::Migrate() {
+  Statement q(db_, "PRAGMA user_version");
+  if (!q.ok() || q.Step() != SQLITE_ROW) return Error(db_, "reading the schema version");
+  const int64_t version = q.Int(0);
+  if (version > kSchemaVersion) {
+    return Status::InvalidArgument("schema version " + std::to_string(version) + " is newer than this Vigil's (" +
+                                   std::to_string(kSchemaVersion) + ")");
+  }
+  if (version == kSchemaVersion) return Status::Ok();
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  if (version < 1) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV1));
+  VIGIL_RETURN_IF_ERROR(Exec(db_, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
+  return t.Commit();
+}
+
+Status SqliteStore::AppendPredictions(const std::vector<StoredPrediction>& predictions) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  Statement insert(db_,
+                   "INSERT INTO predictions (model, request_id, row, version, time_ms, route, inputs, outputs) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  if (!insert.ok()) return Error(db_, "preparing the prediction insert");
+  for (const StoredPrediction& p : predictions) {
+    insert.Bind(1, p.model).Bind(2, p.request_id).Bind(3, p.row).Bind(4, p.version).Bind(5, p.time_ms);
+    insert.Bind(6, p.route).Bind(7, p.inputs).Bind(8, p.outputs);
+    if (insert.Step() != SQLITE_DONE) return Error(db_, "logging a prediction");
+    insert.Reset();
+  }
+  return t.Commit();
+}
+
+Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::string& model,
+                                                                 const std::vector<FeedbackItem>& items,
+                                                                 int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  Statement find(db_, "SELECT id FROM predictions WHERE model = ? AND request_id = ? AND row = ?");
+  Statement insert(db_, "INSERT INTO feedback (prediction, label, time_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
+  Statement existing(db_, "SELECT label FROM feedback WHERE prediction = ?");
+  if (!find.ok() || !insert.ok() || !existing.ok()) return Error(db_, "preparing the feedback statements");
+  std::vector<FeedbackOutcome> outcomes;
+  outcomes.reserve(items.size());
+  for (const FeedbackItem& item : items) {
+    find.Bind(1, model).Bind(2, item.request_id).Bind(3, item.row);
+    const int rc = find.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(db_, "looking up a prediction");
+    if (rc == SQLITE_DONE) {
+      outcomes.push_back(FeedbackOutcome::kUnknownId);
+      find.Reset();
+      continue;
+    }
+    const int64_t prediction = find.Int(0);
+    find.Reset();
+    insert.Bind(1, prediction).Bind(2, item.label).Bind(3, now_ms);
+    if (insert.Step() != SQLITE_DONE) return Error(db_, "recording feedback");
+    insert.Reset();
+    if (sqlite3_changes(db_) == 1) {
+      outcomes.push_back(FeedbackOutcome::kRecorded);
+      continue;
+    }
+    existing.Bind(1, prediction);
+    if (existing.Step() != SQLITE_ROW) return Error(db_, "reading earlier feedback");
+    outcomes.push_back(existing.Text(0) == item.label ? FeedbackOutcome::kDuplicate : FeedbackOutcome::kConflict);
+    existing.Reset();
+  }
+  VIGIL_RETURN_IF_ERROR(t.Commit());
+  return outcomes;
+}
+
+Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_rows) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  int64_t deleted = 0;
+  Statement old(db_, "DELETE FROM predictions WHERE time_ms < ?");
+  if (!old.ok() || old.Bind(1, before_ms).Step() != SQLITE_DONE) return Error(db_, "deleting old predictions");
+  deleted += sqlite3_changes(db_);
+  if (max_rows > 0) {
+    Statement excess(db_,
+                     "DELETE FROM predictions WHERE id IN (SELECT id FROM predictions ORDER BY time_ms, id "
+                     "LIMIT max(0, (SELECT count(*) FROM predictions) - ?))");
+    if (!excess.ok() || excess.Bind(1, max_rows).Step() != SQLITE_DONE) {
+      return Error(db_, "deleting predictions beyond the row limit");
+    }
+    deleted += sqlite3_changes(db_);
+  }
+  VIGIL_RETURN_IF_ERROR(t.Commit());
+  return deleted;
+}
+
+Result<std::vector<StoredPrediction>> SqliteStore::Predictions(const std::string& model, int64_t from_ms,
+                                                               int64_t to_ms, int64_t limit) {
+  std::lock_guard lock(mu_);
+  Statement q(db_,
+              "SELECT model, request_id, row, version, time_ms, route, inputs, outputs FROM predictions "
+              "WHERE model = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms, id LIMIT ?");
+  if (!q.ok()) return Error(db_, "preparing the prediction query");
+  q.Bind(1, model).Bind(2, from_ms).Bind(3, to_ms).Bind(4, limit);
+  std::vector<StoredPrediction> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadPrediction(q));
+  if (rc != SQLITE_DONE) return Error(db_, "reading predictions");
+  return out;
+}
+
+Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std::string& model, int64_t from_ms,
+                                                                       int64_t to_ms, int64_t limit) {
+  std::lock_guard lock(mu_);
+  Statement q(db_,
+              "SELECT p.model, p.request_id, p.row, p.version, p.time_ms, p.route, p.inputs, p.outputs, f.label, "
+              "f.time_ms FROM predictions p JOIN feedback f ON f.prediction = p.id "
+              "WHERE p.model = ? AND p.time_ms >= ? AND p.time_ms < ? ORDER BY p.time_ms, p.id LIMIT ?");
+  if (!q.ok()) return Error(db_, "preparing the labelled prediction query");
+  q.Bind(1, model).Bind(2, from_ms).Bind(3, to_ms).Bind(4, limit);
+  std::vector<LabeledPrediction> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back({ReadPrediction(q), q.Text(8), q.Int(9)});
+  if (rc != SQLITE_DONE) return Error(db_, "reading labelled predictions");
+  return out;
+}
+
+Result<int64_t> SqliteStore::CountPredictions(const std::string& model) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT count(*) FROM predictions WHERE model = ?");
+  if (!q.ok() || q.Bind(1, model).Step() != SQLITE_ROW) return Error(db_, "counting predictions");
+  return q.Int(0);
+}
+
+}  // namespace vigil
