@@ -1,6 +1,6 @@
 #include "http/error_mapping.h"
 
-#include <cstdio>
+#include "common/json_text.h"
 
 namespace vigil {
 
@@ -16,28 +16,6 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kInternal: return 500;
   }
   return 500;
-}
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 HttpResponse ErrorResponse(int http_status, std::string_view message) {

@@ -23,8 +23,6 @@ HttpResponse ErrorResponse(const Status& status);
 // {"error": message} with an explicit status (for errors found by the server
 // itself, such as 413 or 405).
 HttpResponse ErrorResponse(int http_status, std::string_view message);
-// Appends `s` as a JSON string literal, quotes included.
-void AppendJsonString(std::string& out, std::string_view s);
 
 }  // namespace vigil
 

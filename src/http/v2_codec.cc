@@ -1,5 +1,7 @@
 #include "http/v2_codec.h"
 
+#include "common/json_text.h"
+
 #include <simdjson.h>
 
 #include <charconv>
@@ -186,19 +188,6 @@ Result<Tensor> DecodeInput(const element& in, size_t i) {
   return t;
 }
 
-template <typename T>
-void AppendNumber(std::string& out, T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (!std::isfinite(v)) {
-      out += "null";
-      return;
-    }
-  }
-  char buf[32];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  out.append(buf, ptr);
-}
-
 void AppendData(std::string& out, const Tensor& t) {
   const int64_t n = t.element_count();
   for (int64_t i = 0; i < n; ++i) {
@@ -206,16 +195,16 @@ void AppendData(std::string& out, const Tensor& t) {
     switch (t.type()) {
       case DataType::kBool: out += t.values<uint8_t>()[i] ? "true" : "false"; break;
       case DataType::kBytes: AppendJsonString(out, t.strings()[i]); break;
-      case DataType::kInt8: AppendNumber(out, static_cast<int>(t.values<int8_t>()[i])); break;
-      case DataType::kInt16: AppendNumber(out, t.values<int16_t>()[i]); break;
-      case DataType::kInt32: AppendNumber(out, t.values<int32_t>()[i]); break;
-      case DataType::kInt64: AppendNumber(out, t.values<int64_t>()[i]); break;
-      case DataType::kUint8: AppendNumber(out, static_cast<unsigned>(t.values<uint8_t>()[i])); break;
-      case DataType::kUint16: AppendNumber(out, t.values<uint16_t>()[i]); break;
-      case DataType::kUint32: AppendNumber(out, t.values<uint32_t>()[i]); break;
-      case DataType::kUint64: AppendNumber(out, t.values<uint64_t>()[i]); break;
-      case DataType::kFp32: AppendNumber(out, t.values<float>()[i]); break;
-      case DataType::kFp64: AppendNumber(out, t.values<double>()[i]); break;
+      case DataType::kInt8: AppendJsonNumber(out, static_cast<int>(t.values<int8_t>()[i])); break;
+      case DataType::kInt16: AppendJsonNumber(out, t.values<int16_t>()[i]); break;
+      case DataType::kInt32: AppendJsonNumber(out, t.values<int32_t>()[i]); break;
+      case DataType::kInt64: AppendJsonNumber(out, t.values<int64_t>()[i]); break;
+      case DataType::kUint8: AppendJsonNumber(out, static_cast<unsigned>(t.values<uint8_t>()[i])); break;
+      case DataType::kUint16: AppendJsonNumber(out, t.values<uint16_t>()[i]); break;
+      case DataType::kUint32: AppendJsonNumber(out, t.values<uint32_t>()[i]); break;
+      case DataType::kUint64: AppendJsonNumber(out, t.values<uint64_t>()[i]); break;
+      case DataType::kFp32: AppendJsonNumber(out, t.values<float>()[i]); break;
+      case DataType::kFp64: AppendJsonNumber(out, t.values<double>()[i]); break;
       case DataType::kFp16: out += "null"; break;
     }
   }
@@ -315,7 +304,7 @@ std::string EncodeInferResponse(const InferenceResponse& response) {
     out += "\",\"shape\":[";
     for (size_t d = 0; d < t.shape().size(); ++d) {
       if (d) out += ',';
-      AppendNumber(out, t.shape()[d]);
+      AppendJsonNumber(out, t.shape()[d]);
     }
     out += "],\"data\":[";
     AppendData(out, t);

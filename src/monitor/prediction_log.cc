@@ -1,0 +1,202 @@
+#include "monitor/prediction_log.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "common/json_text.h"
+
+namespace vigil {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Appends value `i` of output `t`, whose first dimension is the row: one
+// value for [N], an array for [N, K].
+void AppendOutputRow(std::string& out, const Tensor& t, int64_t row) {
+  const int64_t per_row = t.shape().empty() || t.shape()[0] == 0 ? 0 : t.element_count() / t.shape()[0];
+  if (per_row != 1) out += '[';
+  for (int64_t j = 0; j < per_row; ++j) {
+    if (j) out += ',';
+    const int64_t i = row * per_row + j;
+    switch (t.type()) {
+      case DataType::kBytes: AppendJsonString(out, t.strings()[i]); break;
+      case DataType::kFp32: AppendJsonNumber(out, t.values<float>()[i]); break;
+      case DataType::kFp64: AppendJsonNumber(out, t.values<double>()[i]); break;
+      case DataType::kInt64: AppendJsonNumber(out, t.values<int64_t>()[i]); break;
+      case DataType::kInt32: AppendJsonNumber(out, t.values<int32_t>()[i]); break;
+      default: out += "null"; break;
+    }
+  }
+  if (per_row != 1) out += ']';
+}
+
+}  // namespace
+
+PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, MetricsRegistry& registry)
+    : store_(store),
+      options_(options),
+      queue_(std::clamp<size_t>(options.queue_capacity, 1, 65534)),
+      dropped_(registry
+                   .AddCounter("vigil_prediction_log_dropped_total",
+                               "Inference records dropped because the prediction log's queue was full", {})
+                   .WithLabels({})),
+      written_(registry
+                   .AddCounter("vigil_prediction_log_written_total", "Prediction rows written to the store", {})
+                   .WithLabels({})),
+      write_errors_(registry
+                        .AddCounter("vigil_prediction_log_write_errors_total",
+                                    "Batches of the prediction log the store refused (their rows are lost)", {})
+                        .WithLabels({})),
+      pruned_(registry
+                  .AddCounter("vigil_prediction_log_pruned_total",
+                              "Prediction rows deleted by the retention (age and row count)", {})
+                  .WithLabels({})),
+      depth_(registry
+                 .AddGauge("vigil_prediction_log_queue_depth", "Inference records waiting for the log's writer", {})
+                 .WithLabels({})) {
+  writer_ = std::thread([this] { Run(); });
+}
+
+PredictionLog::~PredictionLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  writer_.join();
+}
+
+bool PredictionLog::Sampled() const {
+  if (options_.sample_rate >= 1.0) return true;
+  if (options_.sample_rate <= 0.0) return false;
+  thread_local std::minstd_rand rng(std::random_device{}());
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < options_.sample_rate;
+}
+
+bool PredictionLog::Record(std::unique_ptr<PredictionRecord> record) {
+  if (!queue_.bounded_push(record.get())) {
+    dropped_.Increment();
+    return false;
+  }
+  record.release();  // The writer owns it now.
+  queued_.fetch_add(1, std::memory_order_release);
+  depth_.Add(1);
+  return true;
+}
+
+bool PredictionLog::Flush(std::chrono::milliseconds timeout) {
+  const int64_t target = queued_.load(std::memory_order_acquire);
+  std::unique_lock lock(mu_);
+  if (handled_.load(std::memory_order_acquire) >= target) return true;
+  flush_requested_ = true;
+  wake_.notify_all();
+  return handled_cv_.wait_for(lock, timeout, [&] { return handled_.load(std::memory_order_acquire) >= target; });
+}
+
+void PredictionLog::ToStored(const PredictionRecord& record, std::vector<StoredPrediction>* out) {
+  const ModelConfig& config = *record.config;
+  const int64_t rows = record.features.shape().empty() ? 0 : record.features.shape()[0];
+  const int64_t f = record.features.shape().size() == 2 ? record.features.shape()[1] : 0;
+  const float* x = rows > 0 ? record.features.values<float>().data() : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    StoredPrediction p;
+    p.model = config.name;
+    p.request_id = record.request_id;
+    p.row = r;
+    p.version = record.version;
+    p.time_ms = record.time_ms;
+    p.route = record.route;
+    std::string& in = p.inputs;
+    in.reserve(16 * static_cast<size_t>(f) + 2);
+    in += '{';
+    for (int64_t j = 0; j < f; ++j) {
+      if (j) in += ',';
+      const FeatureSpec* spec = j < static_cast<int64_t>(config.features.size()) ? &config.features[j] : nullptr;
+      AppendJsonString(in, spec ? spec->name : "f" + std::to_string(j));
+      in += ':';
+      const float v = x[r * f + j];
+      if (spec && spec->kind == FeatureKind::kCategorical && !std::isnan(v)) {
+        // The code the model saw back to the category's name.
+        const auto code = static_cast<size_t>(v);
+        if (v >= 0 && code < spec->categories.size()) {
+          AppendJsonString(in, spec->categories[code]);
+        } else {
+          AppendJsonNumber(in, v);
+        }
+      } else {
+        AppendJsonNumber(in, v);
+      }
+    }
+    in += '}';
+    std::string& o = p.outputs;
+    o += '{';
+    bool first = true;
+    for (const Tensor& t : record.outputs) {
+      if (t.shape().empty() || t.shape()[0] != rows) continue;
+      if (!first) o += ',';
+      first = false;
+      AppendJsonString(o, t.name());
+      o += ':';
+      AppendOutputRow(o, t, r);
+    }
+    o += '}';
+    out->push_back(std::move(p));
+  }
+}
+
+size_t PredictionLog::Drain() {
+  std::vector<std::unique_ptr<PredictionRecord>> records;
+  PredictionRecord* raw;
+  while (queue_.pop(raw)) records.emplace_back(raw);
+  if (records.empty()) return 0;
+  depth_.Add(-static_cast<double>(records.size()));
+  std::vector<StoredPrediction> rows;
+  for (const auto& r : records) ToStored(*r, &rows);
+  if (Status s = store_.AppendPredictions(rows); !s.ok()) {
+    write_errors_.Increment();
+    spdlog::error("prediction log: {} rows lost: {}", rows.size(), s.ToString());
+  } else {
+    written_.Increment(static_cast<double>(rows.size()));
+  }
+  return records.size();
+}
+
+void PredictionLog::Run() {
+  auto next_prune = std::chrono::steady_clock::now();
+  for (;;) {
+    bool stopping;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, options_.flush_interval, [&] { return stopping_ || flush_requested_; });
+      flush_requested_ = false;
+      stopping = stopping_;
+    }
+    // Drain in rounds until the queue is empty, so that a flush waiting on
+    // records pushed just before it sees them written.
+    size_t n;
+    while ((n = Drain()) > 0) {
+      handled_.fetch_add(static_cast<int64_t>(n), std::memory_order_release);
+      std::lock_guard lock(mu_);
+      handled_cv_.notify_all();
+    }
+    if (std::chrono::steady_clock::now() >= next_prune) {
+      const int64_t before = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
+      auto pruned = store_.PrunePredictions(before, options_.max_rows);
+      if (pruned.ok()) {
+        pruned_.Increment(static_cast<double>(*pruned));
+      } else {
+        spdlog::error("prediction log retention: {}", pruned.status().ToString());
+      }
+      next_prune = std::chrono::steady_clock::now() + options_.prune_interval;
+    }
+    if (stopping) return;
+  }
+}
+
+}  // namespace vigil
