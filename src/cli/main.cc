@@ -14,8 +14,10 @@
 #include "lifecycle/xgboost_trainer.h"
 #include "manager/model_manager.h"
 #include "monitor/metrics.h"
+#include "monitor/prediction_log.h"
 #include "monitor/serving_metrics.h"
 #include "serving/inference_service.h"
+#include "store/sqlite_store.h"
 
 namespace vigil {
 namespace {
@@ -26,6 +28,10 @@ struct ServeFlags {
   int poll_interval_ms = 5000;
   HttpServer::Options http;
   std::string log_level = "info";
+  std::string store = "vigil.db";
+  bool prediction_log = true;
+  PredictionLogOptions log;
+  int64_t log_retention_hours = 24 * 30;
 };
 
 int Serve(const ServeFlags& flags) {
@@ -58,8 +64,23 @@ int Serve(const ServeFlags& flags) {
     std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
     return 2;
   }
+  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<PredictionLog> log;
+  if (flags.store != "none") {
+    auto opened = SqliteStore::Open(flags.store);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "vigil serve: %s\n", opened.status().message().c_str());
+      return 2;
+    }
+    store = std::move(*opened);
+    if (flags.prediction_log) {
+      PredictionLogOptions options = flags.log;
+      options.retention = std::chrono::hours(flags.log_retention_hours);
+      log = std::make_unique<PredictionLog>(*store, options, registry);
+    }
+  }
   InferenceService inference(manager);
-  ApiRouter router(manager, inference, metrics);
+  ApiRouter router(manager, inference, metrics, log.get(), store.get());
   HttpServer server(
       flags.http, [&router](HttpRequest& r) { return router.Handle(r); },
       [&router] { router.SetShuttingDown(); });
@@ -78,6 +99,7 @@ int Serve(const ServeFlags& flags) {
   }
   std::fflush(stdout);
   server.Run();
+  log.reset();  // Writes what is queued.
   manager.Stop();
   spdlog::info("vigil stopped");
   return 0;
@@ -138,6 +160,19 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--header-timeout-ms", serve.http.header_timeout_ms, "Idle keep-alive plus header read time before the connection closes")->capture_default_str();
   serve_cmd->add_option("--body-timeout-ms", serve.http.body_timeout_ms, "Time to read a request body")->capture_default_str();
   serve_cmd->add_option("--shutdown-timeout-ms", serve.http.shutdown_timeout_ms, "Bound on finishing in-flight requests at SIGTERM/SIGINT")->capture_default_str();
+  serve_cmd->add_option("--store", serve.store, "SQLite database for the prediction log and feedback; none: no store")
+      ->capture_default_str();
+  serve_cmd->add_option("--prediction-log", serve.prediction_log, "Log inferences (inputs and outputs) to the store")
+      ->capture_default_str();
+  serve_cmd->add_option("--log-sample-rate", serve.log.sample_rate, "Share of inference requests logged")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  serve_cmd->add_option("--log-queue-capacity", serve.log.queue_capacity,
+                        "Requests waiting for the log's writer; beyond, records are dropped and counted")
+      ->check(CLI::Range(1, 65534))->capture_default_str();
+  serve_cmd->add_option("--log-retention-hours", serve.log_retention_hours, "Logged predictions older than this are deleted")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  serve_cmd->add_option("--log-max-rows", serve.log.max_rows, "Logged predictions kept at most (oldest deleted first); 0: no limit")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
 

@@ -1,6 +1,11 @@
 #include "http/api_router.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <vector>
@@ -61,9 +66,17 @@ std::string LowerCodeName(StatusCode code) {
 
 }  // namespace
 
-ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference,
-                     ServingMetrics& metrics)
-    : manager_(manager), inference_(inference), metrics_(metrics) {}
+ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
+                     PredictionLog* log, Store* store)
+    : manager_(manager),
+      inference_(inference),
+      metrics_(metrics),
+      log_(log),
+      store_(store),
+      feedback_items_(metrics.registry().AddCounter(
+          "vigil_feedback_items_total",
+          "Feedback items by outcome: recorded, duplicate, conflict (another label stands), unknown_id",
+          {"model", "outcome"})) {}
 
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
   std::string_view route = "other";
@@ -118,6 +131,10 @@ HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string_view& route) 
     if (p.size() == rest + 1 && p[rest] == "infer") {
       route = version ? "/v2/models/{model}/versions/{version}/infer" : "/v2/models/{model}/infer";
       return post ? Infer(model, version, request.body, /*explain=*/false) : MethodNotAllowed(method, "POST");
+    }
+    if (p.size() == rest + 1 && p[rest] == "feedback" && !version) {
+      route = "/v2/models/{model}/feedback";
+      return post ? Feedback(model, request.body) : MethodNotAllowed(method, "POST");
     }
     if (p.size() == rest + 1 && p[rest] == "explain") {
       route = version ? "/v2/models/{model}/versions/{version}/explain" : "/v2/models/{model}/explain";
@@ -246,7 +263,123 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
   vm.requests->Increment();
   vm.request_latency->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (log_ && !explain && response->features.element_count() > 0 && log_->Sampled()) {
+    // The response is encoded: its tensors move to the log, no copy.
+    auto record = std::make_unique<PredictionRecord>();
+    record->config = s.shared_config();
+    record->version = s.version();
+    record->request_id = std::move(response->id);
+    record->time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    record->features = std::move(response->features);
+    record->outputs = std::move(response->outputs);
+    log_->Record(std::move(record));
+  }
   return r;
+}
+
+HttpResponse ApiRouter::Feedback(const std::string& model, const std::string& body) {
+  if (!store_) return ErrorResponse(503, "feedback needs the store, and this server runs without one (--store none)");
+  std::shared_ptr<const ModelConfig> config;
+  {
+    auto table = manager_.table();
+    auto it = table->models.find(model);
+    if (it == table->models.end() || !it->second.config) {
+      return ErrorResponse(404, "unknown model '" + model + "'");
+    }
+    config = it->second.config;
+  }
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return ErrorResponse(400, "request body is not valid JSON");
+  if (doc.is_object()) doc = json::array({doc});
+  if (!doc.is_array() || doc.empty()) {
+    return ErrorResponse(400, "request body: expected a feedback item {\"id\": ..., \"label\": ...} or a "
+                              "non-empty list of them");
+  }
+  constexpr size_t kMaxItems = 10000;
+  if (doc.size() > kMaxItems) {
+    return ErrorResponse(400, "request body: at most " + std::to_string(kMaxItems) + " items per request, got " +
+                                  std::to_string(doc.size()));
+  }
+  const bool classifier = !config->classes.empty();
+  std::vector<FeedbackItem> items;
+  items.reserve(doc.size());
+  for (size_t i = 0; i < doc.size(); ++i) {
+    const json& item = doc[i];
+    const std::string where = "[" + std::to_string(i) + "]";
+    if (!item.is_object()) return ErrorResponse(400, where + ": expected an object with id and label");
+    for (const auto& [key, value] : item.items()) {
+      if (key != "id" && key != "row" && key != "label") {
+        return ErrorResponse(400, where + "." + key + ": unknown key (expected id, row, label)");
+      }
+    }
+    FeedbackItem f;
+    if (!item.contains("id") || !item["id"].is_string() || item["id"].get<std::string>().empty()) {
+      return ErrorResponse(400, where + ".id: the inference response's id (a non-empty string) is required");
+    }
+    f.request_id = item["id"].get<std::string>();
+    if (item.contains("row")) {
+      if (!item["row"].is_number_integer() || item["row"].get<int64_t>() < 0) {
+        return ErrorResponse(400, where + ".row: expected the row's index in the request (an integer from 0)");
+      }
+      f.row = item["row"].get<int64_t>();
+    }
+    if (!item.contains("label")) return ErrorResponse(400, where + ".label: is required");
+    const json& label = item["label"];
+    if (classifier) {
+      // Stored as the class name, whichever way it came.
+      std::string name;
+      if (label.is_string()) {
+        name = label.get<std::string>();
+      } else if (label.is_number_integer() && label.get<int64_t>() >= 0 &&
+                 label.get<int64_t>() < static_cast<int64_t>(config->classes.size())) {
+        name = config->classes[label.get<size_t>()];
+      }
+      if (std::find(config->classes.begin(), config->classes.end(), name) == config->classes.end()) {
+        std::string classes;
+        for (const std::string& c : config->classes) classes += (classes.empty() ? "" : ", ") + c;
+        return ErrorResponse(400, where + ".label: " + label.dump() + " is not a class of model '" + model +
+                                      "' (" + classes + ", or their index)");
+      }
+      f.label = json(name).dump();
+    } else {
+      if (!label.is_number() || !std::isfinite(label.get<double>())) {
+        return ErrorResponse(400, where + ".label: expected a number (the observed value)");
+      }
+      f.label = label.dump();
+    }
+    items.push_back(std::move(f));
+  }
+  // Predictions answered moments ago may still be on their way to the store.
+  if (log_ && !log_->Flush(std::chrono::seconds(5))) {
+    spdlog::warn("feedback for {}: the prediction log did not catch up within 5 s", model);
+  }
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto outcomes = store_->RecordFeedback(model, items, now_ms);
+  if (!outcomes.ok()) {
+    spdlog::error("feedback for {}: {}", model, outcomes.status().ToString());
+    return ErrorResponse(503, "feedback could not be stored; nothing was recorded: " + outcomes.status().message());
+  }
+  std::map<std::string, int> totals = {{"recorded", 0}, {"duplicate", 0}, {"conflict", 0}, {"unknown_id", 0}};
+  json results = json::array();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const char* outcome = FeedbackOutcomeName((*outcomes)[i]);
+    ++totals[outcome];
+    json r = {{"id", items[i].request_id}, {"row", items[i].row}, {"outcome", outcome}};
+    if ((*outcomes)[i] == FeedbackOutcome::kUnknownId) {
+      r["error"] = "no logged prediction with this id and row (never answered, not sampled, dropped, or expired)";
+    }
+    results.push_back(std::move(r));
+  }
+  for (const auto& [outcome, n] : totals) {
+    if (n > 0) feedback_items_.WithLabels({model, outcome}).Increment(n);
+  }
+  json answer = {{"model_name", model}, {"results", std::move(results)}};
+  for (const auto& [outcome, n] : totals) answer[outcome] = n;
+  return JsonResponse(200, answer);
 }
 
 HttpResponse ApiRouter::RepositoryIndex(const std::string& body) const {

@@ -7,6 +7,7 @@
 //   GET  /v2/models/{m}[/versions/{v}]/ready         model readiness
 //   POST /v2/models/{m}[/versions/{v}]/infer         inference
 //   POST /v2/models/{m}[/versions/{v}]/explain       SHAP contributions (same body)
+//   POST /v2/models/{m}/feedback                     ground truth for logged predictions
 //   POST /v2/repository/index                        repository index
 //   POST /v2/repository/models/{m}/load|unload       explicit model control
 // Prometheus:
@@ -26,14 +27,19 @@
 
 #include "http/http_message.h"
 #include "manager/model_manager.h"
+#include "monitor/prediction_log.h"
 #include "monitor/serving_metrics.h"
 #include "serving/inference_service.h"
+#include "store/store.h"
 
 namespace vigil {
 
 class ApiRouter {
  public:
-  ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics);
+  // `log` (may be null: no prediction log) receives every sampled inference;
+  // `store` (may be null) takes feedback.
+  ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
+            PredictionLog* log = nullptr, Store* store = nullptr);
 
   // Answers one request. `request.body` may be modified (the JSON parser pads it).
   HttpResponse Handle(HttpRequest& request);
@@ -52,12 +58,16 @@ class ApiRouter {
   // Inference, or with `explain` per-feature contributions (/explain).
   HttpResponse Infer(const std::string& model, const std::optional<std::string>& version,
                      std::string& body, bool explain);
+  HttpResponse Feedback(const std::string& model, const std::string& body);
   HttpResponse RepositoryIndex(const std::string& body) const;
   HttpResponse RepositoryControl(const std::string& model, bool load);
 
   ModelManager& manager_;
   const InferenceService& inference_;
   ServingMetrics& metrics_;
+  PredictionLog* log_;
+  Store* store_;
+  Family<Counter>& feedback_items_;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -23,6 +23,9 @@ struct InferenceResponse {
   std::string model_version;
   std::string id;
   std::vector<Tensor> outputs;
+  // Tabular models: the FP32 [N, F] matrix the backend ran on (features in
+  // model.yaml order, NaN for missing), for the prediction log.
+  Tensor features;
   // Explanations: the names of the contributions' columns, sent as the
   // response's parameters.feature_names.
   std::vector<std::string> feature_names;

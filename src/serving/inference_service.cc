@@ -126,6 +126,7 @@ Result<InferenceResponse> InferenceService::Infer(const Servable& servable,
   response.model_name = servable.model_name();
   response.model_version = servable.version_label();
   response.id = request.id;
+  if (config.is_tabular()) response.features = std::move(backend_inputs[0]);
   return response;
 }
 

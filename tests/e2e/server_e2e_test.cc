@@ -63,8 +63,9 @@ class ServerE2eTest : public ::testing::Test {
   }
 
   std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--repository", repo_.path().string(), "--poll-interval-ms",
-                                     "100", "--threads", "2"};
+    // With the store and prediction log on, as in production.
+    std::vector<std::string> args = {"--repository", repo_.path().string(), "--poll-interval-ms", "100",
+                                     "--threads",    "2",   "--store", (data_.path() / "vigil.db").string()};
     args.insert(args.end(), extra.begin(), extra.end());
     auto server = std::make_unique<ServerProcess>(args);
     EXPECT_TRUE(server->Start()) << server->Output();
@@ -73,6 +74,7 @@ class ServerE2eTest : public ::testing::Test {
 
   static TempDir* trained_;
   TempDir repo_;
+  TempDir data_;
 };
 TempDir* ServerE2eTest::trained_ = nullptr;
 

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +37,12 @@ ServerProcess::~ServerProcess() {
 bool ServerProcess::Start() {
   std::vector<std::string> argv = {VIGIL_BINARY, "serve", "--host", "127.0.0.1", "--port", "0"};
   argv.insert(argv.end(), args_.begin(), args_.end());
+  // A test that does not name a store runs without one, rather than leave a
+  // database in the working directory.
+  if (std::find(args_.begin(), args_.end(), "--store") == args_.end()) {
+    argv.push_back("--store");
+    argv.push_back("none");
+  }
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);

@@ -15,7 +15,8 @@ namespace vigil::testing {
 
 class ServerProcess {
  public:
-  // `args` follow "vigil serve"; --host/--port are added.
+  // `args` follow "vigil serve"; --host/--port are added, and --store none
+  // unless `args` name a store.
   explicit ServerProcess(std::vector<std::string> args);
   ~ServerProcess();
 

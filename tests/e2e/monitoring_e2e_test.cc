@@ -1,0 +1,158 @@
+// End-to-end monitoring: the real `vigil` binary with its SQLite store logs
+// every inference and joins feedback to it, across restarts.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e/http_client.h"
+#include "e2e/server_process.h"
+#include "testing/test_repository.h"
+
+namespace vigil::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Two applications in one request: the second with missing values.
+constexpr char kTwoRows[] = R"({"id": "batch-1", "inputs": [
+  {"name": "Seniority", "datatype": "FP32", "shape": [2], "data": [9, 0]},
+  {"name": "Home", "datatype": "BYTES", "shape": [2], "data": ["rent", null]},
+  {"name": "Time", "datatype": "FP32", "shape": [2], "data": [60, 48]},
+  {"name": "Age", "datatype": "FP32", "shape": [2], "data": [30, 37]},
+  {"name": "Marital", "datatype": "BYTES", "shape": [2], "data": ["married", "single"]},
+  {"name": "Records", "datatype": "BYTES", "shape": [2], "data": ["no", "no"]},
+  {"name": "Job", "datatype": "BYTES", "shape": [2], "data": ["fixed", null]},
+  {"name": "Expenses", "datatype": "FP32", "shape": [2], "data": [73, 35]},
+  {"name": "Income", "datatype": "FP32", "shape": [2], "data": [129, null]},
+  {"name": "Assets", "datatype": "FP32", "shape": [2], "data": [0, null]},
+  {"name": "Debt", "datatype": "FP32", "shape": [2], "data": [0, null]},
+  {"name": "Amount", "datatype": "FP32", "shape": [2], "data": [800, 1500]},
+  {"name": "Price", "datatype": "FP32", "shape": [2], "data": [846, 1850]}]})";
+
+std::string Row(const std::string& id) {
+  return R"({"id": ")" + id +
+         R"(", "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 13], "data": [9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846]}]})";
+}
+
+// One column of one row of the store's predictions table, read with SQLite.
+std::string Column(const fs::path& db_path, const std::string& column, const std::string& request_id, int row) {
+  sqlite3* db;
+  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  const std::string sql =
+      "SELECT " + column + " FROM predictions WHERE request_id = '" + request_id + "' AND row = " + std::to_string(row);
+  sqlite3_stmt* q;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &q, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  std::string out;
+  if (sqlite3_step(q) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return out;
+}
+
+class MonitoringE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override { TrainCreditModel(repo_.path(), "credit", 1); }
+  std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--repository", repo_.path().string(), "--threads", "2"};
+    if (std::find(extra.begin(), extra.end(), "--store") == extra.end()) {
+      args.insert(args.end(), {"--store", db_path_.string()});
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto server = std::make_unique<ServerProcess>(args);
+    EXPECT_TRUE(server->Start()) << server->Output();
+    return server;
+  }
+  TempDir repo_;
+  TempDir data_;
+  const fs::path db_path_ = data_.path() / "vigil.db";
+};
+
+TEST_F(MonitoringE2eTest, FeedbackJoinsLoggedPredictionsIdempotentlyAndSurvivesRestarts) {
+  {
+    auto server = StartServer();
+    HttpClient c(server->port());
+    ASSERT_EQ(c.Post("/v2/models/credit/infer", kTwoRows).status, 200);
+    ASSERT_EQ(c.Post("/v2/models/credit/infer", Row("app-1")).status, 200);
+    // The server names requests that come without an id.
+    auto anonymous = c.Post("/v2/models/credit/infer", R"({"inputs": [{"name": "input", "datatype": "FP32",
+        "shape": [1, 13], "data": [0, 1, 36, 26, 1, 0, 1, 35, 0, 0, 0, 1000, 1200]}]})");
+    const std::string generated = json::parse(anonymous.body)["id"];
+
+    // One item, right after the answer (the log is flushed first).
+    auto one = c.Post("/v2/models/credit/feedback", R"({"id": "app-1", "label": "bad"})");
+    ASSERT_EQ(one.status, 200) << one.body;
+    EXPECT_EQ(json::parse(one.body)["results"][0]["outcome"], "recorded");
+
+    // A batch: a row of a batch request, a class index, an unknown id, a
+    // repeat, a conflicting label.
+    auto batch = c.Post("/v2/models/credit/feedback", R"([
+        {"id": "batch-1", "row": 1, "label": "good"},
+        {"id": ")" + generated + R"(", "label": 1},
+        {"id": "never-answered", "label": "good"},
+        {"id": "app-1", "label": "bad"},
+        {"id": "batch-1", "row": 1, "label": "bad"}])");
+    ASSERT_EQ(batch.status, 200) << batch.body;
+    const json b = json::parse(batch.body);
+    std::vector<std::string> outcomes;
+    for (const json& r : b["results"]) outcomes.push_back(r["outcome"]);
+    EXPECT_EQ(outcomes, (std::vector<std::string>{"recorded", "recorded", "unknown_id", "duplicate", "conflict"}));
+    EXPECT_EQ(b["recorded"], 2);
+    EXPECT_EQ(b["unknown_id"], 1);
+    EXPECT_NE(b["results"][2]["error"].get<std::string>().find("no logged prediction"), std::string::npos);
+
+    // Bad feedback is refused whole, naming the item and field.
+    auto bad = c.Post("/v2/models/credit/feedback", R"([{"id": "app-1", "label": "bad"}, {"id": "x", "label": "maybe"}])");
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(json::parse(bad.body)["error"], "[1].label: \"maybe\" is not a class of model 'credit' (good, bad, or their index)");
+    EXPECT_EQ(c.Post("/v2/models/credit/feedback", R"({"label": "bad"})").status, 400);
+    EXPECT_EQ(c.Post("/v2/models/credit/feedback", R"({"id": "a", "label": "bad", "extra": 1})").status, 400);
+    EXPECT_EQ(c.Post("/v2/models/credit/feedback", "not json").status, 400);
+    EXPECT_EQ(c.Post("/v2/models/nosuch/feedback", R"({"id": "a", "label": "bad"})").status, 404);
+    EXPECT_EQ(c.Get("/v2/models/credit/feedback").status, 405);
+
+    const std::string metrics = c.Get("/metrics").body;
+    EXPECT_NE(metrics.find("vigil_feedback_items_total{model=\"credit\",outcome=\"recorded\"} 3"), std::string::npos)
+        << metrics;
+    EXPECT_NE(metrics.find("vigil_prediction_log_written_total 4"), std::string::npos);
+    EXPECT_NE(metrics.find("vigil_prediction_log_dropped_total 0"), std::string::npos);
+  }
+  // The log keeps raw values by feature name: category names, null for missing.
+  const json row0 = json::parse(Column(db_path_, "inputs", "batch-1", 0));
+  EXPECT_EQ(row0["Home"], "rent");
+  EXPECT_EQ(row0["Seniority"], 9);
+  const json row1 = json::parse(Column(db_path_, "inputs", "batch-1", 1));
+  EXPECT_TRUE(row1["Income"].is_null());
+  EXPECT_TRUE(row1["Home"].is_null());
+  const json out0 = json::parse(Column(db_path_, "outputs", "batch-1", 0));
+  EXPECT_TRUE(out0["probability"].is_number());
+  EXPECT_TRUE(out0["label"] == "good" || out0["label"] == "bad");
+
+  // After a restart, what was acknowledged is still there.
+  auto server = StartServer();
+  HttpClient c(server->port());
+  auto again = c.Post("/v2/models/credit/feedback", R"([{"id": "app-1", "label": "bad"}, {"id": "batch-1", "label": "bad"}])");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body)["results"][0]["outcome"], "duplicate");
+  EXPECT_EQ(json::parse(again.body)["results"][1]["outcome"], "recorded");
+}
+
+TEST_F(MonitoringE2eTest, UnsampledAndUnloggedRequestsHaveNoFeedbackTarget) {
+  {
+    auto server = StartServer({"--log-sample-rate", "0"});
+    HttpClient c(server->port());
+    ASSERT_EQ(c.Post("/v2/models/credit/infer", Row("unsampled")).status, 200);
+    auto fb = c.Post("/v2/models/credit/feedback", R"({"id": "unsampled", "label": "good"})");
+    ASSERT_EQ(fb.status, 200);
+    EXPECT_EQ(json::parse(fb.body)["results"][0]["outcome"], "unknown_id");
+  }
+  auto server = StartServer({"--store", "none"});
+  HttpClient c(server->port());
+  auto fb = c.Post("/v2/models/credit/feedback", R"({"id": "x", "label": "good"})");
+  EXPECT_EQ(fb.status, 503);
+  EXPECT_NE(fb.body.find("without one"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::testing
