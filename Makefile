@@ -33,7 +33,7 @@ $(EXAMPLE_MODEL):
 
 demo: build $(EXAMPLE_MODEL)
 	@examples/credit/try.sh print $(HOST) $(PORT)
-	exec $(BUILD)/vigil serve --repository $(EXAMPLE_REPO) --host $(HOST) --port $(PORT)
+	exec $(BUILD)/vigil serve --repository $(EXAMPLE_REPO) --host $(HOST) --port $(PORT) --store examples/credit/vigil.db
 
 bench: build
 	@scripts/bootstrap --bench

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints (or, with "run", runs) three requests to try against the example.
+# Prints (or, with "run", runs) four requests to try against the example.
 #   examples/credit/try.sh print|run [HOST] [PORT]
 set -euo pipefail
 mode=${1:-print}; host=${2:-127.0.0.1}; port=${3:-8080}
@@ -23,7 +23,8 @@ applicant=$(tr -d '\n' <<<"$applicant")
 commands=(
   "curl -s $base/v2/models/credit"
   "curl -s -X POST $base/v2/models/credit/infer -H 'Content-Type: application/json' -d '$applicant'"
-  "curl -s $base/metrics | grep vigil_inference_requests_total"
+  "curl -s -X POST $base/v2/models/credit/feedback -d '{\"id\": \"application-0001\", \"label\": \"good\"}'"
+  "curl -s $base/metrics | grep -E 'vigil_inference_requests_total|vigil_prediction_log_written_total'"
 )
 if [[ $mode == run ]]; then
   for c in "${commands[@]}"; do echo "\$ $c"; eval "$c"; echo; done
