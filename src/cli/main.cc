@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 65534))->capture_default_str();
   serve_cmd->add_option("--log-retention-hours", serve.log_retention_hours, "Logged predictions older than this are deleted")
       ->check(CLI::PositiveNumber)->capture_default_str();
-  serve_cmd->add_option("--log-max-rows", serve.log.max_rows, "Logged predictions kept at most (oldest deleted first); 0: no limit")
+  serve_cmd->add_option("--log-max-requests", serve.log.max_requests, "Logged requests kept at most (oldest deleted first); 0: no limit")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();

@@ -16,24 +16,30 @@ int64_t NowMs() {
       .count();
 }
 
-// Appends value `i` of output `t`, whose first dimension is the row: one
-// value for [N], an array for [N, K].
-void AppendOutputRow(std::string& out, const Tensor& t, int64_t row) {
-  const int64_t per_row = t.shape().empty() || t.shape()[0] == 0 ? 0 : t.element_count() / t.shape()[0];
-  if (per_row != 1) out += '[';
-  for (int64_t j = 0; j < per_row; ++j) {
-    if (j) out += ',';
-    const int64_t i = row * per_row + j;
-    switch (t.type()) {
-      case DataType::kBytes: AppendJsonString(out, t.strings()[i]); break;
-      case DataType::kFp32: AppendJsonNumber(out, t.values<float>()[i]); break;
-      case DataType::kFp64: AppendJsonNumber(out, t.values<double>()[i]); break;
-      case DataType::kInt64: AppendJsonNumber(out, t.values<int64_t>()[i]); break;
-      case DataType::kInt32: AppendJsonNumber(out, t.values<int32_t>()[i]); break;
-      default: out += "null"; break;
+// Appends output `t` as a JSON array with one element per row (its first
+// dimension): a value for [N], an array of K values for [N, K].
+void AppendOutput(std::string& out, const Tensor& t) {
+  const int64_t rows = t.shape()[0];
+  const int64_t per_row = rows == 0 ? 0 : t.element_count() / rows;
+  out += '[';
+  for (int64_t r = 0; r < rows; ++r) {
+    if (r) out += ',';
+    if (per_row != 1) out += '[';
+    for (int64_t j = 0; j < per_row; ++j) {
+      if (j) out += ',';
+      const int64_t i = r * per_row + j;
+      switch (t.type()) {
+        case DataType::kBytes: AppendJsonString(out, t.strings()[i]); break;
+        case DataType::kFp32: AppendJsonNumber(out, t.values<float>()[i]); break;
+        case DataType::kFp64: AppendJsonNumber(out, t.values<double>()[i]); break;
+        case DataType::kInt64: AppendJsonNumber(out, t.values<int64_t>()[i]); break;
+        case DataType::kInt32: AppendJsonNumber(out, t.values<int32_t>()[i]); break;
+        default: out += "null"; break;
+      }
     }
+    if (per_row != 1) out += ']';
   }
-  if (per_row != 1) out += ']';
+  out += ']';
 }
 
 }  // namespace
@@ -47,7 +53,7 @@ PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, Metrics
                                "Inference records dropped because the prediction log's queue was full", {})
                    .WithLabels({})),
       written_(registry
-                   .AddCounter("vigil_prediction_log_written_total", "Prediction rows written to the store", {})
+                   .AddCounter("vigil_prediction_log_written_total", "Inference requests written to the prediction log", {})
                    .WithLabels({})),
       write_errors_(registry
                         .AddCounter("vigil_prediction_log_write_errors_total",
@@ -55,7 +61,7 @@ PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, Metrics
                         .WithLabels({})),
       pruned_(registry
                   .AddCounter("vigil_prediction_log_pruned_total",
-                              "Prediction rows deleted by the retention (age and row count)", {})
+                              "Logged requests deleted by the retention (age and count)", {})
                   .WithLabels({})),
       depth_(registry
                  .AddGauge("vigil_prediction_log_queue_depth", "Inference records waiting for the log's writer", {})
@@ -99,55 +105,54 @@ bool PredictionLog::Flush(std::chrono::milliseconds timeout) {
   return handled_cv_.wait_for(lock, timeout, [&] { return handled_.load(std::memory_order_acquire) >= target; });
 }
 
-void PredictionLog::ToStored(const PredictionRecord& record, std::vector<StoredPrediction>* out) {
+StoredPrediction PredictionLog::ToStored(const PredictionRecord& record) {
   const ModelConfig& config = *record.config;
-  const int64_t rows = record.features.shape().empty() ? 0 : record.features.shape()[0];
+  const int64_t rows = record.features.shape().size() == 2 ? record.features.shape()[0] : 0;
   const int64_t f = record.features.shape().size() == 2 ? record.features.shape()[1] : 0;
+  StoredPrediction p;
+  p.model = config.name;
+  p.request_id = record.request_id;
+  p.version = record.version;
+  p.time_ms = record.time_ms;
+  p.route = record.route;
+  p.rows = rows;
+  // Columns, as the v2 per-feature input form: {"Age": [30, 41], ...}.
+  std::string& in = p.inputs;
+  in.reserve(static_cast<size_t>(f) * (16 + 8 * static_cast<size_t>(rows)) + 2);
+  in += '{';
   const float* x = rows > 0 ? record.features.values<float>().data() : nullptr;
-  for (int64_t r = 0; r < rows; ++r) {
-    StoredPrediction p;
-    p.model = config.name;
-    p.request_id = record.request_id;
-    p.row = r;
-    p.version = record.version;
-    p.time_ms = record.time_ms;
-    p.route = record.route;
-    std::string& in = p.inputs;
-    in.reserve(16 * static_cast<size_t>(f) + 2);
-    in += '{';
-    for (int64_t j = 0; j < f; ++j) {
-      if (j) in += ',';
-      const FeatureSpec* spec = j < static_cast<int64_t>(config.features.size()) ? &config.features[j] : nullptr;
-      AppendJsonString(in, spec ? spec->name : "f" + std::to_string(j));
-      in += ':';
+  for (int64_t j = 0; j < f; ++j) {
+    if (j) in += ',';
+    const FeatureSpec* spec = j < static_cast<int64_t>(config.features.size()) ? &config.features[j] : nullptr;
+    AppendJsonString(in, spec ? spec->name : "f" + std::to_string(j));
+    in += ":[";
+    const bool categorical = spec && spec->kind == FeatureKind::kCategorical;
+    for (int64_t r = 0; r < rows; ++r) {
+      if (r) in += ',';
       const float v = x[r * f + j];
-      if (spec && spec->kind == FeatureKind::kCategorical && !std::isnan(v)) {
-        // The code the model saw back to the category's name.
-        const auto code = static_cast<size_t>(v);
-        if (v >= 0 && code < spec->categories.size()) {
-          AppendJsonString(in, spec->categories[code]);
-        } else {
-          AppendJsonNumber(in, v);
-        }
+      const auto code = static_cast<size_t>(v);
+      if (categorical && v >= 0 && code < spec->categories.size()) {
+        AppendJsonString(in, spec->categories[code]);  // The code the model saw back to its name.
       } else {
-        AppendJsonNumber(in, v);
+        AppendJsonNumber(in, v);  // NaN: null.
       }
     }
-    in += '}';
-    std::string& o = p.outputs;
-    o += '{';
-    bool first = true;
-    for (const Tensor& t : record.outputs) {
-      if (t.shape().empty() || t.shape()[0] != rows) continue;
-      if (!first) o += ',';
-      first = false;
-      AppendJsonString(o, t.name());
-      o += ':';
-      AppendOutputRow(o, t, r);
-    }
-    o += '}';
-    out->push_back(std::move(p));
+    in += ']';
   }
+  in += '}';
+  std::string& o = p.outputs;
+  o += '{';
+  bool first = true;
+  for (const Tensor& t : record.outputs) {
+    if (t.shape().empty() || t.shape()[0] != rows) continue;
+    if (!first) o += ',';
+    first = false;
+    AppendJsonString(o, t.name());
+    o += ':';
+    AppendOutput(o, t);
+  }
+  o += '}';
+  return p;
 }
 
 size_t PredictionLog::Drain() {
@@ -156,13 +161,14 @@ size_t PredictionLog::Drain() {
   while (queue_.pop(raw)) records.emplace_back(raw);
   if (records.empty()) return 0;
   depth_.Add(-static_cast<double>(records.size()));
-  std::vector<StoredPrediction> rows;
-  for (const auto& r : records) ToStored(*r, &rows);
-  if (Status s = store_.AppendPredictions(rows); !s.ok()) {
+  std::vector<StoredPrediction> stored;
+  stored.reserve(records.size());
+  for (const auto& r : records) stored.push_back(ToStored(*r));
+  if (Status s = store_.AppendPredictions(stored); !s.ok()) {
     write_errors_.Increment();
-    spdlog::error("prediction log: {} rows lost: {}", rows.size(), s.ToString());
+    spdlog::error("prediction log: {} requests lost: {}", stored.size(), s.ToString());
   } else {
-    written_.Increment(static_cast<double>(rows.size()));
+    written_.Increment(static_cast<double>(stored.size()));
   }
   return records.size();
 }
@@ -187,7 +193,7 @@ void PredictionLog::Run() {
     }
     if (std::chrono::steady_clock::now() >= next_prune) {
       const int64_t before = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
-      auto pruned = store_.PrunePredictions(before, options_.max_rows);
+      auto pruned = store_.PrunePredictions(before, options_.max_requests);
       if (pruned.ok()) {
         pruned_.Increment(static_cast<double>(*pruned));
       } else {

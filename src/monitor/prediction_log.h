@@ -4,13 +4,14 @@
 // (the [N, F] matrix the model saw) and outputs to Record(), which only
 // pushes a pointer onto a bounded lock-free queue: the request never waits
 // on formatting or disk. A background writer drains the queue every
-// `flush_interval` (or at once when Flush() asks), turns each row into a
-// StoredPrediction (inputs as raw values by feature name: category names,
-// null for missing) and appends the batch to the store in one transaction.
+// `flush_interval` (or at once when Flush() asks), turns each request into a
+// StoredPrediction (inputs as columns of raw values by feature name:
+// category names, null for missing) and appends the batch to the store in
+// one transaction.
 // When the queue is full the record is dropped and counted, never the
 // request. The writer also applies the retention (age and row count).
 //
-// Metrics: vigil_prediction_log_dropped_total, _written_total (rows),
+// Metrics: vigil_prediction_log_dropped_total, _written_total (requests),
 // _write_errors_total, _pruned_total, and the queue depth gauge.
 //
 // Thread-safety: Sampled(), Record() and Flush() are thread-safe.
@@ -41,7 +42,7 @@ struct PredictionLogOptions {
   size_t queue_capacity = 16384;     // Requests waiting for the writer (at most 65534).
   std::chrono::milliseconds flush_interval{100};
   std::chrono::hours retention{24 * 30};  // Age beyond which predictions are deleted.
-  int64_t max_rows = 10'000'000;     // Rows kept at most (0: no limit).
+  int64_t max_requests = 10'000'000;  // Requests kept at most (0: no limit).
   std::chrono::seconds prune_interval{60};
 };
 
@@ -72,8 +73,8 @@ class PredictionLog {
   // most `timeout`; false on timeout.
   bool Flush(std::chrono::milliseconds timeout);
 
-  // The rows of `record` as the store keeps them (exposed for tests).
-  static void ToStored(const PredictionRecord& record, std::vector<StoredPrediction>* out);
+  // `record` as the store keeps it (exposed for tests).
+  static StoredPrediction ToStored(const PredictionRecord& record);
 
  private:
   void Run();

@@ -50,19 +50,22 @@ int64_t Now() {
       .count();
 }
 
-TEST(PredictionLogTest, RowsKeepRawFeatureValuesByName) {
-  std::vector<StoredPrediction> rows;
-  PredictionLog::ToStored(*Record(Config(), "req-1", 1234), &rows);
-  ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0].model, "credit");
-  EXPECT_EQ(rows[0].request_id, "req-1");
-  EXPECT_EQ(rows[1].row, 1);
-  EXPECT_EQ(rows[0].version, 3);
-  EXPECT_EQ(rows[0].route, "champion");
-  EXPECT_EQ(rows[0].inputs, R"({"Age":42.5,"Home":"rent \"x\""})");
-  EXPECT_EQ(rows[1].inputs, R"({"Age":null,"Home":null})");
-  EXPECT_EQ(rows[0].outputs, R"({"probability":0.25,"label":"good"})");
-  EXPECT_EQ(rows[1].outputs, R"({"probability":0.75,"label":"bad"})");
+TEST(PredictionLogTest, RequestsKeepRawFeatureValuesByName) {
+  const StoredPrediction p = PredictionLog::ToStored(*Record(Config(), "req-1", 1234));
+  EXPECT_EQ(p.model, "credit");
+  EXPECT_EQ(p.request_id, "req-1");
+  EXPECT_EQ(p.rows, 2);
+  EXPECT_EQ(p.version, 3);
+  EXPECT_EQ(p.time_ms, 1234);
+  EXPECT_EQ(p.route, "champion");
+  EXPECT_EQ(p.inputs, R"({"Age":[42.5,null],"Home":["rent \"x\"",null]})");
+  EXPECT_EQ(p.outputs, R"({"probability":[0.25,0.75],"label":["good","bad"]})");
+  // Per-class outputs are an array per row.
+  auto multi = Record(Config(), "req-2", 1);
+  Tensor p3("probability", DataType::kFp32, {2, 3});
+  for (int i = 0; i < 6; ++i) p3.values<float>()[i] = 0.125f * static_cast<float>(i);
+  multi->outputs = {p3};
+  EXPECT_EQ(PredictionLog::ToStored(*multi).outputs, R"({"probability":[[0,0.125,0.25],[0.375,0.5,0.625]]})");
 }
 
 TEST(PredictionLogTest, FlushMakesQueuedRecordsVisible) {
@@ -76,8 +79,8 @@ TEST(PredictionLogTest, FlushMakesQueuedRecordsVisible) {
   const auto config = Config();
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(log.Record(Record(config, "r" + std::to_string(i), Now())));
   ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
-  EXPECT_EQ(*(*store)->CountPredictions("credit"), 20);
-  EXPECT_NE(registry.Render().find("vigil_prediction_log_written_total 20"), std::string::npos) << registry.Render();
+  EXPECT_EQ(*(*store)->CountPredictions("credit"), 10);
+  EXPECT_NE(registry.Render().find("vigil_prediction_log_written_total 10"), std::string::npos) << registry.Render();
 }
 
 TEST(PredictionLogTest, AFullQueueDropsAndCountsWithoutBlocking) {
@@ -96,7 +99,7 @@ TEST(PredictionLogTest, AFullQueueDropsAndCountsWithoutBlocking) {
   EXPECT_NE(registry.Render().find("vigil_prediction_log_dropped_total 12"), std::string::npos) << registry.Render();
   EXPECT_NE(registry.Render().find("vigil_prediction_log_queue_depth 8"), std::string::npos);
   ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
-  EXPECT_EQ(*(*store)->CountPredictions("credit"), 16);
+  EXPECT_EQ(*(*store)->CountPredictions("credit"), 8);
   EXPECT_NE(registry.Render().find("vigil_prediction_log_queue_depth 0"), std::string::npos);
 }
 
@@ -121,7 +124,7 @@ TEST(PredictionLogTest, RetentionAndShutdownWrites) {
     EXPECT_EQ(*(*store)->CountPredictions("credit"), 0);
     ASSERT_TRUE(log.Record(Record(config, "new", Now())));
   }  // Stopping writes what is queued.
-  EXPECT_EQ(*(*store)->CountPredictions("credit"), 2);
+  EXPECT_EQ(*(*store)->CountPredictions("credit"), 1);
 }
 
 TEST(PredictionLogTest, SampleRateLogsTheGivenShare) {

@@ -8,28 +8,30 @@ namespace vigil {
 namespace {
 
 // Schema version 1: the prediction log and the feedback joined to it. A
-// prediction is one row of one request; its feedback goes with it when the
-// log's retention deletes it.
+// prediction is one request (its rows as arrays). Rows are appended in time
+// order, so the id orders them by time too: retention and time ranges use
+// the primary key, and the only other index is the one feedback looks up.
+// Feedback goes with its request when retention deletes it.
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE predictions (
   id INTEGER PRIMARY KEY,
   model TEXT NOT NULL,
   request_id TEXT NOT NULL,
-  row INTEGER NOT NULL,
   version INTEGER NOT NULL,
   time_ms INTEGER NOT NULL,
   route TEXT NOT NULL,
+  rows INTEGER NOT NULL,
   inputs TEXT NOT NULL,
   outputs TEXT NOT NULL,
-  UNIQUE (model, request_id, row)
+  UNIQUE (model, request_id)
 );
-CREATE INDEX predictions_by_time ON predictions (model, time_ms);
-CREATE INDEX predictions_by_age ON predictions (time_ms);
 CREATE TABLE feedback (
-  prediction INTEGER PRIMARY KEY REFERENCES predictions (id) ON DELETE CASCADE,
+  prediction INTEGER NOT NULL REFERENCES predictions (id) ON DELETE CASCADE,
+  row INTEGER NOT NULL,
   label TEXT NOT NULL,
-  time_ms INTEGER NOT NULL
-);
+  time_ms INTEGER NOT NULL,
+  PRIMARY KEY (prediction, row)
+) WITHOUT ROWID;
 )sql";
 
 // A prepared statement, finalised when it goes out of scope.
@@ -106,8 +108,10 @@ class Transaction {
   bool committed_ = false;
 };
 
+// The columns of kPredictionColumns, in order.
+constexpr char kPredictionColumns[] = "p.model, p.request_id, p.version, p.time_ms, p.route, p.rows, p.inputs, p.outputs";
 StoredPrediction ReadPrediction(const Statement& q) {
-  return {q.Text(0), q.Text(1), q.Int(2), q.Int(3), q.Int(4), q.Text(5), q.Text(6), q.Text(7)};
+  return {q.Text(0), q.Text(1), q.Int(2), q.Int(3), q.Text(4), q.Int(5), q.Text(6), q.Text(7)};
 }
 
 }  // namespace
@@ -167,12 +171,12 @@ Status SqliteStore::AppendPredictions(const std::vector<StoredPrediction>& predi
   Transaction t(db_);
   VIGIL_RETURN_IF_ERROR(t.status());
   Statement insert(db_,
-                   "INSERT INTO predictions (model, request_id, row, version, time_ms, route, inputs, outputs) "
+                   "INSERT INTO predictions (model, request_id, version, time_ms, route, rows, inputs, outputs) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
   if (!insert.ok()) return Error(db_, "preparing the prediction insert");
   for (const StoredPrediction& p : predictions) {
-    insert.Bind(1, p.model).Bind(2, p.request_id).Bind(3, p.row).Bind(4, p.version).Bind(5, p.time_ms);
-    insert.Bind(6, p.route).Bind(7, p.inputs).Bind(8, p.outputs);
+    insert.Bind(1, p.model).Bind(2, p.request_id).Bind(3, p.version).Bind(4, p.time_ms).Bind(5, p.route);
+    insert.Bind(6, p.rows).Bind(7, p.inputs).Bind(8, p.outputs);
     if (insert.Step() != SQLITE_DONE) return Error(db_, "logging a prediction");
     insert.Reset();
   }
@@ -185,31 +189,32 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
   std::lock_guard lock(mu_);
   Transaction t(db_);
   VIGIL_RETURN_IF_ERROR(t.status());
-  Statement find(db_, "SELECT id FROM predictions WHERE model = ? AND request_id = ? AND row = ?");
-  Statement insert(db_, "INSERT INTO feedback (prediction, label, time_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
-  Statement existing(db_, "SELECT label FROM feedback WHERE prediction = ?");
+  Statement find(db_, "SELECT id, rows FROM predictions WHERE model = ? AND request_id = ?");
+  Statement insert(db_,
+                   "INSERT INTO feedback (prediction, row, label, time_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  Statement existing(db_, "SELECT label FROM feedback WHERE prediction = ? AND row = ?");
   if (!find.ok() || !insert.ok() || !existing.ok()) return Error(db_, "preparing the feedback statements");
   std::vector<FeedbackOutcome> outcomes;
   outcomes.reserve(items.size());
   for (const FeedbackItem& item : items) {
-    find.Bind(1, model).Bind(2, item.request_id).Bind(3, item.row);
+    find.Bind(1, model).Bind(2, item.request_id);
     const int rc = find.Step();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(db_, "looking up a prediction");
-    if (rc == SQLITE_DONE) {
+    if (rc == SQLITE_DONE || item.row >= find.Int(1)) {
       outcomes.push_back(FeedbackOutcome::kUnknownId);
       find.Reset();
       continue;
     }
     const int64_t prediction = find.Int(0);
     find.Reset();
-    insert.Bind(1, prediction).Bind(2, item.label).Bind(3, now_ms);
+    insert.Bind(1, prediction).Bind(2, item.row).Bind(3, item.label).Bind(4, now_ms);
     if (insert.Step() != SQLITE_DONE) return Error(db_, "recording feedback");
     insert.Reset();
     if (sqlite3_changes(db_) == 1) {
       outcomes.push_back(FeedbackOutcome::kRecorded);
       continue;
     }
-    existing.Bind(1, prediction);
+    existing.Bind(1, prediction).Bind(2, item.row);
     if (existing.Step() != SQLITE_ROW) return Error(db_, "reading earlier feedback");
     outcomes.push_back(existing.Text(0) == item.label ? FeedbackOutcome::kDuplicate : FeedbackOutcome::kConflict);
     existing.Reset();
@@ -218,20 +223,24 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
   return outcomes;
 }
 
-Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_rows) {
+Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_requests) {
   std::lock_guard lock(mu_);
   Transaction t(db_);
   VIGIL_RETURN_IF_ERROR(t.status());
   int64_t deleted = 0;
-  Statement old(db_, "DELETE FROM predictions WHERE time_ms < ?");
+  // Ids follow time: everything before the first request at or after
+  // `before_ms` goes, found by walking from the oldest (the rows deleted).
+  Statement old(db_,
+                "DELETE FROM predictions WHERE id < coalesce((SELECT id FROM predictions WHERE time_ms >= ? "
+                "ORDER BY id LIMIT 1), (SELECT max(id) + 1 FROM predictions))");
   if (!old.ok() || old.Bind(1, before_ms).Step() != SQLITE_DONE) return Error(db_, "deleting old predictions");
   deleted += sqlite3_changes(db_);
-  if (max_rows > 0) {
-    Statement excess(db_,
-                     "DELETE FROM predictions WHERE id IN (SELECT id FROM predictions ORDER BY time_ms, id "
-                     "LIMIT max(0, (SELECT count(*) FROM predictions) - ?))");
-    if (!excess.ok() || excess.Bind(1, max_rows).Step() != SQLITE_DONE) {
-      return Error(db_, "deleting predictions beyond the row limit");
+  if (max_requests > 0) {
+    // Retention only ever deletes the oldest, so ids are dense enough that
+    // the newest id minus the limit is where to cut.
+    Statement excess(db_, "DELETE FROM predictions WHERE id <= (SELECT max(id) FROM predictions) - ?");
+    if (!excess.ok() || excess.Bind(1, max_requests).Step() != SQLITE_DONE) {
+      return Error(db_, "deleting predictions beyond the limit");
     }
     deleted += sqlite3_changes(db_);
   }
@@ -242,9 +251,8 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_row
 Result<std::vector<StoredPrediction>> SqliteStore::Predictions(const std::string& model, int64_t from_ms,
                                                                int64_t to_ms, int64_t limit) {
   std::lock_guard lock(mu_);
-  Statement q(db_,
-              "SELECT model, request_id, row, version, time_ms, route, inputs, outputs FROM predictions "
-              "WHERE model = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms, id LIMIT ?");
+  Statement q(db_, std::string("SELECT ") + kPredictionColumns +
+                       " FROM predictions p WHERE p.model = ? AND p.time_ms >= ? AND p.time_ms < ? ORDER BY p.id LIMIT ?");
   if (!q.ok()) return Error(db_, "preparing the prediction query");
   q.Bind(1, model).Bind(2, from_ms).Bind(3, to_ms).Bind(4, limit);
   std::vector<StoredPrediction> out;
@@ -257,22 +265,21 @@ Result<std::vector<StoredPrediction>> SqliteStore::Predictions(const std::string
 Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std::string& model, int64_t from_ms,
                                                                        int64_t to_ms, int64_t limit) {
   std::lock_guard lock(mu_);
-  Statement q(db_,
-              "SELECT p.model, p.request_id, p.row, p.version, p.time_ms, p.route, p.inputs, p.outputs, f.label, "
-              "f.time_ms FROM predictions p JOIN feedback f ON f.prediction = p.id "
-              "WHERE p.model = ? AND p.time_ms >= ? AND p.time_ms < ? ORDER BY p.time_ms, p.id LIMIT ?");
+  Statement q(db_, std::string("SELECT ") + kPredictionColumns +
+                       ", f.row, f.label, f.time_ms FROM predictions p JOIN feedback f ON f.prediction = p.id "
+                       "WHERE p.model = ? AND p.time_ms >= ? AND p.time_ms < ? ORDER BY p.id, f.row LIMIT ?");
   if (!q.ok()) return Error(db_, "preparing the labelled prediction query");
   q.Bind(1, model).Bind(2, from_ms).Bind(3, to_ms).Bind(4, limit);
   std::vector<LabeledPrediction> out;
   int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) out.push_back({ReadPrediction(q), q.Text(8), q.Int(9)});
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back({ReadPrediction(q), q.Int(8), q.Text(9), q.Int(10)});
   if (rc != SQLITE_DONE) return Error(db_, "reading labelled predictions");
   return out;
 }
 
 Result<int64_t> SqliteStore::CountPredictions(const std::string& model) {
   std::lock_guard lock(mu_);
-  Statement q(db_, "SELECT count(*) FROM predictions WHERE model = ?");
+  Statement q(db_, "SELECT count(*) FROM predictions WHERE model = ?");  // Uses the (model, request_id) index.
   if (!q.ok() || q.Bind(1, model).Step() != SQLITE_ROW) return Error(db_, "counting predictions");
   return q.Int(0);
 }

@@ -9,8 +9,9 @@
 namespace vigil {
 namespace {
 
-StoredPrediction Prediction(const std::string& id, int64_t row, int64_t time_ms, const std::string& model = "credit") {
-  return {model, id, row, 1, time_ms, "champion", R"({"Age": 30})", R"({"probability": 0.25})"};
+// A logged request of `rows` rows.
+StoredPrediction Prediction(const std::string& id, int64_t rows, int64_t time_ms, const std::string& model = "credit") {
+  return {model, id, 1, time_ms, "champion", rows, R"({"Age": [30]})", R"({"probability": [0.25]})"};
 }
 
 TEST(SqliteStoreTest, LogsPredictionsAndJoinsFeedback) {
@@ -18,13 +19,11 @@ TEST(SqliteStoreTest, LogsPredictionsAndJoinsFeedback) {
   auto store = SqliteStore::Open(dir.path() / "vigil.db");
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   SqliteStore& s = **store;
-  ASSERT_TRUE(s.AppendPredictions({Prediction("a", 0, 1000), Prediction("a", 1, 1000), Prediction("b", 0, 2000),
-                                   Prediction("a", 0, 1000, "churn")})
+  ASSERT_TRUE(s.AppendPredictions({Prediction("a", 2, 1000), Prediction("b", 1, 2000), Prediction("a", 1, 1000, "churn")})
                   .ok());
-  // A prediction logged twice is kept once, as first logged.
-  StoredPrediction again = Prediction("b", 0, 9999);
-  ASSERT_TRUE(s.AppendPredictions({again}).ok());
-  EXPECT_EQ(*s.CountPredictions("credit"), 3);
+  // A request logged twice is kept once, as first logged.
+  ASSERT_TRUE(s.AppendPredictions({Prediction("b", 1, 9999)}).ok());
+  EXPECT_EQ(*s.CountPredictions("credit"), 2);
   EXPECT_EQ(*s.CountPredictions("churn"), 1);
 
   auto outcomes = s.RecordFeedback("credit", {{"a", 0, "\"bad\""}, {"a", 1, "\"good\""}, {"zzz", 0, "\"bad\""},
@@ -44,23 +43,26 @@ TEST(SqliteStoreTest, LogsPredictionsAndJoinsFeedback) {
   ASSERT_TRUE(labeled.ok());
   ASSERT_EQ(labeled->size(), 2u);
   EXPECT_EQ((*labeled)[0].prediction.request_id, "a");
+  EXPECT_EQ((*labeled)[0].row, 0);
   EXPECT_EQ((*labeled)[0].label, "\"bad\"");
+  EXPECT_EQ((*labeled)[1].row, 1);
+  EXPECT_EQ((*labeled)[1].prediction.rows, 2);
   EXPECT_EQ((*labeled)[1].label, "\"good\"");  // The first label stands.
   EXPECT_EQ((*labeled)[1].feedback_time_ms, 5000);
   auto window = s.Predictions("credit", 1500, 2500, 100);
   ASSERT_TRUE(window.ok());
   ASSERT_EQ(window->size(), 1u);
   EXPECT_EQ((*window)[0].time_ms, 2000);
-  EXPECT_EQ((*window)[0].inputs, R"({"Age": 30})");
+  EXPECT_EQ((*window)[0].inputs, R"({"Age": [30]})");
 }
 
-TEST(SqliteStoreTest, RetentionDeletesOldAndExcessPredictionsWithTheirFeedback) {
+TEST(SqliteStoreTest, RetentionDeletesOldAndExcessRequestsWithTheirFeedback) {
   testing::TempDir dir;
   auto store = SqliteStore::Open(dir.path() / "vigil.db");
   ASSERT_TRUE(store.ok());
   SqliteStore& s = **store;
   std::vector<StoredPrediction> batch;
-  for (int i = 0; i < 10; ++i) batch.push_back(Prediction("r" + std::to_string(i), 0, 1000 * i));
+  for (int i = 0; i < 10; ++i) batch.push_back(Prediction("r" + std::to_string(i), 1, 1000 * i));
   ASSERT_TRUE(s.AppendPredictions(batch).ok());
   ASSERT_TRUE(s.RecordFeedback("credit", {{"r1", 0, "1"}, {"r5", 0, "0"}}, 20000).ok());
   // Older than 3000 ms: r0, r1, r2; then beyond 4 rows: r3, r4, r5.
@@ -78,7 +80,7 @@ TEST(SqliteStoreTest, SurvivesReopeningAndRefusesANewerSchema) {
   {
     auto store = SqliteStore::Open(path);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->AppendPredictions({Prediction("kept", 0, 1)}).ok());
+    ASSERT_TRUE((*store)->AppendPredictions({Prediction("kept", 1, 1)}).ok());
   }
   {
     auto store = SqliteStore::Open(path);

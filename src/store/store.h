@@ -21,16 +21,16 @@
 
 namespace vigil {
 
-// One logged prediction: one row of one inference request.
+// One logged inference request (all its rows).
 struct StoredPrediction {
   std::string model;
   std::string request_id;  // The inference response's id.
-  int64_t row = 0;         // Row of the request's batch.
   int64_t version = 0;
   int64_t time_ms = 0;     // Unix time, milliseconds.
   std::string route;       // "champion", "canary" or "shadow".
-  std::string inputs;      // JSON object: feature name -> raw value (category name, null when missing).
-  std::string outputs;     // JSON object: output name -> value.
+  int64_t rows = 0;        // Rows in the request's batch.
+  std::string inputs;      // JSON object: feature name -> [raw value per row] (category names, null when missing).
+  std::string outputs;     // JSON object: output name -> [value per row].
 };
 
 // Ground truth for a logged prediction.
@@ -48,9 +48,10 @@ enum class FeedbackOutcome {
 };
 const char* FeedbackOutcomeName(FeedbackOutcome outcome);
 
-// A logged prediction with its feedback, for model quality.
+// A row of a logged request with its feedback, for model quality.
 struct LabeledPrediction {
   StoredPrediction prediction;
+  int64_t row = 0;
   std::string label;
   int64_t feedback_time_ms = 0;
 };
@@ -59,8 +60,8 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Appends predictions in one transaction. A prediction whose (model,
-  // request_id, row) is already logged is kept as it was.
+  // Appends predictions in one transaction. A request whose (model,
+  // request_id) is already logged is kept as it was.
   virtual Status AppendPredictions(const std::vector<StoredPrediction>& predictions) = 0;
 
   // Records feedback for `model`'s predictions in one transaction, committed
@@ -69,18 +70,20 @@ class Store {
                                                               const std::vector<FeedbackItem>& items,
                                                               int64_t now_ms) = 0;
 
-  // Deletes predictions (and their feedback) logged before `before_ms`, then
-  // the oldest beyond `max_rows` (0: no limit). Returns how many were deleted.
-  virtual Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_rows) = 0;
+  // Deletes the requests (and their feedback) logged before `before_ms`, then
+  // the oldest beyond `max_requests` (0: no limit). Returns how many were
+  // deleted.
+  virtual Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests) = 0;
 
-  // The predictions of `model` logged in [from_ms, to_ms), oldest first, at
+  // The requests of `model` logged in [from_ms, to_ms), oldest first, at
   // most `limit`.
   virtual Result<std::vector<StoredPrediction>> Predictions(const std::string& model, int64_t from_ms,
                                                             int64_t to_ms, int64_t limit) = 0;
-  // The predictions of `model` with feedback, by prediction time in
+  // The rows of `model`'s requests that have feedback, by request time in
   // [from_ms, to_ms), oldest first, at most `limit`.
   virtual Result<std::vector<LabeledPrediction>> LabeledPredictions(const std::string& model, int64_t from_ms,
                                                                     int64_t to_ms, int64_t limit) = 0;
+  // Logged requests of `model`.
   virtual Result<int64_t> CountPredictions(const std::string& model) = 0;
 };
 
