@@ -21,7 +21,8 @@ namespace vigil {
 // `body` may be modified: it is padded for the SIMD parser.
 Result<InferenceRequest> DecodeInferRequest(std::string& body);
 std::string EncodeInferResponse(const InferenceResponse& response);
-// A random RFC 4122 version-4 UUID, for requests that come without an id.
+// A time-ordered UUID (version 7, RFC 9562: milliseconds, then 74 random
+// bits), for requests that come without an id.
 std::string GenerateRequestId();
 
 }  // namespace vigil

@@ -1,5 +1,6 @@
 #include "monitor/prediction_log.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -67,6 +68,7 @@ PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, Metrics
                  .AddGauge("vigil_prediction_log_queue_depth", "Inference records waiting for the log's writer", {})
                  .WithLabels({})) {
   writer_ = std::thread([this] { Run(); });
+  pthread_setname_np(writer_.native_handle(), "vigil-log");
 }
 
 PredictionLog::~PredictionLog() {

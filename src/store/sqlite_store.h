@@ -1,12 +1,18 @@
 // SqliteStore: the embedded store, one SQLite database file.
 //
-// WAL journal (readers never block the writer), synchronous=FULL (a
-// committed transaction survives a crash of the process or of the machine),
-// a busy timeout for other processes holding the file, and foreign keys on.
+// WAL journal (readers never block the writer), a busy timeout for other
+// processes holding the file, foreign keys on. Two connections:
+//   - one with synchronous=FULL for what a client is told succeeded
+//     (feedback, and the registry and alerts to come) and for reads: a
+//     committed transaction survives a crash of the process or the machine;
+//   - one with synchronous=NORMAL for the prediction log, which is
+//     best-effort: its commits survive a crash of the process, and a crash of
+//     the machine may lose the last ones. (A FULL commit syncs the whole
+//     write-ahead log, so feedback never outlives the prediction it labels.)
 // The schema is created and migrated at Open, versioned by PRAGMA
 // user_version; a file written by a newer Vigil is refused.
 //
-// Thread-safety: thread-safe; calls are serialised on one connection (SQLite
+// Thread-safety: thread-safe; each connection serialises its calls (SQLite
 // serialises writers anyway, and each call is one short transaction).
 #ifndef VIGIL_STORE_SQLITE_STORE_H_
 #define VIGIL_STORE_SQLITE_STORE_H_
@@ -44,11 +50,13 @@ class SqliteStore : public Store {
   static constexpr int kSchemaVersion = 1;
 
  private:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  SqliteStore() = default;
   Status Migrate();
 
   std::mutex mu_;
-  sqlite3* db_;
+  sqlite3* db_ = nullptr;      // synchronous=FULL: acknowledged writes, reads.
+  std::mutex log_mu_;
+  sqlite3* log_db_ = nullptr;  // synchronous=NORMAL: the prediction log.
 };
 
 }  // namespace vigil
