@@ -376,8 +376,8 @@ bool Forest::Quantize(std::string* why) {
   return true;
 }
 
-bool Forest::BuildLayout(std::string* why) {
-  std::unique_ptr<const PerfectLayout> layout = PerfectLayout::Build(*this, why);
+bool Forest::BuildLayout(std::string* why, bool vector_kernels) {
+  std::unique_ptr<const PerfectLayout> layout = PerfectLayout::Build(*this, why, vector_kernels);
   perfect_ = std::move(layout);
   return perfect_ != nullptr;
 }

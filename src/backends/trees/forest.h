@@ -100,7 +100,7 @@ class Forest {
   // keeps the general layout. Call once the trees are added: AddTree drops
   // the layout, Quantize rebuilds it, Slice builds it for the slice when
   // this forest has one.
-  bool BuildLayout(std::string* why);
+  bool BuildLayout(std::string* why, bool vector_kernels = true);
   void DropLayout() { perfect_.reset(); }
   const PerfectLayout* layout() const { return perfect_.get(); }
 

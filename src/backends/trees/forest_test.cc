@@ -187,6 +187,7 @@ TEST_P(ForestExactnessTest, MatchesXGBoostOn100kRows) {
     // the same order. The batch path above ran on perfect trees; here the
     // single-row path, the general layout, and the quantised forest in both.
     ASSERT_NE(forest.layout(), nullptr) << model->general_layout_reason;
+    std::string why;
     auto expect_same = [&](const Forest& other, const char* what) {
       SCOPED_TRACE(what);
       std::vector<float> again(margin.size());
@@ -198,12 +199,19 @@ TEST_P(ForestExactnessTest, MatchesXGBoostOn100kRows) {
         for (int g = 0; g < groups; ++g) ASSERT_EQ(one[g], margin[static_cast<size_t>(r) * groups + g]);
       }
     };
+#if defined(__x86_64__)
+    // On a processor with AVX-512 the vector kernel is the one compared here.
+    EXPECT_EQ(forest.layout()->vectorized(), static_cast<bool>(__builtin_cpu_supports("avx512f")));
+#endif
     expect_same(forest, "perfect trees");
+    Forest scalar = forest;  // Without the AVX-512 single-row kernel, where the processor has it.
+    ASSERT_TRUE(scalar.BuildLayout(&why, /*vector_kernels=*/false));
+    EXPECT_FALSE(scalar.layout()->vectorized());
+    expect_same(scalar, "perfect trees, scalar kernels");
     Forest general = forest;
     general.DropLayout();
     expect_same(general, "general layout");
     Forest quantized = forest;
-    std::string why;
     ASSERT_TRUE(quantized.Quantize(&why)) << why;
     ASSERT_NE(quantized.layout(), nullptr);
     EXPECT_TRUE(quantized.layout()->narrow());  // 16-bit slots: 6 categories, few thresholds.

@@ -8,6 +8,11 @@
 
 #include "backends/trees/forest.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define VIGIL_AVX512_KERNELS 1
+#endif
+
 namespace vigil {
 namespace {
 
@@ -22,7 +27,8 @@ inline uint32_t Key(float v) {
 
 }  // namespace
 
-std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, std::string* why) {
+std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, std::string* why,
+                                                          bool vector_kernels) {
   const std::vector<Forest::Node>& nodes = forest.nodes();
   const int trees = forest.num_trees();
   auto layout = std::unique_ptr<PerfectLayout>(new PerfectLayout());
@@ -144,6 +150,11 @@ std::unique_ptr<const PerfectLayout> PerfectLayout::Build(const Forest& forest, 
     }
     l.slots_ = {};
   }
+#if defined(VIGIL_AVX512_KERNELS)
+  l.avx512_ = vector_kernels && !l.narrow() && __builtin_cpu_supports("avx512f");
+#else
+  (void)vector_kernels;
+#endif
   return layout;
 }
 
@@ -274,7 +285,88 @@ void PerfectLayout::BatchMargins(const S* slots, const float* data, int64_t rows
   }
 }
 
+#if defined(VIGIL_AVX512_KERNELS)
+// GCC 12's intrinsics start from a deliberately undefined vector, which its
+// own -Wmaybe-uninitialized reports once inlined here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <bool kCategorical>
+__attribute__((target("avx512f"))) void PerfectLayout::RowMarginsAvx512(const float* row, float* margins) const {
+  static_assert(kLanes == 16, "one 512-bit vector of 32-bit lanes per group");
+  for (int g = 0; g < num_groups_; ++g) margins[g] = base_margin_;
+  thread_local std::vector<uint32_t> expanded;
+  if (expanded.size() < static_cast<size_t>(2 * num_features_)) expanded.resize(2 * num_features_);
+  Expand<Slot>(row, expanded.data());
+  const int* codes = reinterpret_cast<const int*>(expanded.data());
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i two = _mm512_set1_epi32(2);
+  const __m512i categorical_bit = _mm512_set1_epi32(static_cast<int>(Slot::kCategorical));
+  const int trees = static_cast<int>(tree_groups_.size());
+  const size_t groups = group_depth_.size();
+  // Groups walked together: each level is three dependent gathers, so
+  // several independent groups keep the processor busy meanwhile.
+  constexpr size_t kInFlight = 4;
+  alignas(64) float values[kLanes];
+  for (size_t g0 = 0; g0 < groups; g0 += kInFlight) {
+    const size_t count = std::min(kInFlight, groups - g0);
+    __m512i n[kInFlight];
+    uint32_t depth = 0;
+    for (size_t i = 0; i < kInFlight; ++i) {
+      n[i] = _mm512_setzero_si512();
+      if (i < count) depth = std::max(depth, group_depth_[g0 + i]);
+    }
+    for (uint32_t d = 0; d < depth; ++d) {
+      for (size_t i = 0; i < kInFlight; ++i) {
+        if (i >= count || d >= group_depth_[g0 + i]) continue;
+        const int* slots = reinterpret_cast<const int*>(slots_.data() + group_slots_[g0 + i]);
+        const __m512i at = _mm512_add_epi32(_mm512_slli_epi32(n[i], 4), lane);  // n * 16 + k
+        const __m512i input = _mm512_i32gather_epi32(at, slots, 8);
+        const __m512i threshold = _mm512_i32gather_epi32(at, slots + 1, 8);
+        __m512i code;
+        __mmask16 left;
+        if constexpr (kCategorical) {
+          code = _mm512_i32gather_epi32(_mm512_andnot_si512(categorical_bit, input), codes, 4);
+          const __mmask16 is_categorical = _mm512_test_epi32_mask(input, categorical_bit);
+          const __mmask16 numeric_left = _mm512_cmplt_epu32_mask(code, threshold);
+          const __mmask16 category_right = _mm512_test_epi32_mask(code, threshold);
+          left = static_cast<__mmask16>((is_categorical & ~category_right) | (~is_categorical & numeric_left));
+        } else {
+          code = _mm512_i32gather_epi32(input, codes, 4);
+          left = _mm512_cmplt_epu32_mask(code, threshold);
+        }
+        // 2n + 2, minus one where the row goes left.
+        const __m512i next = _mm512_add_epi32(_mm512_add_epi32(n[i], n[i]), two);
+        n[i] = _mm512_mask_sub_epi32(next, left, next, one);
+      }
+    }
+    // Leaf values, added in tree order: the scalar kernel's floats.
+    for (size_t i = 0; i < count; ++i) {
+      const size_t g = g0 + i;
+      const __m512i first_leaf = _mm512_set1_epi32(static_cast<int>((1u << group_depth_[g]) - 1));
+      const __m512i at = _mm512_add_epi32(_mm512_slli_epi32(_mm512_sub_epi32(n[i], first_leaf), 4), lane);
+      _mm512_store_ps(values, _mm512_i32gather_ps(at, leaf_.data() + group_leaves_[g], 4));
+      const int t0 = static_cast<int>(g) * kLanes;
+      const int lanes = std::min(kLanes, trees - t0);
+      if (num_groups_ == 1) {
+        float sum = margins[0];
+        for (int k = 0; k < lanes; ++k) sum += values[k];
+        margins[0] = sum;
+      } else {
+        for (int k = 0; k < lanes; ++k) margins[tree_groups_[t0 + k]] += values[k];
+      }
+    }
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
 void PerfectLayout::PredictRowMargins(const float* row, float* margins) const {
+#if defined(VIGIL_AVX512_KERNELS)
+  if (avx512_) {
+    return has_categorical_ ? RowMarginsAvx512<true>(row, margins) : RowMarginsAvx512<false>(row, margins);
+  }
+#endif
   if (narrow()) {
     has_categorical_ ? RowMargins<true>(narrow_slots_.data(), row, margins)
                      : RowMargins<false>(narrow_slots_.data(), row, margins);

@@ -53,7 +53,11 @@ class PerfectLayout {
   // The layout of `forest`, or null with the reason when it cannot be exact
   // (wide categorical sets, a feature split both as numeric and as
   // categorical, a NaN threshold) or would be too large (deep, sparse trees).
-  static std::unique_ptr<const PerfectLayout> Build(const Forest& forest, std::string* why);
+  // `vector_kernels`: use the AVX-512 single-row kernel when the processor
+  // has it (the same floats as the scalar one; false is for tests and
+  // comparisons).
+  static std::unique_ptr<const PerfectLayout> Build(const Forest& forest, std::string* why,
+                                                    bool vector_kernels = true);
 
   // As Forest::PredictRowMargins / PredictMargins (same floats, same order).
   void PredictRowMargins(const float* row, float* margins) const;
@@ -64,6 +68,8 @@ class PerfectLayout {
     return slots_.size() * sizeof(Slot) + narrow_slots_.size() * sizeof(NarrowSlot) + leaf_.size() * sizeof(float);
   }
   bool narrow() const { return !narrow_slots_.empty(); }
+  // Whether single rows go through the AVX-512 kernel.
+  bool vectorized() const { return avx512_; }
 
  private:
   // How a step decides: by the numeric test only, or by the numeric or the
@@ -92,10 +98,15 @@ class PerfectLayout {
   void Expand(const float* row, typename S::Code* expanded) const;
   template <bool kCategorical, typename S>
   void RowMargins(const S* slots, const float* row, float* margins) const;
+  // The single-row walk with AVX-512: a group's sixteen trees are one
+  // vector, their slots and codes gathered, several groups in flight.
+  template <bool kCategorical>
+  void RowMarginsAvx512(const float* row, float* margins) const;
   template <bool kCategorical, typename S>
   void BatchMargins(const S* slots, const float* data, int64_t rows, float* margins) const;
 
   bool has_categorical_ = false;
+  bool avx512_ = false;
   bool quantized_ = false;
   int num_features_ = 0;
   int num_groups_ = 1;
