@@ -302,6 +302,8 @@ __attribute__((target("avx512f"))) void PerfectLayout::RowMarginsAvx512(const fl
   const __m512i one = _mm512_set1_epi32(1);
   const __m512i two = _mm512_set1_epi32(2);
   const __m512i categorical_bit = _mm512_set1_epi32(static_cast<int>(Slot::kCategorical));
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const int trees = static_cast<int>(tree_groups_.size());
   const size_t groups = group_depth_.size();
   // Groups walked together: each level is three dependent gathers, so
@@ -319,10 +321,14 @@ __attribute__((target("avx512f"))) void PerfectLayout::RowMarginsAvx512(const fl
     for (uint32_t d = 0; d < depth; ++d) {
       for (size_t i = 0; i < kInFlight; ++i) {
         if (i >= count || d >= group_depth_[g0 + i]) continue;
-        const int* slots = reinterpret_cast<const int*>(slots_.data() + group_slots_[g0 + i]);
+        const long long* slots = reinterpret_cast<const long long*>(slots_.data() + group_slots_[g0 + i]);
         const __m512i at = _mm512_add_epi32(_mm512_slli_epi32(n[i], 4), lane);  // n * 16 + k
-        const __m512i input = _mm512_i32gather_epi32(at, slots, 8);
-        const __m512i threshold = _mm512_i32gather_epi32(at, slots + 1, 8);
+        // Each slot whole (8 bytes: 16 loads for 16 lanes, not 32), then
+        // inputs and thresholds apart.
+        const __m512i low = _mm512_i32gather_epi64(_mm512_castsi512_si256(at), slots, 8);
+        const __m512i high = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(at, 1), slots, 8);
+        const __m512i input = _mm512_permutex2var_epi32(low, even, high);
+        const __m512i threshold = _mm512_permutex2var_epi32(low, odd, high);
         __m512i code;
         __mmask16 left;
         if constexpr (kCategorical) {
