@@ -1,6 +1,7 @@
-// The `vigil` command: `vigil serve` runs the server, `vigil train` trains a
-// model into a repository. `vigil --help` and `vigil SUBCOMMAND --help`
-// describe every option.
+// The `vigil` command: `vigil serve` runs the server; `vigil train` trains a
+// model into a repository, `vigil optimize` prunes one, `vigil profile`
+// builds a version's reference profile. `vigil --help` and `vigil SUBCOMMAND
+// --help` describe every option.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include "http/api_router.h"
 #include "http/http_server.h"
 #include "lifecycle/model_optimizer.h"
+#include "lifecycle/reference_data.h"
 #include "lifecycle/xgboost_trainer.h"
 #include "manager/model_manager.h"
 #include "monitor/metrics.h"
@@ -133,6 +135,30 @@ int Optimize(const OptimizeOptions& options) {
   return 0;
 }
 
+int Profile(const ProfileOptions& options) {
+  auto result = ProfileVersion(options);
+  if (!result.ok()) {
+    std::fprintf(stderr, "vigil profile: %s\n", result.status().message().c_str());
+    return 1;
+  }
+  const ReferenceProfile& p = result->profile;
+  std::printf("%-12s %-11s %8s %8s %12s %12s %12s\n", "feature", "type", "missing", "bins", "min", "mean", "max");
+  for (const ColumnProfile& c : p.features) {
+    if (c.categorical) {
+      std::printf("%-12s %-11s %8lld %8zu\n", c.name.c_str(), "categorical", static_cast<long long>(c.missing),
+                  c.counts.size());
+    } else {
+      std::printf("%-12s %-11s %8lld %8zu %12.4g %12.4g %12.4g\n", c.name.c_str(), "numeric",
+                  static_cast<long long>(c.missing), c.counts.size(), c.min, c.mean, c.max);
+    }
+  }
+  std::printf("%-12s %-11s %8lld %8zu %12.4g %12.4g %12.4g\n", "(prediction)", "numeric",
+              static_cast<long long>(p.prediction.missing), p.prediction.counts.size(), p.prediction.min,
+              p.prediction.mean, p.prediction.max);
+  std::printf("wrote %s (%lld rows)\n", result->path.c_str(), static_cast<long long>(p.rows));
+  return 0;
+}
+
 }  // namespace
 }  // namespace vigil
 
@@ -209,7 +235,24 @@ int main(int argc, char** argv) {
   optimize_cmd->add_flag("--keep-all-iterations", keep_all_iterations, "Do not cut to the model's best iteration");
   optimize_cmd->add_option("--output-version", optimize.output_version, "Version to write (default: next free)");
 
+  ProfileOptions profile;
+  std::string profile_repository, profile_data;
+  CLI::App* profile_cmd = app.add_subcommand(
+      "profile", "Build a model version's reference profile (monitoring's baseline) from a CSV file into profile.json.");
+  profile_cmd->add_option("--repository", profile_repository, "Model repository")->required()->check(CLI::ExistingDirectory);
+  profile_cmd->add_option("--model", profile.model_name, "Model name")->required();
+  profile_cmd->add_option("--version", profile.version, "Version to profile (default: the highest)");
+  profile_cmd->add_option("--data", profile_data, "CSV with the model's feature columns (the training or a reference set)")
+      ->required()->check(CLI::ExistingFile);
+  profile_cmd->add_option("--bins", profile.bins, "Quantile bins per numeric feature")
+      ->check(CLI::Range(2, 100))->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+  if (*profile_cmd) {
+    profile.repository = profile_repository;
+    profile.data = profile_data;
+    return Profile(profile);
+  }
   if (*optimize_cmd) {
     optimize.repository = optimize_repository;
     optimize.holdout = optimize_holdout;

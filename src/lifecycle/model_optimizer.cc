@@ -10,6 +10,7 @@
 
 #include "backends/trees/xgboost_model_reader.h"
 #include "dataset/tabular_dataset.h"
+#include "lifecycle/feature_matrix.h"
 #include "monitor/classification_metrics.h"
 #include "repository/model_config.h"
 #include "repository/model_repository.h"
@@ -33,24 +34,10 @@ Result<Holdout> ReadHoldout(const OptimizeOptions& options, const ModelConfig& c
   if (target < 0) return Status::InvalidArgument("--target: no column '" + options.target + "' in the holdout");
   Holdout h;
   h.n = ds->rows();
-  std::vector<const Column*> columns;
-  for (const FeatureSpec& f : config.features) {
-    const int c = ds->ColumnIndex(f.name);
-    if (c < 0) return Status::InvalidArgument("--holdout: no column for feature '" + f.name + "'");
-    columns.push_back(&ds->columns()[c]);
-  }
+  auto rows = FeatureMatrix(*ds, config, "--holdout");
+  if (!rows.ok()) return rows.status();
+  h.rows = std::move(*rows);
   for (size_t r = 0; r < h.n; ++r) {
-    for (size_t j = 0; j < columns.size(); ++j) {
-      const Column& col = *columns[j];
-      float v;
-      if (col.numeric) {
-        v = static_cast<float>(col.numbers[r]);
-      } else {
-        const int code = config.features[j].CategoryCode(col.strings[r]);
-        v = code < 0 ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(code);
-      }
-      h.rows.push_back(v);
-    }
     const Column& label = ds->columns()[target];
     if (classifier) {
       if (label.numeric) return Status::InvalidArgument("--target: expected class names in '" + options.target + "'");

@@ -13,6 +13,7 @@
 
 #include "dataset/tabular_dataset.h"
 #include "monitor/classification_metrics.h"
+#include "monitor/reference_profile.h"
 #include "repository/model_config.h"
 #include "repository/model_repository.h"
 
@@ -252,6 +253,21 @@ Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
   fs::create_directories(staging, ec);
   if (ec) return Status::Internal("cannot create " + staging.string() + ": " + ec.message());
   XGB_CHECK(XGBoosterSaveModel(sliced_handle, (staging / config.artifact).c_str()));
+  {
+    // The version's reference profile, from its training rows and the
+    // model's own probabilities for them: monitoring's baseline.
+    const bst_ulong* train_shape = nullptr;
+    bst_ulong train_dim = 0;
+    const float* train_scores = nullptr;
+    XGB_CHECK(XGBoosterPredictFromDMatrix(
+        sliced_handle, dtrain->get(),
+        R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
+        &train_shape, &train_dim, &train_scores));
+    const ReferenceProfile profile =
+        BuildReferenceProfile(config, train.features, static_cast<int64_t>(train.rows()),
+                              std::span<const float>(train_scores, train.rows()));
+    VIGIL_RETURN_IF_ERROR(WriteReferenceProfile(profile, staging / "profile.json"));
+  }
   const fs::path config_path = model_dir / "model.yaml";
   if (!fs::exists(config_path)) {
     std::ofstream out(config_path);
