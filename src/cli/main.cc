@@ -34,6 +34,8 @@ struct ServeFlags {
   bool prediction_log = true;
   PredictionLogOptions log;
   int64_t log_retention_hours = 24 * 30;
+  int64_t window_rows = 1000;
+  int64_t window_seconds = 3600;
 };
 
 int Serve(const ServeFlags& flags) {
@@ -66,7 +68,10 @@ int Serve(const ServeFlags& flags) {
     std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
     return 2;
   }
+  // Declared in dependency order, so that they are destroyed the other way:
+  // the log's writer uses the monitor and the store.
   std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<DriftMonitor> monitor;
   std::unique_ptr<PredictionLog> log;
   if (flags.store != "none") {
     auto opened = SqliteStore::Open(flags.store);
@@ -78,11 +83,16 @@ int Serve(const ServeFlags& flags) {
     if (flags.prediction_log) {
       PredictionLogOptions options = flags.log;
       options.retention = std::chrono::hours(flags.log_retention_hours);
-      log = std::make_unique<PredictionLog>(*store, options, registry);
+      DriftMonitorOptions monitor_options;
+      monitor_options.repository = flags.repository;
+      monitor_options.window_rows = flags.window_rows;
+      monitor_options.window_duration = std::chrono::seconds(flags.window_seconds);
+      monitor = std::make_unique<DriftMonitor>(monitor_options, registry);
+      log = std::make_unique<PredictionLog>(*store, options, registry, monitor.get());
     }
   }
   InferenceService inference(manager);
-  ApiRouter router(manager, inference, metrics, log.get(), store.get());
+  ApiRouter router(manager, inference, metrics, log.get(), store.get(), monitor.get());
   HttpServer server(
       flags.http, [&router](HttpRequest& r) { return router.Handle(r); },
       [&router] { router.SetShuttingDown(); });
@@ -199,6 +209,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   serve_cmd->add_option("--log-max-requests", serve.log.max_requests, "Logged requests kept at most (oldest deleted first); 0: no limit")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  serve_cmd->add_option("--window-rows", serve.window_rows, "Monitoring window: rows per version before it closes")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  serve_cmd->add_option("--window-seconds", serve.window_seconds, "Monitoring window: seconds before it closes")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
 

@@ -67,12 +67,13 @@ std::string LowerCodeName(StatusCode code) {
 }  // namespace
 
 ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-                     PredictionLog* log, Store* store)
+                     PredictionLog* log, Store* store, const DriftMonitor* monitor)
     : manager_(manager),
       inference_(inference),
       metrics_(metrics),
       log_(log),
       store_(store),
+      monitor_(monitor),
       feedback_items_(metrics.registry().AddCounter(
           "vigil_feedback_items_total",
           "Feedback items by outcome: recorded, duplicate, conflict (another label stands), unknown_id",
@@ -131,6 +132,10 @@ HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string_view& route) 
     if (p.size() == rest + 1 && p[rest] == "infer") {
       route = version ? "/v2/models/{model}/versions/{version}/infer" : "/v2/models/{model}/infer";
       return post ? Infer(model, version, request.body, /*explain=*/false) : MethodNotAllowed(method, "POST");
+    }
+    if (p.size() == rest + 1 && p[rest] == "monitor" && !version) {
+      route = "/v2/models/{model}/monitor";
+      return get ? Monitor(model) : MethodNotAllowed(method, "GET");
     }
     if (p.size() == rest + 1 && p[rest] == "feedback" && !version) {
       route = "/v2/models/{model}/feedback";
@@ -380,6 +385,59 @@ HttpResponse ApiRouter::Feedback(const std::string& model, const std::string& bo
   json answer = {{"model_name", model}, {"results", std::move(results)}};
   for (const auto& [outcome, n] : totals) answer[outcome] = n;
   return JsonResponse(200, answer);
+}
+
+namespace {
+
+json DriftJson(const FeatureDrift& d) {
+  json j = {{"name", d.name},
+            {"type", d.categorical ? "categorical" : "numeric"},
+            {"test", d.test},
+            {"score", d.score},
+            {"p_value", d.p_value},
+            {"drifted", d.drifted},
+            {"psi", d.psi},
+            {"jensen_shannon", d.jensen_shannon},
+            {"missing_rate", d.missing_rate}};
+  if (d.categorical) {
+    j["chi_square"] = d.chi_square;
+    j["chi_square_p_value"] = d.chi_square_p_value;
+  } else {
+    j["wasserstein"] = d.wasserstein;
+    j["ks"] = d.ks_statistic;
+    j["ks_p_value"] = d.ks_p_value;
+    j["out_of_range_rate"] = d.out_of_range_rate;
+  }
+  return j;
+}
+
+}  // namespace
+
+HttpResponse ApiRouter::Monitor(const std::string& model) const {
+  if (!manager_.table()->models.count(model)) return ErrorResponse(404, "unknown model '" + model + "'");
+  if (!monitor_) return ErrorResponse(503, "monitoring needs the prediction log, and this server runs without it");
+  json versions = json::array();
+  for (const DriftMonitor::VersionView& v : monitor_->Snapshot(model)) {
+    json windows = json::array();
+    for (const WindowReport& w : v.windows) {
+      json features = json::array();
+      for (const FeatureDrift& d : w.features) features.push_back(DriftJson(d));
+      windows.push_back({{"start_ms", w.start_ms},
+                         {"end_ms", w.end_ms},
+                         {"rows", w.rows},
+                         {"drift_share", w.drift_share},
+                         {"dataset_drift", w.dataset_drift},
+                         {"features", std::move(features)},
+                         {"prediction", DriftJson(w.prediction)}});
+    }
+    json jv = {{"version", std::to_string(v.version)},
+               {"reference_profile", v.has_profile},
+               {"open_window_rows", v.open_rows},
+               {"windows", std::move(windows)}};
+    if (!v.has_profile) jv["reason"] = v.profile_error;
+    versions.push_back(std::move(jv));
+  }
+  return JsonResponse(200, {{"model_name", model}, {"versions", std::move(versions)}});
 }
 
 HttpResponse ApiRouter::RepositoryIndex(const std::string& body) const {

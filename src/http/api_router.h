@@ -8,6 +8,7 @@
 //   POST /v2/models/{m}[/versions/{v}]/infer         inference
 //   POST /v2/models/{m}[/versions/{v}]/explain       SHAP contributions (same body)
 //   POST /v2/models/{m}/feedback                     ground truth for logged predictions
+//   GET  /v2/models/{m}/monitor                      drift and data quality per window
 //   POST /v2/repository/index                        repository index
 //   POST /v2/repository/models/{m}/load|unload       explicit model control
 // Prometheus:
@@ -38,8 +39,9 @@ class ApiRouter {
  public:
   // `log` (may be null: no prediction log) receives every sampled inference;
   // `store` (may be null) takes feedback.
+  // `monitor` (may be null) answers /monitor.
   ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-            PredictionLog* log = nullptr, Store* store = nullptr);
+            PredictionLog* log = nullptr, Store* store = nullptr, const DriftMonitor* monitor = nullptr);
 
   // Answers one request. `request.body` may be modified (the JSON parser pads it).
   HttpResponse Handle(HttpRequest& request);
@@ -59,6 +61,7 @@ class ApiRouter {
   HttpResponse Infer(const std::string& model, const std::optional<std::string>& version,
                      std::string& body, bool explain);
   HttpResponse Feedback(const std::string& model, const std::string& body);
+  HttpResponse Monitor(const std::string& model) const;
   HttpResponse RepositoryIndex(const std::string& body) const;
   HttpResponse RepositoryControl(const std::string& model, bool load);
 
@@ -67,6 +70,7 @@ class ApiRouter {
   ServingMetrics& metrics_;
   PredictionLog* log_;
   Store* store_;
+  const DriftMonitor* monitor_;
   Family<Counter>& feedback_items_;
   std::atomic<bool> shutting_down_{false};
 };

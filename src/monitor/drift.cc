@@ -85,15 +85,15 @@ TestResult KolmogorovSmirnov(std::span<const double> reference, std::span<const 
 TestResult ChiSquare(std::span<const double> reference, std::span<const double> window) {
   const double n = Total(reference), m = Total(window);
   if (n <= 0 || m <= 0) return {};
+  const double total = n + m;
   double statistic = 0;
   int bins = 0;
   for (size_t i = 0; i < reference.size() && i < window.size(); ++i) {
-    const double expected = m * reference[i] / n;
-    if (expected <= 0) {
-      if (window[i] > 0) return {std::numeric_limits<double>::infinity(), 0.0};
-      continue;
-    }
-    statistic += (window[i] - expected) * (window[i] - expected) / expected;
+    const double pooled = reference[i] + window[i];
+    if (pooled <= 0) continue;
+    const double expected_reference = pooled * n / total, expected_window = pooled * m / total;
+    statistic += (reference[i] - expected_reference) * (reference[i] - expected_reference) / expected_reference;
+    statistic += (window[i] - expected_window) * (window[i] - expected_window) / expected_window;
     ++bins;
   }
   if (bins < 2) return {statistic, 1.0};

@@ -13,8 +13,8 @@
 //   - Kolmogorov-Smirnov: the largest gap between the two cumulative
 //     distributions at the bin edges (the binned statistic, at most the
 //     exact one) and its asymptotic p-value;
-//   - chi-square test of the window's counts against the reference shares,
-//     with its p-value.
+//   - chi-square test of homogeneity between the two samples, with its
+//     p-value.
 //
 // Thread-safety: pure functions.
 #ifndef VIGIL_MONITOR_DRIFT_H_
@@ -58,11 +58,12 @@ TestResult KolmogorovSmirnov(std::span<const double> reference, std::span<const 
 // (-1)^(k-1) * exp(-2 k^2 lambda^2).
 double KolmogorovTail(double lambda);
 
-// Chi-square goodness of fit of the window's counts against the reference
-// shares: sum over bins with a nonzero expected count of (O - E)^2 / E, with
-// E = window total * reference share; degrees of freedom: those bins minus
-// one. A window count in a bin the reference never saw makes the statistic
-// infinite and the p-value 0 (such a category is new).
+// Chi-square test of homogeneity of the two samples (the 2 x K contingency
+// table of reference and window counts): sum of (O - E)^2 / E over both
+// rows, E from the pooled shares; degrees of freedom: the bins either sample
+// fills, minus one. Two-sample, like the KS test here: the reference is a
+// sample too, and treating its shares as exact would raise false alarms. A
+// category only the window has counts like any other.
 TestResult ChiSquare(std::span<const double> reference, std::span<const double> window);
 
 }  // namespace vigil

@@ -60,22 +60,25 @@ TEST(DriftTest, KolmogorovSmirnovOnBins) {
   EXPECT_NEAR(KolmogorovSmirnov(V{1, 2, 3}, V{10, 20, 30}).p_value, 1.0, 1e-12);
 }
 
-TEST(DriftTest, ChiSquare) {
-  // 60/40 against an even split: expected 50/50, (100 + 100) / 50 = 4 with
-  // one degree of freedom, whose upper tail is 0.0455003 (chi-square table).
-  TestResult r = ChiSquare(V{1, 1}, V{60, 40});
-  EXPECT_NEAR(r.statistic, 4.0, 1e-12);
-  EXPECT_NEAR(r.p_value, 0.0455003, 1e-6);
-  // The 5% critical value for 2 degrees of freedom is 5.991465.
-  // Expected 30/30/40 of 100; observed 40/20/40: 100/30 + 100/30 = 6.6667.
-  r = ChiSquare(V{3, 3, 4}, V{40, 20, 40});
-  EXPECT_NEAR(r.statistic, 20.0 / 3.0, 1e-12);
-  EXPECT_LT(r.p_value, 0.05);
-  EXPECT_NEAR(r.p_value, std::exp(-r.statistic / 2), 1e-12);  // Two degrees of freedom: exp(-x / 2).
-  // A category the reference never saw.
-  r = ChiSquare(V{10, 0}, V{5, 5});
-  EXPECT_TRUE(std::isinf(r.statistic));
-  EXPECT_EQ(r.p_value, 0.0);
+TEST(DriftTest, ChiSquareTestOfHomogeneity) {
+  // 2 x 2: chi^2 = T (ad - bc)^2 / ((a + b)(c + d)(a + c)(b + d)) with
+  // a, b = 500, 500 and c, d = 60, 40: 1.1e11 / 3.024e10. One degree of
+  // freedom: p = erfc(sqrt(chi^2 / 2)).
+  TestResult r = ChiSquare(V{500, 500}, V{60, 40});
+  EXPECT_NEAR(r.statistic, 1.1e11 / 3.024e10, 1e-9);
+  EXPECT_NEAR(r.p_value, std::erfc(std::sqrt(r.statistic / 2)), 1e-9);
+  EXPECT_NEAR(r.p_value, 0.0564895, 1e-6);
+  // 2 x 3, worked out by hand: 6.0661765; two degrees of freedom: p = exp(-x / 2).
+  r = ChiSquare(V{300, 300, 400}, V{40, 20, 40});
+  EXPECT_NEAR(r.statistic, 6.0661765, 1e-6);
+  EXPECT_NEAR(r.p_value, 0.0481667, 1e-6);
+  // Identical shares: nothing to see.
+  r = ChiSquare(V{10, 20, 30}, V{1, 2, 3});
+  EXPECT_NEAR(r.statistic, 0.0, 1e-12);
+  EXPECT_NEAR(r.p_value, 1.0, 1e-12);
+  // A category the reference never saw, in a quarter of the window.
+  r = ChiSquare(V{500, 500, 0}, V{50, 50, 33});
+  EXPECT_LT(r.p_value, 1e-10);
 }
 
 }  // namespace

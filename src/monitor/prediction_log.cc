@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "common/json_text.h"
@@ -43,11 +44,33 @@ void AppendOutput(std::string& out, const Tensor& t) {
   out += ']';
 }
 
+// The model's score for each row of `record`: its first probability or
+// prediction output (for K classes, the largest probability); NaN without one.
+std::vector<float> Scores(const PredictionRecord& record) {
+  const int64_t rows = record.features.shape().empty() ? 0 : record.features.shape()[0];
+  std::vector<float> scores(rows, std::numeric_limits<float>::quiet_NaN());
+  for (const OutputSpec& spec : record.config->outputs) {
+    if (spec.kind != OutputKind::kProbability && spec.kind != OutputKind::kPrediction) continue;
+    for (const Tensor& t : record.outputs) {
+      if (t.name() != spec.name || t.type() != DataType::kFp32 || t.shape().empty() || t.shape()[0] != rows) continue;
+      const int64_t per_row = rows > 0 ? t.element_count() / rows : 0;
+      for (int64_t r = 0; r < rows && per_row > 0; ++r) {
+        const float* v = t.values<float>().data() + r * per_row;
+        scores[r] = *std::max_element(v, v + per_row);
+      }
+      return scores;
+    }
+  }
+  return scores;
+}
+
 }  // namespace
 
-PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, MetricsRegistry& registry)
+PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, MetricsRegistry& registry,
+                             DriftMonitor* monitor)
     : store_(store),
       options_(options),
+      monitor_(monitor),
       queue_(std::clamp<size_t>(options.queue_capacity, 1, 65534)),
       dropped_(registry
                    .AddCounter("vigil_prediction_log_dropped_total",
@@ -163,6 +186,9 @@ size_t PredictionLog::Drain() {
   while (queue_.pop(raw)) records.emplace_back(raw);
   if (records.empty()) return 0;
   depth_.Add(-static_cast<double>(records.size()));
+  if (monitor_) {
+    for (const auto& r : records) monitor_->Observe(*r->config, r->version, r->time_ms, r->features, Scores(*r));
+  }
   std::vector<StoredPrediction> stored;
   stored.reserve(records.size());
   for (const auto& r : records) stored.push_back(ToStored(*r));
@@ -193,6 +219,7 @@ void PredictionLog::Run() {
       std::lock_guard lock(mu_);
       handled_cv_.notify_all();
     }
+    if (monitor_) monitor_->Tick(NowMs());
     if (std::chrono::steady_clock::now() >= next_prune) {
       const int64_t before = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
       auto pruned = store_.PrunePredictions(before, options_.max_requests);

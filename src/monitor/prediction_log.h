@@ -31,6 +31,7 @@
 #include <boost/lockfree/queue.hpp>
 
 #include "common/tensor.h"
+#include "monitor/drift_monitor.h"
 #include "monitor/metrics.h"
 #include "repository/model_config.h"
 #include "store/store.h"
@@ -59,7 +60,9 @@ struct PredictionRecord {
 
 class PredictionLog {
  public:
-  PredictionLog(Store& store, PredictionLogOptions options, MetricsRegistry& registry);
+  // `monitor` (may be null) also sees every logged request, from the writer.
+  PredictionLog(Store& store, PredictionLogOptions options, MetricsRegistry& registry,
+                DriftMonitor* monitor = nullptr);
   // Writes what is queued, then stops the writer.
   ~PredictionLog();
   PredictionLog(const PredictionLog&) = delete;
@@ -83,6 +86,7 @@ class PredictionLog {
 
   Store& store_;
   const PredictionLogOptions options_;
+  DriftMonitor* monitor_;
   boost::lockfree::queue<PredictionRecord*, boost::lockfree::fixed_sized<true>> queue_;
   std::atomic<int64_t> queued_{0};   // Records pushed, ever.
   std::atomic<int64_t> handled_{0};  // Records written (or failed), ever.

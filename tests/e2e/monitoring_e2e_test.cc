@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "e2e/http_client.h"
 #include "e2e/server_process.h"
@@ -137,6 +139,40 @@ TEST_F(MonitoringE2eTest, FeedbackJoinsLoggedPredictionsIdempotentlyAndSurvivesR
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(json::parse(again.body)["results"][0]["outcome"], "duplicate");
   EXPECT_EQ(json::parse(again.body)["results"][1]["outcome"], "recorded");
+}
+
+TEST_F(MonitoringE2eTest, DriftWindowsAgainstTheVersionsReferenceProfile) {
+  auto server = StartServer({"--window-rows", "4"});
+  HttpClient c(server->port());
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.Post("/v2/models/credit/infer", kTwoRows).status, 200);
+  // Six rows: one window of four closed, two rows open. The log's writer
+  // counts them within its flush interval.
+  json monitor;
+  for (int i = 0; i < 100; ++i) {
+    monitor = json::parse(c.Get("/v2/models/credit/monitor").body);
+    if (!monitor["versions"].empty() && monitor["versions"][0]["windows"].size() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(monitor["versions"].size(), 1u) << monitor.dump();
+  const json& v = monitor["versions"][0];
+  EXPECT_EQ(v["version"], "1");
+  EXPECT_TRUE(v["reference_profile"].get<bool>());  // Written by vigil train.
+  EXPECT_EQ(v["open_window_rows"], 2);
+  ASSERT_EQ(v["windows"].size(), 1u);
+  const json& w = v["windows"][0];
+  EXPECT_EQ(w["rows"], 4);
+  ASSERT_EQ(w["features"].size(), 13u);
+  EXPECT_EQ(w["features"][0]["name"], "Seniority");
+  EXPECT_EQ(w["features"][0]["test"], "ks");
+  EXPECT_EQ(w["features"][1]["test"], "chi_square");
+  EXPECT_DOUBLE_EQ(w["features"][8]["missing_rate"].get<double>(), 0.5);  // Income: one row of two.
+  EXPECT_TRUE(w["prediction"]["psi"].is_number());
+  const std::string metrics = c.Get("/metrics").body;
+  EXPECT_NE(metrics.find("vigil_feature_drift{model=\"credit\",version=\"1\",feature=\"Income\",statistic=\"psi\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("vigil_dataset_drift_share{model=\"credit\",version=\"1\"}"), std::string::npos);
+  EXPECT_EQ(c.Get("/v2/models/nosuch/monitor").status, 404);
+  EXPECT_EQ(c.Post("/v2/models/credit/monitor", "").status, 405);
 }
 
 TEST_F(MonitoringE2eTest, UnsampledAndUnloggedRequestsHaveNoFeedbackTarget) {

@@ -1,0 +1,230 @@
+#include "monitor/drift_monitor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "monitor/drift.h"
+
+namespace vigil {
+namespace {
+
+// Up to this many rows a window is judged by a statistical test, beyond it
+// by a distance (a test on many rows flags differences too small to matter).
+constexpr double kTestRows = 1000;
+constexpr double kPValue = 0.05;
+constexpr double kDistance = 0.1;
+
+FeatureDrift Compare(const ColumnProfile& ref, const std::vector<double>& window, int64_t rows, int64_t missing,
+                     int64_t out_of_range) {
+  FeatureDrift d;
+  d.name = ref.name;
+  d.categorical = ref.categorical;
+  d.missing_rate = rows > 0 ? static_cast<double>(missing) / static_cast<double>(rows) : 0.0;
+  d.out_of_range_rate = rows > 0 ? static_cast<double>(out_of_range) / static_cast<double>(rows) : 0.0;
+  const double present = std::accumulate(window.begin(), window.end(), 0.0);
+  if (present <= 0) return d;
+  d.psi = PopulationStabilityIndex(ref.counts, window);
+  d.jensen_shannon = JensenShannonDistance(ref.counts, window);
+  if (ref.categorical) {
+    const TestResult chi = ChiSquare(ref.counts, window);
+    d.chi_square = chi.statistic;
+    d.chi_square_p_value = chi.p_value;
+    if (present <= kTestRows) {
+      d.test = "chi_square";
+      d.score = chi.statistic;
+      d.p_value = chi.p_value;
+      d.drifted = chi.p_value < kPValue;
+    } else {
+      d.test = "jensen_shannon";
+      d.score = d.jensen_shannon;
+      d.drifted = d.jensen_shannon > kDistance;
+    }
+    return d;
+  }
+  const TestResult ks = KolmogorovSmirnov(ref.counts, window);
+  d.ks_statistic = ks.statistic;
+  d.ks_p_value = ks.p_value;
+  d.wasserstein = NormalizedWasserstein(ref.counts, window, ref.centers, std::sqrt(ref.variance));
+  if (present <= kTestRows) {
+    d.test = "ks";
+    d.score = ks.statistic;
+    d.p_value = ks.p_value;
+    d.drifted = ks.p_value < kPValue;
+  } else {
+    d.test = "wasserstein";
+    d.score = d.wasserstein;
+    d.drifted = d.wasserstein > kDistance;
+  }
+  return d;
+}
+
+}  // namespace
+
+DriftMonitor::DriftMonitor(DriftMonitorOptions options, MetricsRegistry& registry)
+    : options_(std::move(options)),
+      feature_drift_(registry.AddGauge("vigil_feature_drift",
+                                       "Drift of a feature (or of the prediction) in the last closed window, by "
+                                       "statistic: psi, jensen_shannon, wasserstein, ks, ks_p_value, chi_square, "
+                                       "chi_square_p_value",
+                                       {"model", "version", "feature", "statistic"})),
+      feature_drifted_(registry.AddGauge("vigil_feature_drifted",
+                                         "1 if the feature drifted in the last closed window by its default test",
+                                         {"model", "version", "feature"})),
+      dataset_drift_share_(registry.AddGauge("vigil_dataset_drift_share",
+                                             "Share of features that drifted in the last closed window",
+                                             {"model", "version"})),
+      missing_rate_(registry.AddGauge("vigil_feature_missing_rate",
+                                      "Share of rows missing the feature in the last closed window",
+                                      {"model", "version", "feature"})),
+      windows_(registry.AddCounter("vigil_monitor_windows_total", "Monitoring windows closed", {"model", "version"})) {}
+
+DriftMonitor::Counts DriftMonitor::EmptyCounts(const ReferenceProfile& profile) {
+  Counts c;
+  for (const ColumnProfile& f : profile.features) c.bins.emplace_back(f.counts.size(), 0.0);
+  c.bins.emplace_back(profile.prediction.counts.size(), 0.0);
+  c.missing.assign(profile.features.size() + 1, 0);
+  c.out_of_range.assign(profile.features.size() + 1, 0);
+  return c;
+}
+
+void DriftMonitor::Count(const ReferenceProfile& profile, const float* row, size_t num_features, float score,
+                         Counts* counts) {
+  ++counts->rows;
+  const size_t f = std::min(num_features, profile.features.size());
+  for (size_t j = 0; j <= f; ++j) {
+    const ColumnProfile& col = j < f ? profile.features[j] : profile.prediction;
+    const float v = j < f ? row[j] : score;
+    if (std::isnan(v)) {
+      ++counts->missing[j];
+      continue;
+    }
+    if (col.categorical) {
+      const auto code = static_cast<size_t>(v);
+      if (v < 0 || code >= col.counts.size()) {
+        ++counts->missing[j];
+      } else {
+        counts->bins[j][code] += 1;
+      }
+      continue;
+    }
+    counts->bins[j][col.Bin(v)] += 1;
+    if (v < col.min || v > col.max) ++counts->out_of_range[j];
+  }
+}
+
+WindowReport DriftMonitor::Report(const ReferenceProfile& profile, const Counts& counts, double share_threshold) {
+  WindowReport r;
+  r.rows = counts.rows;
+  int drifted = 0;
+  for (size_t j = 0; j < profile.features.size(); ++j) {
+    r.features.push_back(
+        Compare(profile.features[j], counts.bins[j], counts.rows, counts.missing[j], counts.out_of_range[j]));
+    drifted += r.features.back().drifted ? 1 : 0;
+  }
+  const size_t p = profile.features.size();
+  r.prediction = Compare(profile.prediction, counts.bins[p], counts.rows, counts.missing[p], counts.out_of_range[p]);
+  r.drift_share = profile.features.empty() ? 0.0 : static_cast<double>(drifted) / static_cast<double>(profile.features.size());
+  r.dataset_drift = r.drift_share >= share_threshold;
+  return r;
+}
+
+DriftMonitor::VersionState& DriftMonitor::State(const ModelConfig& config, int64_t version) {
+  auto [it, added] = versions_.try_emplace({config.name, version});
+  VersionState& s = it->second;
+  if (added) {
+    const auto path = options_.repository / config.name / std::to_string(version) / "profile.json";
+    auto profile = ReadReferenceProfile(path);
+    if (!profile.ok()) {
+      s.profile_error = profile.status().message();
+      spdlog::info("model {} version {}: no drift monitoring: {}", config.name, version, s.profile_error);
+    } else if (profile->features.size() != config.features.size()) {
+      s.profile_error = path.string() + " profiles " + std::to_string(profile->features.size()) +
+                        " features, the model has " + std::to_string(config.features.size());
+      spdlog::warn("model {} version {}: {}", config.name, version, s.profile_error);
+    } else {
+      s.profile = std::make_shared<const ReferenceProfile>(std::move(*profile));
+      s.open = EmptyCounts(*s.profile);
+    }
+  }
+  return s;
+}
+
+void DriftMonitor::Observe(const ModelConfig& config, int64_t version, int64_t time_ms, const Tensor& features,
+                           const std::vector<float>& scores) {
+  if (features.shape().size() != 2) return;
+  const int64_t rows = features.shape()[0];
+  const size_t f = static_cast<size_t>(features.shape()[1]);
+  std::lock_guard lock(mu_);
+  VersionState& s = State(config, version);
+  if (!s.profile) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (s.open.rows == 0) s.open_since_ms = time_ms;
+    const float score = static_cast<size_t>(r) < scores.size() ? scores[r] : NAN;
+    Count(*s.profile, features.values<float>().data() + r * f, f, score, &s.open);
+    if (s.open.rows >= options_.window_rows) Close(config.name, version, s, time_ms);
+  }
+}
+
+void DriftMonitor::Tick(int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  for (auto& [key, s] : versions_) {
+    if (s.profile && s.open.rows > 0 && now_ms - s.open_since_ms >= options_.window_duration.count()) {
+      Close(key.first, key.second, s, now_ms);
+    }
+  }
+}
+
+void DriftMonitor::Close(const std::string& model, int64_t version, VersionState& s, int64_t now_ms) {
+  WindowReport report = Report(*s.profile, s.open, options_.share_threshold);
+  report.start_ms = s.open_since_ms;
+  report.end_ms = now_ms;
+  const std::string v = std::to_string(version);
+  for (const FeatureDrift& fd : report.features) {
+    feature_drifted_.WithLabels({model, v, fd.name}).Set(fd.drifted ? 1 : 0);
+    missing_rate_.WithLabels({model, v, fd.name}).Set(fd.missing_rate);
+  }
+  std::vector<const FeatureDrift*> all;
+  for (const FeatureDrift& fd : report.features) all.push_back(&fd);
+  all.push_back(&report.prediction);
+  for (const FeatureDrift* fd : all) {
+    auto set = [&](const char* statistic, double value) {
+      feature_drift_.WithLabels({model, v, fd->name, statistic}).Set(value);
+    };
+    set("psi", fd->psi);
+    set("jensen_shannon", fd->jensen_shannon);
+    if (fd->categorical) {
+      set("chi_square", fd->chi_square);
+      set("chi_square_p_value", fd->chi_square_p_value);
+    } else {
+      set("wasserstein", fd->wasserstein);
+      set("ks", fd->ks_statistic);
+      set("ks_p_value", fd->ks_p_value);
+    }
+  }
+  dataset_drift_share_.WithLabels({model, v}).Set(report.drift_share);
+  windows_.WithLabels({model, v}).Increment();
+  s.closed.push_back(std::move(report));
+  while (s.closed.size() > options_.history) s.closed.pop_front();
+  s.open = EmptyCounts(*s.profile);
+}
+
+std::vector<DriftMonitor::VersionView> DriftMonitor::Snapshot(const std::string& model) const {
+  std::lock_guard lock(mu_);
+  std::vector<VersionView> out;
+  for (const auto& [key, s] : versions_) {
+    if (key.first != model) continue;
+    VersionView v;
+    v.version = key.second;
+    v.has_profile = s.profile != nullptr;
+    v.profile_error = s.profile_error;
+    v.open_rows = s.open.rows;
+    v.windows.assign(s.closed.begin(), s.closed.end());
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace vigil

@@ -1,0 +1,133 @@
+// DriftMonitor: production windows per model version, compared with the
+// version's reference profile.
+//
+// The prediction log's writer hands it every logged request (off the request
+// path). Each version has an open window that counts the rows' values into
+// the reference bins (reference_profile.h); it closes after `window_rows`
+// rows or `window_duration`, whichever comes first, and then every feature's
+// drift is computed (drift.h) and the window joins the version's recent
+// history. Statistics follow the field's defaults (as Evidently chooses
+// them): for a numeric feature, Kolmogorov-Smirnov (p < 0.05) up to 1,000
+// rows and the normalised Wasserstein distance (> 0.1) beyond; for a
+// categorical one, chi-square (p < 0.05) up to 1,000 rows and the
+// Jensen-Shannon distance (> 0.1) beyond; PSI is reported for all. The
+// dataset drifts when at least half of its features do.
+//
+// Data quality per window: missing values and numeric values outside the
+// reference range, each as a rate. (Unseen categories reach the model, and
+// so this monitor, as missing values; telling them apart needs the raw
+// request.)
+//
+// Thread-safety: thread-safe.
+#ifndef VIGIL_MONITOR_DRIFT_MONITOR_H_
+#define VIGIL_MONITOR_DRIFT_MONITOR_H_
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/tensor.h"
+#include "monitor/metrics.h"
+#include "monitor/reference_profile.h"
+#include "repository/model_config.h"
+
+namespace vigil {
+
+struct DriftMonitorOptions {
+  std::filesystem::path repository;  // Where versions (and their profile.json) live.
+  int64_t window_rows = 1000;
+  std::chrono::milliseconds window_duration{std::chrono::hours(1)};
+  size_t history = 24;               // Closed windows kept per version.
+  double share_threshold = 0.5;      // Drifted features for dataset drift.
+};
+
+struct FeatureDrift {
+  std::string name;
+  bool categorical = false;
+  std::string test;        // "ks", "wasserstein", "chi_square" or "jensen_shannon".
+  double score = 0;        // The chosen test's statistic or distance.
+  double p_value = 1;      // For tests; 1 for distances.
+  bool drifted = false;
+  double psi = 0;
+  double jensen_shannon = 0;
+  double wasserstein = 0;  // Numeric only.
+  double ks_statistic = 0, ks_p_value = 1;  // Numeric only.
+  double chi_square = 0, chi_square_p_value = 1;  // Categorical only.
+  double missing_rate = 0;
+  double out_of_range_rate = 0;  // Numeric: outside the reference's [min, max].
+};
+
+struct WindowReport {
+  int64_t start_ms = 0, end_ms = 0;
+  int64_t rows = 0;
+  std::vector<FeatureDrift> features;
+  FeatureDrift prediction;
+  double drift_share = 0;
+  bool dataset_drift = false;
+};
+
+class DriftMonitor {
+ public:
+  DriftMonitor(DriftMonitorOptions options, MetricsRegistry& registry);
+
+  // Counts one logged request: `features` FP32 [N, F] in model order (NaN
+  // for missing), `scores` one per row (NaN when the model has none).
+  void Observe(const ModelConfig& config, int64_t version, int64_t time_ms, const Tensor& features,
+               const std::vector<float>& scores);
+
+  // Closes windows whose time is up (called periodically).
+  void Tick(int64_t now_ms);
+
+  // The version's closed windows, oldest first, and the open one's row
+  // count; false if the version has no reference profile.
+  struct VersionView {
+    int64_t version = 0;
+    bool has_profile = false;
+    std::string profile_error;
+    int64_t open_rows = 0;
+    std::vector<WindowReport> windows;
+  };
+  std::vector<VersionView> Snapshot(const std::string& model) const;
+
+  // Drift statistics of one window's counts against a profile (exposed for
+  // tests and the CLI).
+  struct Counts {
+    int64_t rows = 0;
+    std::vector<std::vector<double>> bins;  // Per feature, then the prediction last.
+    std::vector<int64_t> missing, out_of_range;
+  };
+  static Counts EmptyCounts(const ReferenceProfile& profile);
+  static void Count(const ReferenceProfile& profile, const float* row, size_t num_features, float score,
+                    Counts* counts);
+  static WindowReport Report(const ReferenceProfile& profile, const Counts& counts, double share_threshold);
+
+ private:
+  struct VersionState {
+    std::shared_ptr<const ReferenceProfile> profile;
+    std::string profile_error;
+    Counts open;
+    int64_t open_since_ms = 0;
+    std::deque<WindowReport> closed;
+  };
+  VersionState& State(const ModelConfig& config, int64_t version);
+  void Close(const std::string& model, int64_t version, VersionState& state, int64_t now_ms);
+
+  const DriftMonitorOptions options_;
+  Family<Gauge>& feature_drift_;
+  Family<Gauge>& feature_drifted_;
+  Family<Gauge>& dataset_drift_share_;
+  Family<Gauge>& missing_rate_;
+  Family<Counter>& windows_;
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int64_t>, VersionState> versions_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_MONITOR_DRIFT_MONITOR_H_

@@ -1,0 +1,164 @@
+// Drift windows on the credit data: no false alarms on the data itself,
+// detection of a half-standard-deviation shift and of a 20-point swing in a
+// category's share within two 1,000-row windows.
+#include "monitor/drift_monitor.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "dataset/tabular_dataset.h"
+#include "lifecycle/feature_matrix.h"
+#include "testing/test_repository.h"
+
+namespace vigil {
+namespace {
+
+class DriftMonitorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    repo_ = new testing::TempDir();
+    testing::TrainCreditModel(repo_->path(), "credit", 1);  // Writes credit/1/profile.json.
+    auto config = LoadModelConfig(repo_->path() / "credit/model.yaml", "credit");
+    ASSERT_TRUE(config.ok());
+    config_ = new ModelConfig(*config);
+    auto profile = ReadReferenceProfile(repo_->path() / "credit/1/profile.json");
+    ASSERT_TRUE(profile.ok());
+    profile_ = new ReferenceProfile(*profile);
+    auto data = TabularDataset::ReadCsv(testing::CreditCsv());
+    ASSERT_TRUE(data.ok());
+    auto rows = FeatureMatrix(*data, *config_, "credit");
+    ASSERT_TRUE(rows.ok());
+    rows_ = new std::vector<float>(std::move(*rows));
+  }
+  static void TearDownTestSuite() {
+    delete rows_;
+    delete profile_;
+    delete config_;
+    delete repo_;
+  }
+  static size_t F() { return config_->features.size(); }
+  static size_t N() { return rows_->size() / F(); }
+
+  // Reports of consecutive 1,000-row windows over `order` (row indices),
+  // each row passed through `change` first.
+  template <typename Change>
+  static std::vector<WindowReport> Windows(const std::vector<size_t>& order, Change change) {
+    std::vector<WindowReport> out;
+    DriftMonitor::Counts counts = DriftMonitor::EmptyCounts(*profile_);
+    std::vector<float> row(F());
+    for (size_t i = 0; i < order.size(); ++i) {
+      std::copy(rows_->begin() + order[i] * F(), rows_->begin() + (order[i] + 1) * F(), row.begin());
+      change(row.data(), i);
+      DriftMonitor::Count(*profile_, row.data(), F(), NAN, &counts);
+      if (counts.rows == 1000) {
+        out.push_back(DriftMonitor::Report(*profile_, counts, 0.5));
+        counts = DriftMonitor::EmptyCounts(*profile_);
+      }
+    }
+    return out;
+  }
+  static std::vector<size_t> Shuffled(uint32_t seed) {
+    std::vector<size_t> order(N());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::mt19937 rng(seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    return order;
+  }
+
+  static testing::TempDir* repo_;
+  static ModelConfig* config_;
+  static ReferenceProfile* profile_;
+  static std::vector<float>* rows_;
+};
+testing::TempDir* DriftMonitorTest::repo_ = nullptr;
+ModelConfig* DriftMonitorTest::config_ = nullptr;
+ReferenceProfile* DriftMonitorTest::profile_ = nullptr;
+std::vector<float>* DriftMonitorTest::rows_ = nullptr;
+
+TEST_F(DriftMonitorTest, TheDataReplayedRaisesNoAlarmInMoreThanFivePercentOfWindows) {
+  int windows = 0, alarms = 0;
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    for (const WindowReport& w : Windows(Shuffled(seed), [](float*, size_t) {})) {
+      ++windows;
+      std::string drifted;
+      for (const FeatureDrift& f : w.features) {
+        if (f.drifted) drifted += f.name + " (" + f.test + " " + std::to_string(f.score) + ") ";
+      }
+      if (!drifted.empty()) {
+        ++alarms;
+        std::printf("window %d: %s\n", windows, drifted.c_str());
+      }
+    }
+  }
+  EXPECT_EQ(windows, 40);
+  EXPECT_LE(alarms, windows / 20) << alarms << " of " << windows << " windows raised a drift alarm";
+}
+
+TEST_F(DriftMonitorTest, HalfAStandardDeviationShiftIsFlaggedWithinTwoWindows) {
+  const size_t age = 3;
+  ASSERT_EQ(config_->features[age].name, "Age");
+  const float shift = 0.5f * static_cast<float>(std::sqrt(profile_->features[age].variance));
+  const auto windows = Windows(Shuffled(99), [&](float* row, size_t) {
+    if (!std::isnan(row[age])) row[age] += shift;
+  });
+  ASSERT_GE(windows.size(), 2u);
+  EXPECT_TRUE(windows[0].features[age].drifted || windows[1].features[age].drifted)
+      << "KS p " << windows[0].features[age].p_value << ", " << windows[1].features[age].p_value;
+  EXPECT_GT(windows[0].features[age].psi, 0.1);
+}
+
+TEST_F(DriftMonitorTest, ATwentyPointSwingInACategoryShareIsFlaggedWithinTwoWindows) {
+  const size_t home = 1;
+  ASSERT_EQ(config_->features[home].name, "Home");
+  const float owner = static_cast<float>(config_->features[home].CategoryCode("owner"));
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> unit(0, 1);
+  // One row in five that is not already an owner becomes one.
+  const auto windows = Windows(Shuffled(7), [&](float* row, size_t) {
+    if (row[home] != owner && unit(rng) < 0.2f) row[home] = owner;
+  });
+  ASSERT_GE(windows.size(), 2u);
+  EXPECT_TRUE(windows[0].features[home].drifted || windows[1].features[home].drifted)
+      << "chi-square p " << windows[0].features[home].p_value;
+  EXPECT_EQ(windows[0].features[home].test, "chi_square");
+}
+
+TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) {
+  MetricsRegistry registry;
+  DriftMonitorOptions options;
+  options.repository = repo_->path();
+  options.window_rows = 1000;
+  options.window_duration = std::chrono::minutes(10);
+  DriftMonitor monitor(options, registry);
+  Tensor batch("input", DataType::kFp32, {1500, static_cast<int64_t>(F())});
+  std::copy(rows_->begin(), rows_->begin() + 1500 * F(), batch.values<float>().begin());
+  monitor.Observe(*config_, 1, 1'000'000, batch, std::vector<float>(1500, 0.3f));
+  auto view = monitor.Snapshot("credit");
+  ASSERT_EQ(view.size(), 1u);
+  EXPECT_TRUE(view[0].has_profile);
+  ASSERT_EQ(view[0].windows.size(), 1u);
+  EXPECT_EQ(view[0].windows[0].rows, 1000);
+  EXPECT_EQ(view[0].open_rows, 500);
+  monitor.Tick(1'000'000 + 9 * 60 * 1000);  // Not yet ten minutes.
+  EXPECT_EQ(monitor.Snapshot("credit")[0].windows.size(), 1u);
+  monitor.Tick(1'000'000 + 10 * 60 * 1000);
+  view = monitor.Snapshot("credit");
+  ASSERT_EQ(view[0].windows.size(), 2u);
+  EXPECT_EQ(view[0].windows[1].rows, 500);
+  const std::string metrics = registry.Render();
+  EXPECT_NE(metrics.find("vigil_feature_drift{model=\"credit\",version=\"1\",feature=\"Age\",statistic=\"psi\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("vigil_monitor_windows_total{model=\"credit\",version=\"1\"} 2"), std::string::npos);
+
+  // A version without a profile is reported as such.
+  monitor.Observe(*config_, 9, 0, batch, {});
+  auto nine = monitor.Snapshot("credit");
+  ASSERT_EQ(nine.size(), 2u);
+  EXPECT_FALSE(nine[1].has_profile);
+  EXPECT_NE(nine[1].profile_error.find("no reference profile"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil
