@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http/error_mapping.h"
+#include "monitor/quality_metrics.h"
 #include "http/v2_codec.h"
 
 namespace vigil {
@@ -411,11 +412,88 @@ json DriftJson(const FeatureDrift& d) {
   return j;
 }
 
+json EstimateJson(const Estimate& e) {
+  return {{"value", e.value}, {"standard_error", e.standard_error}, {"lower", e.lower()}, {"upper", e.upper()}};
+}
+
+// Model quality per version from the logged predictions of `model` that
+// have feedback, over [from_ms, now): binary classifiers (their probability
+// output against the labels) and regressors (their prediction output).
+json QualityJson(const ModelConfig& config, const std::vector<LabeledPrediction>& labeled) {
+  const OutputSpec* score = nullptr;
+  for (const OutputSpec& o : config.outputs) {
+    if (!score && (o.kind == OutputKind::kProbability || o.kind == OutputKind::kPrediction)) score = &o;
+  }
+  const bool binary = config.classes.size() == 2 && score && score->kind == OutputKind::kProbability;
+  const bool regression = config.classes.empty() && score && score->kind == OutputKind::kPrediction;
+  std::map<int64_t, std::pair<std::vector<float>, std::vector<float>>> by_version;  // Scores, labels.
+  for (const LabeledPrediction& l : labeled) {
+    if (!binary && !regression) break;
+    const json outputs = json::parse(l.prediction.outputs, nullptr, false);
+    const json label = json::parse(l.label, nullptr, false);
+    if (outputs.is_discarded() || label.is_discarded() || !outputs.contains(score->name)) continue;
+    const json& column = outputs[score->name];
+    if (!column.is_array() || l.row >= static_cast<int64_t>(column.size()) || !column[l.row].is_number()) continue;
+    float y;
+    if (binary) {
+      if (!label.is_string()) continue;
+      y = label.get<std::string>() == config.classes[1] ? 1.0f : 0.0f;
+    } else {
+      if (!label.is_number()) continue;
+      y = label.get<float>();
+    }
+    auto& [scores, labels] = by_version[l.prediction.version];
+    scores.push_back(column[l.row].get<float>());
+    labels.push_back(y);
+  }
+  json out = json::object();
+  for (const auto& [version, data] : by_version) {
+    const auto& [scores, labels] = data;
+    json q;
+    if (binary) {
+      const BinaryQuality b = BinaryClassificationQuality(scores, labels, config.label_threshold);
+      q = {{"labelled_rows", b.n},
+           {"accuracy", EstimateJson(b.accuracy)},
+           {"precision", EstimateJson(b.precision)},
+           {"recall", EstimateJson(b.recall)},
+           {"f1", b.f1},
+           {"roc_auc", EstimateJson(b.roc_auc)},
+           {"log_loss", EstimateJson(b.log_loss)},
+           {"confusion_matrix", {{"true_positives", b.true_positives}, {"false_positives", b.false_positives},
+                                 {"true_negatives", b.true_negatives}, {"false_negatives", b.false_negatives}}}};
+    } else {
+      const RegressionQuality r = RegressionQualityOf(scores, labels);
+      q = {{"labelled_rows", r.n},
+           {"mae", EstimateJson(r.mae)},
+           {"rmse", EstimateJson(r.rmse)},
+           {"mape", EstimateJson(r.mape)}};
+    }
+    out[std::to_string(version)] = std::move(q);
+  }
+  return out;
+}
+
 }  // namespace
 
 HttpResponse ApiRouter::Monitor(const std::string& model) const {
-  if (!manager_.table()->models.count(model)) return ErrorResponse(404, "unknown model '" + model + "'");
+  std::shared_ptr<const ModelConfig> config;
+  {
+    auto table = manager_.table();
+    auto it = table->models.find(model);
+    if (it == table->models.end()) return ErrorResponse(404, "unknown model '" + model + "'");
+    config = it->second.config;
+  }
   if (!monitor_) return ErrorResponse(503, "monitoring needs the prediction log, and this server runs without it");
+  // Quality over the last day of predictions that have feedback.
+  json quality = json::object();
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  const int64_t since_ms = now_ms - 24 * 3600 * 1000;
+  if (store_ && config) {
+    auto labeled = store_->LabeledPredictions(model, since_ms, now_ms + 1, 1'000'000);
+    if (labeled.ok()) quality = QualityJson(*config, *labeled);
+  }
   json versions = json::array();
   for (const DriftMonitor::VersionView& v : monitor_->Snapshot(model)) {
     json windows = json::array();
@@ -435,9 +513,10 @@ HttpResponse ApiRouter::Monitor(const std::string& model) const {
                {"open_window_rows", v.open_rows},
                {"windows", std::move(windows)}};
     if (!v.has_profile) jv["reason"] = v.profile_error;
+    if (quality.contains(jv["version"].get<std::string>())) jv["quality"] = quality[jv["version"].get<std::string>()];
     versions.push_back(std::move(jv));
   }
-  return JsonResponse(200, {{"model_name", model}, {"versions", std::move(versions)}});
+  return JsonResponse(200, {{"model_name", model}, {"quality_since_ms", since_ms}, {"versions", std::move(versions)}});
 }
 
 HttpResponse ApiRouter::RepositoryIndex(const std::string& body) const {

@@ -114,6 +114,17 @@ TEST_F(MonitoringE2eTest, FeedbackJoinsLoggedPredictionsIdempotentlyAndSurvivesR
     EXPECT_EQ(c.Post("/v2/models/nosuch/feedback", R"({"id": "a", "label": "bad"})").status, 404);
     EXPECT_EQ(c.Get("/v2/models/credit/feedback").status, 405);
 
+    // Model quality from the three labelled rows, each estimate with its band.
+    const json monitor = json::parse(c.Get("/v2/models/credit/monitor").body);
+    ASSERT_EQ(monitor["versions"].size(), 1u) << monitor.dump();
+    const json& quality = monitor["versions"][0]["quality"];
+    EXPECT_EQ(quality["labelled_rows"], 3) << monitor.dump();
+    const json& cm = quality["confusion_matrix"];
+    EXPECT_EQ(cm["true_positives"].get<int>() + cm["false_positives"].get<int>() + cm["true_negatives"].get<int>() +
+                  cm["false_negatives"].get<int>(),
+              3);
+    EXPECT_LE(quality["accuracy"]["lower"].get<double>(), quality["accuracy"]["value"].get<double>());
+
     const std::string metrics = c.Get("/metrics").body;
     EXPECT_NE(metrics.find("vigil_feedback_items_total{model=\"credit\",outcome=\"recorded\"} 3"), std::string::npos)
         << metrics;

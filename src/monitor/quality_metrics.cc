@@ -1,0 +1,91 @@
+#include "monitor/quality_metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "monitor/classification_metrics.h"
+
+namespace vigil {
+namespace {
+
+// A proportion k / n with its binomial standard error.
+Estimate Proportion(double k, double n) {
+  if (n <= 0) return {std::numeric_limits<double>::quiet_NaN(), 0};
+  const double p = k / n;
+  return {p, std::sqrt(p * (1 - p) / n)};
+}
+
+// The mean of `values` with its standard error (sample standard deviation
+// over the square root of n).
+Estimate Mean(const std::vector<double>& values) {
+  const double n = static_cast<double>(values.size());
+  if (n == 0) return {std::numeric_limits<double>::quiet_NaN(), 0};
+  double mean = 0;
+  for (double v : values) mean += v;
+  mean /= n;
+  double ss = 0;
+  for (double v : values) ss += (v - mean) * (v - mean);
+  return {mean, n > 1 ? std::sqrt(ss / (n - 1) / n) : 0.0};
+}
+
+}  // namespace
+
+BinaryQuality BinaryClassificationQuality(std::span<const float> probabilities, std::span<const float> labels,
+                                          double threshold) {
+  BinaryQuality q;
+  const size_t n = std::min(probabilities.size(), labels.size());
+  q.n = static_cast<int64_t>(n);
+  std::vector<double> losses;
+  losses.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const bool positive = labels[i] > 0.5f;
+    const bool predicted = probabilities[i] >= threshold;
+    q.true_positives += positive && predicted;
+    q.false_positives += !positive && predicted;
+    q.true_negatives += !positive && !predicted;
+    q.false_negatives += positive && !predicted;
+    const double p = std::clamp(static_cast<double>(probabilities[i]), 1e-15, 1 - 1e-15);
+    losses.push_back(-std::log(positive ? p : 1 - p));
+  }
+  q.accuracy = Proportion(static_cast<double>(q.true_positives + q.true_negatives), static_cast<double>(n));
+  q.precision = Proportion(static_cast<double>(q.true_positives), static_cast<double>(q.true_positives + q.false_positives));
+  q.recall = Proportion(static_cast<double>(q.true_positives), static_cast<double>(q.true_positives + q.false_negatives));
+  const double pr = q.precision.value, re = q.recall.value;
+  q.f1 = (pr + re > 0) ? 2 * pr * re / (pr + re) : 0.0;
+  q.log_loss = Mean(losses);
+  const double auc = RocAuc(probabilities.subspan(0, n), labels.subspan(0, n));
+  const double positives = static_cast<double>(q.true_positives + q.false_negatives);
+  const double negatives = static_cast<double>(q.true_negatives + q.false_positives);
+  double se = 0;
+  if (!std::isnan(auc) && positives > 0 && negatives > 0) {
+    // Hanley and McNeil: Q1 = A / (2 - A), Q2 = 2A^2 / (1 + A).
+    const double q1 = auc / (2 - auc), q2 = 2 * auc * auc / (1 + auc);
+    se = std::sqrt((auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) /
+                   (positives * negatives));
+  }
+  q.roc_auc = {auc, se};
+  return q;
+}
+
+RegressionQuality RegressionQualityOf(std::span<const float> predictions, std::span<const float> actuals) {
+  RegressionQuality q;
+  const size_t n = std::min(predictions.size(), actuals.size());
+  q.n = static_cast<int64_t>(n);
+  std::vector<double> absolute, squared, percent;
+  for (size_t i = 0; i < n; ++i) {
+    const double e = static_cast<double>(predictions[i]) - actuals[i];
+    absolute.push_back(std::abs(e));
+    squared.push_back(e * e);
+    if (actuals[i] != 0) percent.push_back(100.0 * std::abs(e / actuals[i]));
+  }
+  q.mae = Mean(absolute);
+  const Estimate mse = Mean(squared);
+  const double rmse = std::sqrt(mse.value);
+  q.rmse = {rmse, rmse > 0 ? mse.standard_error / (2 * rmse) : 0.0};
+  q.mape = Mean(percent);
+  return q;
+}
+
+}  // namespace vigil

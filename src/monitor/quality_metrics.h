@@ -1,0 +1,46 @@
+// Model quality from predictions and the ground truth that came back for
+// them, each estimate with its standard error, so that a window of a few
+// labelled rows does not raise a false alarm: an alert compares the band
+// (value +- 3 standard errors) with its threshold, not the value alone.
+//
+// Thread-safety: pure functions.
+#ifndef VIGIL_MONITOR_QUALITY_METRICS_H_
+#define VIGIL_MONITOR_QUALITY_METRICS_H_
+
+#include <cstdint>
+#include <span>
+
+namespace vigil {
+
+struct Estimate {
+  double value = 0;
+  double standard_error = 0;
+  double lower() const { return value - 3 * standard_error; }
+  double upper() const { return value + 3 * standard_error; }
+};
+
+struct BinaryQuality {
+  int64_t n = 0;
+  int64_t true_positives = 0, false_positives = 0, true_negatives = 0, false_negatives = 0;
+  Estimate accuracy, precision, recall;  // Binomial standard errors.
+  double f1 = 0;
+  Estimate roc_auc;   // Standard error by Hanley and McNeil (1982); NaN value if a class is absent.
+  Estimate log_loss;  // Mean of -ln p(actual), probabilities clipped to [1e-15, 1 - 1e-15].
+};
+
+// `probabilities` of the positive class, `labels` 1 (positive) or 0; a row is
+// predicted positive at or above `threshold`.
+BinaryQuality BinaryClassificationQuality(std::span<const float> probabilities, std::span<const float> labels,
+                                          double threshold);
+
+struct RegressionQuality {
+  int64_t n = 0;
+  Estimate mae, rmse;  // RMSE's standard error by the delta method.
+  Estimate mape;       // In percent, over the rows whose actual value is not 0.
+};
+
+RegressionQuality RegressionQualityOf(std::span<const float> predictions, std::span<const float> actuals);
+
+}  // namespace vigil
+
+#endif  // VIGIL_MONITOR_QUALITY_METRICS_H_
