@@ -1,6 +1,7 @@
 // The `vigil` command: `vigil serve` runs the server; `vigil train` trains a
 // model into a repository, `vigil optimize` prunes one, `vigil profile`
-// builds a version's reference profile. `vigil --help` and `vigil SUBCOMMAND
+// builds a version's reference profile, `vigil monitor` reports drift and
+// quality from the store. `vigil --help` and `vigil SUBCOMMAND
 // --help` describe every option.
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,7 @@
 #include "lifecycle/xgboost_trainer.h"
 #include "manager/model_manager.h"
 #include "monitor/metrics.h"
+#include "monitor/monitor_report.h"
 #include "monitor/prediction_log.h"
 #include "monitor/serving_metrics.h"
 #include "serving/inference_service.h"
@@ -145,6 +147,34 @@ int Optimize(const OptimizeOptions& options) {
   return 0;
 }
 
+struct MonitorFlags {
+  std::string store, repository, model;
+  double hours = 24;
+  int64_t window_rows = 1000;
+};
+
+int Monitor(const MonitorFlags& flags) {
+  auto store = SqliteStore::Open(flags.store);
+  if (!store.ok()) {
+    std::fprintf(stderr, "vigil monitor: %s\n", store.status().message().c_str());
+    return 1;
+  }
+  MonitorReportOptions options;
+  options.repository = flags.repository;
+  options.model_name = flags.model;
+  options.to_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count() + 1;
+  options.from_ms = options.to_ms - static_cast<int64_t>(flags.hours * 3600 * 1000);
+  options.window_rows = flags.window_rows;
+  auto report = MonitorReport(**store, options);
+  if (!report.ok()) {
+    std::fprintf(stderr, "vigil monitor: %s\n", report.status().message().c_str());
+    return 1;
+  }
+  std::fputs(report->c_str(), stdout);
+  return 0;
+}
+
 int Profile(const ProfileOptions& options) {
   auto result = ProfileVersion(options);
   if (!result.ok()) {
@@ -261,7 +291,18 @@ int main(int argc, char** argv) {
   profile_cmd->add_option("--bins", profile.bins, "Quantile bins per numeric feature")
       ->check(CLI::Range(2, 100))->capture_default_str();
 
+  MonitorFlags monitor;
+  CLI::App* monitor_cmd = app.add_subcommand(
+      "monitor", "Print a model's drift (per window, against its versions' reference profiles) and quality from feedback, "
+                 "read from the store.");
+  monitor_cmd->add_option("--store", monitor.store, "The server's store (its --store)")->required()->check(CLI::ExistingFile);
+  monitor_cmd->add_option("--repository", monitor.repository, "Model repository")->required()->check(CLI::ExistingDirectory);
+  monitor_cmd->add_option("--model", monitor.model, "Model name")->required();
+  monitor_cmd->add_option("--hours", monitor.hours, "The period: the last this many hours")->check(CLI::PositiveNumber)->capture_default_str();
+  monitor_cmd->add_option("--window-rows", monitor.window_rows, "Rows per window")->check(CLI::PositiveNumber)->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+  if (*monitor_cmd) return Monitor(monitor);
   if (*profile_cmd) {
     profile.repository = profile_repository;
     profile.data = profile_data;

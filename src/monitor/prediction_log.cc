@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "common/json_text.h"
@@ -178,6 +179,55 @@ StoredPrediction PredictionLog::ToStored(const PredictionRecord& record) {
   }
   o += '}';
   return p;
+}
+
+Status PredictionLog::FromStored(const ModelConfig& config, const StoredPrediction& stored, Tensor* features,
+                                 std::vector<float>* scores) {
+  const nlohmann::json inputs = nlohmann::json::parse(stored.inputs, nullptr, false);
+  const nlohmann::json outputs = nlohmann::json::parse(stored.outputs, nullptr, false);
+  if (!inputs.is_object() || !outputs.is_object()) {
+    return Status::InvalidArgument("request " + stored.request_id + ": its logged JSON is malformed");
+  }
+  const int64_t rows = stored.rows;
+  const int64_t f = static_cast<int64_t>(config.features.size());
+  *features = Tensor("input", DataType::kFp32, {rows, f});
+  float* x = features->values<float>().data();
+  constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t j = 0; j < f; ++j) {
+    const FeatureSpec& spec = config.features[j];
+    const auto column = inputs.find(spec.name);
+    for (int64_t r = 0; r < rows; ++r) {
+      float v = kNaN;
+      if (column != inputs.end() && column->is_array() && r < static_cast<int64_t>(column->size())) {
+        const nlohmann::json& value = (*column)[r];
+        if (value.is_number()) {
+          v = value.get<float>();
+        } else if (value.is_string() && spec.kind == FeatureKind::kCategorical) {
+          const int code = spec.CategoryCode(value.get<std::string>());
+          if (code >= 0) v = static_cast<float>(code);
+        }
+      }
+      x[r * f + j] = v;
+    }
+  }
+  scores->assign(rows, kNaN);
+  for (const OutputSpec& spec : config.outputs) {
+    if (spec.kind != OutputKind::kProbability && spec.kind != OutputKind::kPrediction) continue;
+    const auto column = outputs.find(spec.name);
+    if (column == outputs.end() || !column->is_array()) break;
+    for (int64_t r = 0; r < rows && r < static_cast<int64_t>(column->size()); ++r) {
+      const nlohmann::json& value = (*column)[r];
+      if (value.is_number()) {
+        (*scores)[r] = value.get<float>();
+      } else if (value.is_array() && !value.empty()) {
+        float best = -std::numeric_limits<float>::infinity();
+        for (const nlohmann::json& p : value) best = std::max(best, p.is_number() ? p.get<float>() : best);
+        (*scores)[r] = best;
+      }
+    }
+    break;
+  }
+  return Status::Ok();
 }
 
 size_t PredictionLog::Drain() {

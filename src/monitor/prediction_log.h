@@ -78,6 +78,13 @@ class PredictionLog {
 
   // `record` as the store keeps it (exposed for tests).
   static StoredPrediction ToStored(const PredictionRecord& record);
+  // The inverse, for reading the log back: the stored request's features as
+  // the model saw them (FP32 [N, F] in `config`'s order, category codes, NaN
+  // for missing or unknown values) and its scores (the first probability or
+  // prediction output; for K classes the largest; NaN without one).
+  // INVALID_ARGUMENT if the stored JSON is not the log's.
+  static Status FromStored(const ModelConfig& config, const StoredPrediction& stored, Tensor* features,
+                           std::vector<float>* scores);
 
  private:
   void Run();

@@ -1,0 +1,145 @@
+#include "monitor/monitor_report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "monitor/drift_monitor.h"
+#include "monitor/prediction_log.h"
+#include "monitor/quality_metrics.h"
+#include "monitor/reference_profile.h"
+#include "repository/model_config.h"
+
+namespace vigil {
+namespace {
+
+std::string Format(const char* format, auto... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), format, args...);
+  return buf;
+}
+
+std::string Band(const Estimate& e) {
+  return Format("%.3f [%.3f, %.3f]", e.value, std::max(0.0, e.lower()), e.upper());
+}
+
+}  // namespace
+
+Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& options) {
+  auto config = LoadModelConfig(options.repository / options.model_name / "model.yaml", options.model_name);
+  if (!config.ok()) return config.status();
+  auto logged = store.Predictions(options.model_name, options.from_ms, options.to_ms, 10'000'000);
+  if (!logged.ok()) return logged.status();
+  std::string out;
+  if (logged->empty()) return "no logged predictions of '" + options.model_name + "' in the period\n";
+
+  // Per version: its windows, replayed in logging order.
+  struct VersionWindows {
+    std::shared_ptr<ReferenceProfile> profile;
+    std::string missing_profile;
+    DriftMonitor::Counts open;
+    std::vector<WindowReport> closed;
+    int64_t rows = 0;
+  };
+  std::map<int64_t, VersionWindows> versions;
+  Tensor features;
+  std::vector<float> scores;
+  for (const StoredPrediction& p : *logged) {
+    auto [it, added] = versions.try_emplace(p.version);
+    VersionWindows& v = it->second;
+    if (added) {
+      auto profile = ReadReferenceProfile(options.repository / options.model_name / std::to_string(p.version) /
+                                          "profile.json");
+      if (profile.ok()) {
+        v.profile = std::make_shared<ReferenceProfile>(std::move(*profile));
+        v.open = DriftMonitor::EmptyCounts(*v.profile);
+      } else {
+        v.missing_profile = profile.status().message();
+      }
+    }
+    v.rows += p.rows;
+    if (!v.profile) continue;
+    VIGIL_RETURN_IF_ERROR(PredictionLog::FromStored(*config, p, &features, &scores));
+    const size_t f = config->features.size();
+    for (int64_t r = 0; r < p.rows; ++r) {
+      DriftMonitor::Count(*v.profile, features.values<float>().data() + r * f, f, scores[r], &v.open);
+      if (v.open.rows >= options.window_rows) {
+        v.closed.push_back(DriftMonitor::Report(*v.profile, v.open, 0.5));
+        v.open = DriftMonitor::EmptyCounts(*v.profile);
+      }
+    }
+  }
+
+  for (auto& [version, v] : versions) {
+    out += Format("%s version %lld: %lld logged rows\n", options.model_name.c_str(), static_cast<long long>(version),
+                  static_cast<long long>(v.rows));
+    if (!v.profile) {
+      out += "  no drift report: " + v.missing_profile + " (build one with `vigil profile`)\n\n";
+      continue;
+    }
+    if (v.open.rows > 0) v.closed.push_back(DriftMonitor::Report(*v.profile, v.open, 0.5));
+    for (size_t i = 0; i < v.closed.size(); ++i) {
+      const WindowReport& w = v.closed[i];
+      std::string drifted;
+      for (const FeatureDrift& d : w.features) {
+        if (d.drifted) drifted += (drifted.empty() ? "" : ", ") + d.name;
+      }
+      out += Format("  window %zu: %5lld rows, drift share %4.0f%%%s%s\n", i + 1, static_cast<long long>(w.rows),
+                    100 * w.drift_share, drifted.empty() ? "" : ", drifted: ", drifted.c_str());
+    }
+    const WindowReport& last = v.closed.back();
+    out += Format("  last window, by feature:\n  %-14s %-14s %9s %9s %8s %8s %8s\n", "feature", "test", "score",
+                  "p-value", "drifted", "PSI", "missing");
+    auto line = [&](const FeatureDrift& d) {
+      out += Format("  %-14s %-14s %9.4f %9.4f %8s %8.4f %7.1f%%\n", d.name.c_str(), d.test.empty() ? "-" : d.test.c_str(),
+                    d.score, d.p_value, d.drifted ? "YES" : "no", d.psi, 100 * d.missing_rate);
+    };
+    for (const FeatureDrift& d : last.features) line(d);
+    line(last.prediction);
+    out += "\n";
+  }
+
+  // Quality from feedback, for binary classifiers and regressors.
+  auto labeled = store.LabeledPredictions(options.model_name, options.from_ms, options.to_ms, 10'000'000);
+  if (!labeled.ok()) return labeled.status();
+  const bool binary = config->classes.size() == 2;
+  std::map<int64_t, std::pair<std::vector<float>, std::vector<float>>> by_version;
+  for (const LabeledPrediction& l : *labeled) {
+    if (!PredictionLog::FromStored(*config, l.prediction, &features, &scores).ok()) continue;
+    const nlohmann::json label = nlohmann::json::parse(l.label, nullptr, false);
+    float y;
+    if (binary && label.is_string()) {
+      y = label.get<std::string>() == config->classes[1] ? 1.0f : 0.0f;
+    } else if (config->classes.empty() && label.is_number()) {
+      y = label.get<float>();
+    } else {
+      continue;
+    }
+    if (std::isnan(scores[l.row])) continue;
+    by_version[l.prediction.version].first.push_back(scores[l.row]);
+    by_version[l.prediction.version].second.push_back(y);
+  }
+  if (by_version.empty()) out += "model quality: no feedback in the period\n";
+  for (const auto& [version, data] : by_version) {
+    if (binary) {
+      const BinaryQuality q = BinaryClassificationQuality(data.first, data.second, config->label_threshold);
+      out += Format("model quality, version %lld (%lld labelled rows; value [value - 3 SE, value + 3 SE]):\n",
+                    static_cast<long long>(version), static_cast<long long>(q.n));
+      out += "  accuracy  " + Band(q.accuracy) + "\n  precision " + Band(q.precision) + "\n  recall    " +
+             Band(q.recall) + Format("\n  F1        %.3f\n", q.f1) + "  ROC AUC   " + Band(q.roc_auc) +
+             "\n  log loss  " + Band(q.log_loss) +
+             Format("\n  confusion: TP %lld  FP %lld  TN %lld  FN %lld\n", static_cast<long long>(q.true_positives),
+                    static_cast<long long>(q.false_positives), static_cast<long long>(q.true_negatives),
+                    static_cast<long long>(q.false_negatives));
+    } else {
+      const RegressionQuality q = RegressionQualityOf(data.first, data.second);
+      out += Format("model quality, version %lld (%lld labelled rows):\n", static_cast<long long>(version),
+                    static_cast<long long>(q.n));
+      out += "  MAE  " + Band(q.mae) + "\n  RMSE " + Band(q.rmse) + "\n  MAPE " + Band(q.mape) + " %\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace vigil

@@ -1,0 +1,35 @@
+// `vigil monitor`: a drift and quality report for a model, read from the
+// store and the versions' reference profiles, with no server running.
+//
+// The logged requests of the period are replayed, per version, through the
+// same windows and statistics as the server's drift monitor
+// (drift_monitor.h), and the predictions with feedback give model quality
+// (quality_metrics.h).
+//
+// Thread-safety: a pure function of its inputs, the store and the files.
+#ifndef VIGIL_MONITOR_MONITOR_REPORT_H_
+#define VIGIL_MONITOR_MONITOR_REPORT_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace vigil {
+
+struct MonitorReportOptions {
+  std::filesystem::path repository;
+  std::string model_name;
+  int64_t from_ms = 0, to_ms = 0;  // Logged in [from_ms, to_ms).
+  int64_t window_rows = 1000;
+};
+
+// The report as text for a terminal: per version, a line per window and the
+// last window's statistics per feature, then quality from feedback.
+Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& options);
+
+}  // namespace vigil
+
+#endif  // VIGIL_MONITOR_MONITOR_REPORT_H_

@@ -1,0 +1,76 @@
+// The `vigil monitor` report from a real store and a profile on disk.
+#include "monitor/monitor_report.h"
+
+#include <gtest/gtest.h>
+
+#include "monitor/prediction_log.h"
+#include "monitor/reference_profile.h"
+#include "store/sqlite_store.h"
+#include "testing/test_repository.h"
+
+namespace vigil {
+namespace {
+
+TEST(MonitorReportTest, ReplaysTheLogThroughWindowsAndReportsQuality) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() / "m/model.yaml", R"(
+backend: xgboost
+features:
+  - {name: x, type: numeric}
+  - {name: c, type: categorical, categories: [a, b]}
+classes: [good, bad]
+)");
+  auto config = LoadModelConfig(dir.path() / "m/model.yaml", "m");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  // Reference: x uniform on 0..99, c half a, half b; scores 0.5.
+  std::vector<float> ref;
+  for (int i = 0; i < 1000; ++i) ref.insert(ref.end(), {static_cast<float>(i % 100), static_cast<float>(i % 2)});
+  std::filesystem::create_directories(dir.path() / "m/1");
+  ASSERT_TRUE(WriteReferenceProfile(BuildReferenceProfile(*config, ref, 1000, std::vector<float>(1000, 0.5f)),
+                                    dir.path() / "m/1/profile.json")
+                  .ok());
+  auto store = SqliteStore::Open(dir.path() / "vigil.db");
+  ASSERT_TRUE(store.ok());
+  // Two windows of 100 rows: the first like the reference, the second with
+  // x shifted by 60 (drift), in requests of 10 rows.
+  auto shared = std::make_shared<const ModelConfig>(*config);
+  std::vector<StoredPrediction> logged;
+  for (int req = 0; req < 20; ++req) {
+    PredictionRecord r;
+    r.config = shared;
+    r.version = 1;
+    r.request_id = "r" + std::to_string(req);
+    r.time_ms = 1000 + req;
+    r.features = Tensor("input", DataType::kFp32, {10, 2});
+    Tensor p("probability", DataType::kFp32, {10});
+    for (int i = 0; i < 10; ++i) {
+      const int row = req * 10 + i;
+      r.features.values<float>()[i * 2] = static_cast<float>((row * 37) % 100 + (req >= 10 ? 60 : 0));
+      r.features.values<float>()[i * 2 + 1] = static_cast<float>(row % 2);
+      p.values<float>()[i] = i < 5 ? 0.9f : 0.1f;
+    }
+    r.outputs.push_back(std::move(p));
+    logged.push_back(PredictionLog::ToStored(r));
+  }
+  ASSERT_TRUE((*store)->AppendPredictions(logged).ok());
+  // Feedback: r0's ten rows, all "bad": five right (0.9), five wrong.
+  std::vector<FeedbackItem> feedback;
+  for (int i = 0; i < 10; ++i) feedback.push_back({"r0", i, "\"bad\""});
+  ASSERT_TRUE((*store)->RecordFeedback("m", feedback, 5000).ok());
+
+  auto report = MonitorReport(**store, {dir.path(), "m", 0, 10000, 100});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  const std::string& text = *report;
+  EXPECT_NE(text.find("m version 1: 200 logged rows"), std::string::npos) << text;
+  EXPECT_NE(text.find("window 1:   100 rows, drift share    0%"), std::string::npos) << text;
+  EXPECT_NE(text.find("window 2:   100 rows, drift share   50%, drifted: x"), std::string::npos) << text;
+  EXPECT_NE(text.find("10 labelled rows"), std::string::npos) << text;
+  EXPECT_NE(text.find("accuracy  0.500"), std::string::npos) << text;
+  EXPECT_NE(text.find("confusion: TP 5  FP 0  TN 0  FN 5"), std::string::npos) << text;
+
+  EXPECT_NE(MonitorReport(**store, {dir.path(), "m", 20000, 30000, 100})->find("no logged predictions"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil
