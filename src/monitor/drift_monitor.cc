@@ -93,26 +93,28 @@ DriftMonitor::Counts DriftMonitor::EmptyCounts(const ReferenceProfile& profile) 
 void DriftMonitor::Count(const ReferenceProfile& profile, const float* row, size_t num_features, float score,
                          Counts* counts) {
   ++counts->rows;
-  const size_t f = std::min(num_features, profile.features.size());
-  for (size_t j = 0; j <= f; ++j) {
-    const ColumnProfile& col = j < f ? profile.features[j] : profile.prediction;
-    const float v = j < f ? row[j] : score;
+  // Slot i of `counts` is feature i; the prediction's is the last one.
+  const size_t features = profile.features.size();
+  const size_t f = std::min(num_features, features);
+  auto count = [&](size_t slot, const ColumnProfile& col, float v) {
     if (std::isnan(v)) {
-      ++counts->missing[j];
-      continue;
+      ++counts->missing[slot];
+      return;
     }
     if (col.categorical) {
       const auto code = static_cast<size_t>(v);
       if (v < 0 || code >= col.counts.size()) {
-        ++counts->missing[j];
+        ++counts->missing[slot];
       } else {
-        counts->bins[j][code] += 1;
+        counts->bins[slot][code] += 1;
       }
-      continue;
+      return;
     }
-    counts->bins[j][col.Bin(v)] += 1;
-    if (v < col.min || v > col.max) ++counts->out_of_range[j];
-  }
+    counts->bins[slot][col.Bin(v)] += 1;
+    if (v < col.min || v > col.max) ++counts->out_of_range[slot];
+  };
+  for (size_t j = 0; j < f; ++j) count(j, profile.features[j], row[j]);
+  count(features, profile.prediction, score);
 }
 
 WindowReport DriftMonitor::Report(const ReferenceProfile& profile, const Counts& counts, double share_threshold) {

@@ -51,7 +51,10 @@ Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& opti
     if (added) {
       auto profile = ReadReferenceProfile(options.repository / options.model_name / std::to_string(p.version) /
                                           "profile.json");
-      if (profile.ok()) {
+      if (profile.ok() && profile->features.size() != config->features.size()) {
+        v.missing_profile = "its profile has " + std::to_string(profile->features.size()) +
+                            " features, model.yaml " + std::to_string(config->features.size());
+      } else if (profile.ok()) {
         v.profile = std::make_shared<ReferenceProfile>(std::move(*profile));
         v.open = DriftMonitor::EmptyCounts(*v.profile);
       } else {
