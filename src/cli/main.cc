@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
                         "Requests waiting for the log's writer; beyond, records are dropped and counted")
       ->check(CLI::Range(1, 65534))->capture_default_str();
   serve_cmd->add_option("--log-retention-hours", serve.log_retention_hours, "Logged predictions older than this are deleted")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::Range(int64_t{1}, int64_t{24 * 365 * 100}))->capture_default_str();
   serve_cmd->add_option("--log-max-requests", serve.log.max_requests, "Logged requests kept at most (oldest deleted first); 0: no limit")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   serve_cmd->add_option("--window-rows", serve.window_rows, "Monitoring window: rows per version before it closes")
@@ -298,7 +298,8 @@ int main(int argc, char** argv) {
   monitor_cmd->add_option("--store", monitor.store, "The server's store (its --store)")->required()->check(CLI::ExistingFile);
   monitor_cmd->add_option("--repository", monitor.repository, "Model repository")->required()->check(CLI::ExistingDirectory);
   monitor_cmd->add_option("--model", monitor.model, "Model name")->required();
-  monitor_cmd->add_option("--hours", monitor.hours, "The period: the last this many hours")->check(CLI::PositiveNumber)->capture_default_str();
+  monitor_cmd->add_option("--hours", monitor.hours, "The period: the last this many hours")
+      ->check(CLI::Range(0.001, 24.0 * 365 * 100))->capture_default_str();
   monitor_cmd->add_option("--window-rows", monitor.window_rows, "Rows per window")->check(CLI::PositiveNumber)->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);

@@ -102,11 +102,10 @@ void DriftMonitor::Count(const ReferenceProfile& profile, const float* row, size
       return;
     }
     if (col.categorical) {
-      const auto code = static_cast<size_t>(v);
-      if (v < 0 || code >= col.counts.size()) {
-        ++counts->missing[slot];
+      if (v >= 0 && v < static_cast<float>(col.counts.size())) {
+        counts->bins[slot][static_cast<size_t>(v)] += 1;
       } else {
-        counts->bins[slot][code] += 1;
+        ++counts->missing[slot];
       }
       return;
     }

@@ -46,6 +46,10 @@ TEST(DriftTest, KolmogorovDistributionTail) {
   EXPECT_NEAR(KolmogorovTail(1.3581), 0.05, 2e-4);
   EXPECT_NEAR(KolmogorovTail(1.6276), 0.01, 2e-4);
   EXPECT_DOUBLE_EQ(KolmogorovTail(0.0), 1.0);
+  // Tiny distances are no evidence at all (the series does not converge there).
+  EXPECT_DOUBLE_EQ(KolmogorovTail(0.001), 1.0);
+  EXPECT_NEAR(KolmogorovTail(0.3), 1.0, 1e-4);  // Tables: 1.0000.
+  EXPECT_EQ(KolmogorovTail(40.0), 0.0);          // Every term underflows.
 }
 
 TEST(DriftTest, KolmogorovSmirnovOnBins) {

@@ -84,6 +84,12 @@ PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, Metrics
                         .AddCounter("vigil_prediction_log_write_errors_total",
                                     "Batches of the prediction log the store refused (their rows are lost)", {})
                         .WithLabels({})),
+      duplicate_ids_(registry
+                         .AddCounter("vigil_prediction_log_duplicate_ids_total",
+                                     "Requests not logged because their model already has a logged request with "
+                                     "the same id (feedback by that id goes to the first)",
+                                     {})
+                         .WithLabels({})),
       pruned_(registry
                   .AddCounter("vigil_prediction_log_pruned_total",
                               "Logged requests deleted by the retention (age and count)", {})
@@ -112,12 +118,15 @@ bool PredictionLog::Sampled() const {
 }
 
 bool PredictionLog::Record(std::unique_ptr<PredictionRecord> record) {
+  // Counted before the push, so that a Flush() that follows this call (on
+  // any thread) waits for this record.
+  queued_.fetch_add(1, std::memory_order_acq_rel);
   if (!queue_.bounded_push(record.get())) {
+    queued_.fetch_sub(1, std::memory_order_acq_rel);
     dropped_.Increment();
     return false;
   }
   record.release();  // The writer owns it now.
-  queued_.fetch_add(1, std::memory_order_release);
   depth_.Add(1);
   return true;
 }
@@ -156,9 +165,8 @@ StoredPrediction PredictionLog::ToStored(const PredictionRecord& record) {
     for (int64_t r = 0; r < rows; ++r) {
       if (r) in += ',';
       const float v = x[r * f + j];
-      const auto code = static_cast<size_t>(v);
-      if (categorical && v >= 0 && code < spec->categories.size()) {
-        AppendJsonString(in, spec->categories[code]);  // The code the model saw back to its name.
+      if (categorical && v >= 0 && v < static_cast<float>(spec->categories.size())) {
+        AppendJsonString(in, spec->categories[static_cast<size_t>(v)]);  // The code the model saw back to its name.
       } else {
         AppendJsonNumber(in, v);  // NaN: null.
       }
@@ -214,7 +222,7 @@ Status PredictionLog::FromStored(const ModelConfig& config, const StoredPredicti
   for (const OutputSpec& spec : config.outputs) {
     if (spec.kind != OutputKind::kProbability && spec.kind != OutputKind::kPrediction) continue;
     const auto column = outputs.find(spec.name);
-    if (column == outputs.end() || !column->is_array()) break;
+    if (column == outputs.end() || !column->is_array()) continue;  // Not requested: the next one, as Scores() does.
     for (int64_t r = 0; r < rows && r < static_cast<int64_t>(column->size()); ++r) {
       const nlohmann::json& value = (*column)[r];
       if (value.is_number()) {
@@ -242,11 +250,12 @@ size_t PredictionLog::Drain() {
   std::vector<StoredPrediction> stored;
   stored.reserve(records.size());
   for (const auto& r : records) stored.push_back(ToStored(*r));
-  if (Status s = store_.AppendPredictions(stored); !s.ok()) {
+  if (auto ignored = store_.AppendPredictions(stored); !ignored.ok()) {
     write_errors_.Increment();
-    spdlog::error("prediction log: {} requests lost: {}", stored.size(), s.ToString());
+    spdlog::error("prediction log: {} requests lost: {}", stored.size(), ignored.status().ToString());
   } else {
-    written_.Increment(static_cast<double>(stored.size()));
+    written_.Increment(static_cast<double>(stored.size() - static_cast<size_t>(*ignored)));
+    duplicate_ids_.Increment(static_cast<double>(*ignored));
   }
   return records.size();
 }

@@ -12,7 +12,8 @@
 // request. The writer also applies the retention (age and row count).
 //
 // Metrics: vigil_prediction_log_dropped_total, _written_total (requests),
-// _write_errors_total, _pruned_total, and the queue depth gauge.
+// _duplicate_ids_total, _write_errors_total, _pruned_total, and the queue
+// depth gauge.
 //
 // Thread-safety: Sampled(), Record() and Flush() are thread-safe.
 #ifndef VIGIL_MONITOR_PREDICTION_LOG_H_
@@ -100,6 +101,7 @@ class PredictionLog {
   Counter& dropped_;
   Counter& written_;
   Counter& write_errors_;
+  Counter& duplicate_ids_;
   Counter& pruned_;
   Gauge& depth_;
 

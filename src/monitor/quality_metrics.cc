@@ -10,11 +10,13 @@
 namespace vigil {
 namespace {
 
-// A proportion k / n with its binomial standard error.
+// A proportion k / n with the Agresti-Coull standard error (two successes
+// and two failures added): unlike the plain binomial one, it is not zero when
+// k is 0 or n, so two wrong answers out of two do not look certain.
 Estimate Proportion(double k, double n) {
   if (n <= 0) return {std::numeric_limits<double>::quiet_NaN(), 0};
-  const double p = k / n;
-  return {p, std::sqrt(p * (1 - p) / n)};
+  const double adjusted = (k + 2) / (n + 4);
+  return {k / n, std::sqrt(adjusted * (1 - adjusted) / (n + 4))};
 }
 
 // The mean of `values` with its standard error (sample standard deviation

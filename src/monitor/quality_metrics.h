@@ -22,7 +22,7 @@ struct Estimate {
 struct BinaryQuality {
   int64_t n = 0;
   int64_t true_positives = 0, false_positives = 0, true_negatives = 0, false_negatives = 0;
-  Estimate accuracy, precision, recall;  // Binomial standard errors.
+  Estimate accuracy, precision, recall;  // Agresti-Coull standard errors.
   double f1 = 0;
   Estimate roc_auc;   // Standard error by Hanley and McNeil (1982); NaN value if a class is absent.
   Estimate log_loss;  // Mean of -ln p(actual), probabilities clipped to [1e-15, 1 - 1e-15].

@@ -20,7 +20,8 @@ TEST(QualityMetricsTest, BinaryClassification) {
   EXPECT_EQ(q.false_positives, 1);
   EXPECT_EQ(q.true_negatives, 1);
   EXPECT_DOUBLE_EQ(q.accuracy.value, 0.6);
-  EXPECT_NEAR(q.accuracy.standard_error, std::sqrt(0.24 / 5), 1e-12);
+  // Agresti-Coull: (3 + 2) / (5 + 4) = 5/9, sqrt(5/9 * 4/9 / 9) = 0.1656347.
+  EXPECT_NEAR(q.accuracy.standard_error, 0.1656347, 1e-6);
   EXPECT_NEAR(q.precision.value, 2.0 / 3.0, 1e-12);
   EXPECT_NEAR(q.recall.value, 2.0 / 3.0, 1e-12);
   EXPECT_NEAR(q.f1, 2.0 / 3.0, 1e-12);
@@ -31,7 +32,11 @@ TEST(QualityMetricsTest, BinaryClassification) {
   EXPECT_NEAR(q.roc_auc.value, 5.0 / 6.0, 1e-6);
   EXPECT_NEAR(q.roc_auc.standard_error, 0.2007076, 1e-6);
   // The band is value +- 3 standard errors.
-  EXPECT_NEAR(q.accuracy.lower(), 0.6 - 3 * std::sqrt(0.24 / 5), 1e-12);
+  EXPECT_NEAR(q.accuracy.lower(), 0.6 - 3 * 0.1656347, 1e-6);
+  // Two wrong answers of two: accuracy 0, and a band that is not zero wide.
+  const BinaryQuality two = BinaryClassificationQuality(std::vector<float>{0.9f, 0.1f}, std::vector<float>{0, 1}, 0.5);
+  EXPECT_DOUBLE_EQ(two.accuracy.value, 0.0);
+  EXPECT_NEAR(two.accuracy.standard_error, std::sqrt(2.0 / 6.0 * 4.0 / 6.0 / 6.0), 1e-12);
 }
 
 TEST(QualityMetricsTest, Regression) {

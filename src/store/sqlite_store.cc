@@ -175,22 +175,27 @@ SqliteStore::~SqliteStore() {
 }
 
 Status SqliteStore::Migrate() {
-  Statement q(db_, "PRAGMA user_version");
-  if (!q.ok() || q.Step() != SQLITE_ROW) return Error(db_, "reading the schema version");
-  const int64_t version = q.Int(0);
+  // The version is read inside the write transaction, so that two processes
+  // opening a new file at once do not both create the schema.
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  int64_t version;
+  {
+    Statement q(db_, "PRAGMA user_version");
+    if (!q.ok() || q.Step() != SQLITE_ROW) return Error(db_, "reading the schema version");
+    version = q.Int(0);
+  }
   if (version > kSchemaVersion) {
     return Status::InvalidArgument("schema version " + std::to_string(version) + " is newer than this Vigil's (" +
                                    std::to_string(kSchemaVersion) + ")");
   }
-  if (version == kSchemaVersion) return Status::Ok();
-  Transaction t(db_);
-  VIGIL_RETURN_IF_ERROR(t.status());
+  if (version == kSchemaVersion) return t.Commit();
   if (version < 1) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV1));
   VIGIL_RETURN_IF_ERROR(Exec(db_, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
   return t.Commit();
 }
 
-Status SqliteStore::AppendPredictions(const std::vector<StoredPrediction>& predictions) {
+Result<int64_t> SqliteStore::AppendPredictions(const std::vector<StoredPrediction>& predictions) {
   std::lock_guard lock(log_mu_);
   Transaction t(log_db_);
   VIGIL_RETURN_IF_ERROR(t.status());
@@ -198,13 +203,16 @@ Status SqliteStore::AppendPredictions(const std::vector<StoredPrediction>& predi
                    "INSERT INTO predictions (model, request_id, version, time_ms, route, rows, inputs, outputs) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
   if (!insert.ok()) return Error(log_db_, "preparing the prediction insert");
+  int64_t ignored = 0;
   for (const StoredPrediction& p : predictions) {
     insert.Bind(1, p.model).Bind(2, p.request_id).Bind(3, p.version).Bind(4, p.time_ms).Bind(5, p.route);
     insert.Bind(6, p.rows).Bind(7, p.inputs).Bind(8, p.outputs);
     if (insert.Step() != SQLITE_DONE) return Error(log_db_, "logging a prediction");
+    if (sqlite3_changes(log_db_) == 0) ++ignored;
     insert.Reset();
   }
-  return t.Commit();
+  VIGIL_RETURN_IF_ERROR(t.Commit());
+  return ignored;
 }
 
 Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::string& model,

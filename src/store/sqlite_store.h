@@ -36,7 +36,7 @@ class SqliteStore : public Store {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
-  Status AppendPredictions(const std::vector<StoredPrediction>& predictions) override;
+  Result<int64_t> AppendPredictions(const std::vector<StoredPrediction>& predictions) override;
   Result<std::vector<FeedbackOutcome>> RecordFeedback(const std::string& model, const std::vector<FeedbackItem>& items,
                                                       int64_t now_ms) override;
   Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests) override;

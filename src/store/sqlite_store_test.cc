@@ -21,9 +21,11 @@ TEST(SqliteStoreTest, LogsPredictionsAndJoinsFeedback) {
   SqliteStore& s = **store;
   ASSERT_TRUE(s.AppendPredictions({Prediction("a", 2, 1000), Prediction("b", 1, 2000), Prediction("a", 1, 1000, "churn")})
                   .ok());
-  // A request logged twice is kept once, as first logged.
-  ASSERT_TRUE(s.AppendPredictions({Prediction("b", 1, 9999)}).ok());
-  EXPECT_EQ(*s.CountPredictions("credit"), 2);
+  // A request logged twice is kept once, as first logged, and counted.
+  auto ignored = s.AppendPredictions({Prediction("b", 1, 9999), Prediction("c", 1, 9999)});
+  ASSERT_TRUE(ignored.ok());
+  EXPECT_EQ(*ignored, 1);
+  EXPECT_EQ(*s.CountPredictions("credit"), 3);
   EXPECT_EQ(*s.CountPredictions("churn"), 1);
 
   auto outcomes = s.RecordFeedback("credit", {{"a", 0, "\"bad\""}, {"a", 1, "\"good\""}, {"zzz", 0, "\"bad\""},

@@ -61,8 +61,9 @@ class Store {
   virtual ~Store() = default;
 
   // Appends predictions in one transaction. A request whose (model,
-  // request_id) is already logged is kept as it was.
-  virtual Status AppendPredictions(const std::vector<StoredPrediction>& predictions) = 0;
+  // request_id) is already logged is kept as it was, and the new one is not
+  // logged; returns how many were so ignored.
+  virtual Result<int64_t> AppendPredictions(const std::vector<StoredPrediction>& predictions) = 0;
 
   // Records feedback for `model`'s predictions in one transaction, committed
   // before it returns; one outcome per item, in order.
