@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <string_view>
 
 namespace vigil {
@@ -257,26 +258,36 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
 
 Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_requests) {
   std::lock_guard lock(log_mu_);
-  Transaction t(log_db_);
-  VIGIL_RETURN_IF_ERROR(t.status());
-  int64_t deleted = 0;
-  // Ids follow time: everything before the first request at or after
-  // `before_ms` goes, found by walking from the oldest (the rows deleted).
-  Statement old(log_db_,
-                "DELETE FROM predictions WHERE id < coalesce((SELECT id FROM predictions WHERE time_ms >= ? "
-                "ORDER BY id LIMIT 1), (SELECT max(id) + 1 FROM predictions))");
-  if (!old.ok() || old.Bind(1, before_ms).Step() != SQLITE_DONE) return Error(log_db_, "deleting old predictions");
-  deleted += sqlite3_changes(log_db_);
-  if (max_requests > 0) {
-    // Retention only ever deletes the oldest, so ids are dense enough that
-    // the newest id minus the limit is where to cut.
-    Statement excess(log_db_, "DELETE FROM predictions WHERE id <= (SELECT max(id) FROM predictions) - ?");
-    if (!excess.ok() || excess.Bind(1, max_requests).Step() != SQLITE_DONE) {
-      return Error(log_db_, "deleting predictions beyond the limit");
-    }
-    deleted += sqlite3_changes(log_db_);
+  // Ids follow time, and retention only ever deletes the oldest: everything
+  // below one id goes. By age, the first request at or after `before_ms`
+  // (found walking from the oldest, through the rows to delete); by count,
+  // the newest id minus the limit.
+  int64_t cut, newest;
+  {
+    Statement q(log_db_,
+                "SELECT coalesce((SELECT id FROM predictions WHERE time_ms >= ? ORDER BY id LIMIT 1), "
+                "(SELECT coalesce(max(id), 0) + 1 FROM predictions)), (SELECT coalesce(max(id), 0) FROM predictions)");
+    if (!q.ok() || q.Bind(1, before_ms).Step() != SQLITE_ROW) return Error(log_db_, "finding what retention deletes");
+    cut = q.Int(0);
+    newest = q.Int(1);
   }
-  VIGIL_RETURN_IF_ERROR(t.Commit());
+  if (max_requests > 0) cut = std::max(cut, newest - max_requests + 1);
+  // In chunks of short transactions, so that feedback (on the other
+  // connection) gets the write lock between them, however much is due.
+  constexpr int64_t kChunk = 10000;
+  int64_t deleted = 0;
+  for (;;) {
+    Transaction t(log_db_);
+    VIGIL_RETURN_IF_ERROR(t.status());
+    Statement chunk(log_db_, "DELETE FROM predictions WHERE id < min(?, (SELECT min(id) FROM predictions) + ?)");
+    if (!chunk.ok() || chunk.Bind(1, cut).Bind(2, kChunk).Step() != SQLITE_DONE) {
+      return Error(log_db_, "deleting predictions past their retention");
+    }
+    const int64_t n = sqlite3_changes(log_db_);
+    VIGIL_RETURN_IF_ERROR(t.Commit());
+    deleted += n;
+    if (n == 0) break;
+  }
   return deleted;
 }
 
@@ -297,8 +308,10 @@ Result<std::vector<StoredPrediction>> SqliteStore::Predictions(const std::string
 Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std::string& model, int64_t from_ms,
                                                                        int64_t to_ms, int64_t limit) {
   std::lock_guard lock(mu_);
+  // Driven from feedback (far fewer rows than the log), each prediction
+  // found by its primary key: CROSS JOIN fixes that order for SQLite.
   Statement q(db_, std::string("SELECT ") + kPredictionColumns +
-                       ", f.row, f.label, f.time_ms FROM predictions p JOIN feedback f ON f.prediction = p.id "
+                       ", f.row, f.label, f.time_ms FROM feedback f CROSS JOIN predictions p ON p.id = f.prediction "
                        "WHERE p.model = ? AND p.time_ms >= ? AND p.time_ms < ? ORDER BY p.id, f.row LIMIT ?");
   if (!q.ok()) return Error(db_, "preparing the labelled prediction query");
   q.Bind(1, model).Bind(2, from_ms).Bind(3, to_ms).Bind(4, limit);

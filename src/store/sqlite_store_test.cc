@@ -76,6 +76,21 @@ TEST(SqliteStoreTest, RetentionDeletesOldAndExcessRequestsWithTheirFeedback) {
   EXPECT_EQ(s.Predictions("credit", 0, 100000, 100)->front().request_id, "r6");
 }
 
+TEST(SqliteStoreTest, RetentionDeletesManyRequestsInChunks) {
+  testing::TempDir dir;
+  auto store = SqliteStore::Open(dir.path() / "vigil.db");
+  ASSERT_TRUE(store.ok());
+  std::vector<StoredPrediction> batch;
+  for (int i = 0; i < 25000; ++i) batch.push_back(Prediction("r" + std::to_string(i), 1, i));
+  ASSERT_TRUE((*store)->AppendPredictions(batch).ok());
+  // 22,000 are older than 22,000 ms: more than two chunks of 10,000.
+  auto deleted = (*store)->PrunePredictions(22000, 0);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 22000);
+  EXPECT_EQ(*(*store)->CountPredictions("credit"), 3000);
+  EXPECT_EQ((*store)->Predictions("credit", 0, 100000, 1)->front().request_id, "r22000");
+}
+
 TEST(SqliteStoreTest, SurvivesReopeningAndRefusesANewerSchema) {
   testing::TempDir dir;
   const auto path = dir.path() / "vigil.db";
