@@ -1,7 +1,6 @@
 #include "backends/tabular_outputs.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace vigil {
 
@@ -53,19 +52,6 @@ void SplitContributions(const float* phi, int64_t rows, int64_t groups, int64_t 
 bool NeedsTransformed(const std::vector<const OutputSpec*>& requested) {
   return std::any_of(requested.begin(), requested.end(),
                      [](const OutputSpec* s) { return s->kind != OutputKind::kMargin; });
-}
-
-void SoftmaxRows(float* values, int64_t rows, int64_t k) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* v = values + r * k;
-    const float max = *std::max_element(v, v + k);
-    float sum = 0;
-    for (int64_t g = 0; g < k; ++g) {
-      v[g] = std::exp(v[g] - max);
-      sum += v[g];
-    }
-    for (int64_t g = 0; g < k; ++g) v[g] /= sum;
-  }
 }
 
 void MakeTabularOutputs(int64_t rows, int64_t groups, const float* margins, const float* transformed,

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backends/trees/forest.h"  // SoftmaxRows, for multi-class probabilities.
 #include "common/status.h"
 #include "common/tensor.h"
 #include "repository/model_config.h"
@@ -39,10 +40,6 @@ void SplitContributions(const float* phi, int64_t rows, int64_t groups, int64_t 
 // True if any requested output needs the objective's outputs (probability,
 // label or prediction), not only the margins.
 bool NeedsTransformed(const std::vector<const OutputSpec*>& requested);
-
-// Class probabilities from multi-class margins, in place: the softmax of
-// each row's `k` values, computed as XGBoost's multi:softprob does.
-void SoftmaxRows(float* values, int64_t rows, int64_t k);
 
 // Fills `outputs`, one tensor per entry of `requested` in that order, from
 // `groups` values per row (1, or the K classes of a multi-class model):

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "http/error_mapping.h"
-#include "monitor/quality_metrics.h"
+#include "monitor/monitor_report.h"
 #include "http/v2_codec.h"
 
 namespace vigil {
@@ -416,42 +416,14 @@ json EstimateJson(const Estimate& e) {
   return {{"value", e.value}, {"standard_error", e.standard_error}, {"lower", e.lower()}, {"upper", e.upper()}};
 }
 
-// Model quality per version from the logged predictions of `model` that
-// have feedback, over [from_ms, now): binary classifiers (their probability
-// output against the labels) and regressors (their prediction output).
+// Model quality per version (monitor_report.h's QualityByVersion) as JSON,
+// keyed by version.
 json QualityJson(const ModelConfig& config, const std::vector<LabeledPrediction>& labeled) {
-  const OutputSpec* score = nullptr;
-  for (const OutputSpec& o : config.outputs) {
-    if (!score && (o.kind == OutputKind::kProbability || o.kind == OutputKind::kPrediction)) score = &o;
-  }
-  const bool binary = config.classes.size() == 2 && score && score->kind == OutputKind::kProbability;
-  const bool regression = config.classes.empty() && score && score->kind == OutputKind::kPrediction;
-  std::map<int64_t, std::pair<std::vector<float>, std::vector<float>>> by_version;  // Scores, labels.
-  for (const LabeledPrediction& l : labeled) {
-    if (!binary && !regression) break;
-    const json outputs = json::parse(l.prediction.outputs, nullptr, false);
-    const json label = json::parse(l.label, nullptr, false);
-    if (outputs.is_discarded() || label.is_discarded() || !outputs.contains(score->name)) continue;
-    const json& column = outputs[score->name];
-    if (!column.is_array() || l.row >= static_cast<int64_t>(column.size()) || !column[l.row].is_number()) continue;
-    float y;
-    if (binary) {
-      if (!label.is_string()) continue;
-      y = label.get<std::string>() == config.classes[1] ? 1.0f : 0.0f;
-    } else {
-      if (!label.is_number()) continue;
-      y = label.get<float>();
-    }
-    auto& [scores, labels] = by_version[l.prediction.version];
-    scores.push_back(column[l.row].get<float>());
-    labels.push_back(y);
-  }
   json out = json::object();
-  for (const auto& [version, data] : by_version) {
-    const auto& [scores, labels] = data;
+  for (const VersionQuality& v : QualityByVersion(config, labeled)) {
     json q;
-    if (binary) {
-      const BinaryQuality b = BinaryClassificationQuality(scores, labels, config.label_threshold);
+    if (v.binary) {
+      const BinaryQuality& b = v.classification;
       q = {{"labelled_rows", b.n},
            {"accuracy", EstimateJson(b.accuracy)},
            {"precision", EstimateJson(b.precision)},
@@ -462,13 +434,13 @@ json QualityJson(const ModelConfig& config, const std::vector<LabeledPrediction>
            {"confusion_matrix", {{"true_positives", b.true_positives}, {"false_positives", b.false_positives},
                                  {"true_negatives", b.true_negatives}, {"false_negatives", b.false_negatives}}}};
     } else {
-      const RegressionQuality r = RegressionQualityOf(scores, labels);
+      const RegressionQuality& r = v.regression;
       q = {{"labelled_rows", r.n},
            {"mae", EstimateJson(r.mae)},
            {"rmse", EstimateJson(r.rmse)},
            {"mape", EstimateJson(r.mape)}};
     }
-    out[std::to_string(version)] = std::move(q);
+    out[std::to_string(v.version)] = std::move(q);
   }
   return out;
 }

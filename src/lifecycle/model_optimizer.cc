@@ -133,15 +133,9 @@ Result<OptimizeReport> OptimizeModel(const OptimizeOptions& options,
   ModelRepository repository(options.repository);
   auto dir = repository.ScanModel(options.model_name);
   if (!dir.ok()) return dir.status();
-  if (dir->versions.empty()) return Status::NotFound("model '" + options.model_name + "' has no versions");
-  const VersionDirectory* source = &dir->versions.back();
-  if (options.version != 0) {
-    source = nullptr;
-    for (const VersionDirectory& v : dir->versions) {
-      if (v.version == options.version) source = &v;
-    }
-    if (!source) return Status::NotFound("model '" + options.model_name + "' has no version " + std::to_string(options.version));
-  }
+  auto found = dir->Version(options.version);
+  if (!found.ok()) return found.status();
+  const VersionDirectory* source = *found;
   auto config = LoadModelConfig(dir->path / "model.yaml", options.model_name);
   if (!config.ok()) return config.status();
   if (config->backend != "xgboost" && config->backend != "trees") {

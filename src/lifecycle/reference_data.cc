@@ -14,16 +14,9 @@ Result<ProfileResult> ProfileVersion(const ProfileOptions& options) {
   ModelRepository repository(options.repository);
   auto dir = repository.ScanModel(options.model_name);
   if (!dir.ok()) return dir.status();
-  if (dir->versions.empty()) return Status::NotFound("model '" + options.model_name + "' has no versions");
-  const VersionDirectory* source = &dir->versions.back();
-  if (options.version != 0) {
-    auto it = std::find_if(dir->versions.begin(), dir->versions.end(),
-                           [&](const VersionDirectory& v) { return v.version == options.version; });
-    if (it == dir->versions.end()) {
-      return Status::NotFound("model '" + options.model_name + "' has no version " + std::to_string(options.version));
-    }
-    source = &*it;
-  }
+  auto found = dir->Version(options.version);
+  if (!found.ok()) return found.status();
+  const VersionDirectory* source = *found;
   auto config = LoadModelConfig(dir->path / "model.yaml", options.model_name);
   if (!config.ok()) return config.status();
   if (!config->is_tabular()) return Status::FailedPrecondition("profiles are for tabular models (declared features)");

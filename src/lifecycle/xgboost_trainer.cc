@@ -32,6 +32,19 @@ std::string LastError() {
     if ((call) != 0) return Status::Internal(#call ": " + LastError());      \
   } while (0)
 
+// The model's probabilities for the rows of `matrix`; valid until the
+// booster's next prediction.
+Result<const float*> Probabilities(BoosterHandle booster, DMatrixHandle matrix) {
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* out = nullptr;
+  XGB_CHECK(XGBoosterPredictFromDMatrix(
+      booster, matrix,
+      R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})", &shape,
+      &dim, &out));
+  return out;
+}
+
 // Owns a DMatrix handle.
 struct MatrixDeleter {
   void operator()(void* h) const { XGDMatrixFree(h); }
@@ -218,15 +231,10 @@ Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
   XGB_CHECK(XGBoosterSlice(bh, 0, best + 1, 1, &sliced_handle));
   Booster sliced(sliced_handle);
 
-  const bst_ulong* shape = nullptr;
-  bst_ulong dim = 0;
-  const float* scores = nullptr;
-  XGB_CHECK(XGBoosterPredictFromDMatrix(
-      sliced_handle, dtest->get(),
-      R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
-      &shape, &dim, &scores));
+  auto test_scores = Probabilities(sliced_handle, dtest->get());
+  if (!test_scores.ok()) return test_scores.status();
   TrainReport report;
-  report.test_auc = RocAuc({scores, test.rows()}, test.labels);
+  report.test_auc = RocAuc({*test_scores, test.rows()}, test.labels);
   report.validation_auc = best_auc;
   report.best_iteration = best;
   report.train_rows = train.rows();
@@ -256,16 +264,11 @@ Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
   {
     // The version's reference profile, from its training rows and the
     // model's own probabilities for them: monitoring's baseline.
-    const bst_ulong* train_shape = nullptr;
-    bst_ulong train_dim = 0;
-    const float* train_scores = nullptr;
-    XGB_CHECK(XGBoosterPredictFromDMatrix(
-        sliced_handle, dtrain->get(),
-        R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
-        &train_shape, &train_dim, &train_scores));
+    auto train_scores = Probabilities(sliced_handle, dtrain->get());
+    if (!train_scores.ok()) return train_scores.status();
     const ReferenceProfile profile =
         BuildReferenceProfile(config, train.features, static_cast<int64_t>(train.rows()),
-                              std::span<const float>(train_scores, train.rows()));
+                              std::span<const float>(*train_scores, train.rows()));
     VIGIL_RETURN_IF_ERROR(WriteReferenceProfile(profile, staging / "profile.json"));
   }
   const fs::path config_path = model_dir / "model.yaml";

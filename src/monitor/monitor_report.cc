@@ -26,6 +26,42 @@ std::string Band(const Estimate& e) {
 
 }  // namespace
 
+std::vector<VersionQuality> QualityByVersion(const ModelConfig& config, const std::vector<LabeledPrediction>& labeled) {
+  const bool binary = config.classes.size() == 2;
+  if (!binary && !config.classes.empty()) return {};
+  std::map<int64_t, std::pair<std::vector<float>, std::vector<float>>> by_version;  // Scores, labels.
+  Tensor features;
+  std::vector<float> scores;
+  for (const LabeledPrediction& l : labeled) {
+    if (!PredictionLog::FromStored(config, l.prediction, &features, &scores).ok()) continue;
+    if (l.row < 0 || l.row >= static_cast<int64_t>(scores.size()) || std::isnan(scores[l.row])) continue;
+    const nlohmann::json label = nlohmann::json::parse(l.label, nullptr, false);
+    float y;
+    if (binary && label.is_string()) {
+      y = label.get<std::string>() == config.classes[1] ? 1.0f : 0.0f;
+    } else if (!binary && label.is_number()) {
+      y = label.get<float>();
+    } else {
+      continue;
+    }
+    by_version[l.prediction.version].first.push_back(scores[l.row]);
+    by_version[l.prediction.version].second.push_back(y);
+  }
+  std::vector<VersionQuality> out;
+  for (const auto& [version, data] : by_version) {
+    VersionQuality q;
+    q.version = version;
+    q.binary = binary;
+    if (binary) {
+      q.classification = BinaryClassificationQuality(data.first, data.second, config.label_threshold);
+    } else {
+      q.regression = RegressionQualityOf(data.first, data.second);
+    }
+    out.push_back(q);
+  }
+  return out;
+}
+
 Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& options) {
   auto config = LoadModelConfig(options.repository / options.model_name / "model.yaml", options.model_name);
   if (!config.ok()) return config.status();
@@ -106,29 +142,13 @@ Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& opti
   // Quality from feedback, for binary classifiers and regressors.
   auto labeled = store.LabeledPredictions(options.model_name, options.from_ms, options.to_ms, 10'000'000);
   if (!labeled.ok()) return labeled.status();
-  const bool binary = config->classes.size() == 2;
-  std::map<int64_t, std::pair<std::vector<float>, std::vector<float>>> by_version;
-  for (const LabeledPrediction& l : *labeled) {
-    if (!PredictionLog::FromStored(*config, l.prediction, &features, &scores).ok()) continue;
-    const nlohmann::json label = nlohmann::json::parse(l.label, nullptr, false);
-    float y;
-    if (binary && label.is_string()) {
-      y = label.get<std::string>() == config->classes[1] ? 1.0f : 0.0f;
-    } else if (config->classes.empty() && label.is_number()) {
-      y = label.get<float>();
-    } else {
-      continue;
-    }
-    if (std::isnan(scores[l.row])) continue;
-    by_version[l.prediction.version].first.push_back(scores[l.row]);
-    by_version[l.prediction.version].second.push_back(y);
-  }
-  if (by_version.empty()) out += "model quality: no feedback in the period\n";
-  for (const auto& [version, data] : by_version) {
-    if (binary) {
-      const BinaryQuality q = BinaryClassificationQuality(data.first, data.second, config->label_threshold);
+  const std::vector<VersionQuality> quality = QualityByVersion(*config, *labeled);
+  if (quality.empty()) out += "model quality: no feedback in the period\n";
+  for (const VersionQuality& v : quality) {
+    if (v.binary) {
+      const BinaryQuality& q = v.classification;
       out += Format("model quality, version %lld (%lld labelled rows; value [value - 3 SE, value + 3 SE]):\n",
-                    static_cast<long long>(version), static_cast<long long>(q.n));
+                    static_cast<long long>(v.version), static_cast<long long>(q.n));
       out += "  accuracy  " + Band(q.accuracy) + "\n  precision " + Band(q.precision) + "\n  recall    " +
              Band(q.recall) + Format("\n  F1        %.3f\n", q.f1) + "  ROC AUC   " + Band(q.roc_auc) +
              "\n  log loss  " + Band(q.log_loss) +
@@ -136,8 +156,8 @@ Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& opti
                     static_cast<long long>(q.false_positives), static_cast<long long>(q.true_negatives),
                     static_cast<long long>(q.false_negatives));
     } else {
-      const RegressionQuality q = RegressionQualityOf(data.first, data.second);
-      out += Format("model quality, version %lld (%lld labelled rows):\n", static_cast<long long>(version),
+      const RegressionQuality& q = v.regression;
+      out += Format("model quality, version %lld (%lld labelled rows):\n", static_cast<long long>(v.version),
                     static_cast<long long>(q.n));
       out += "  MAE  " + Band(q.mae) + "\n  RMSE " + Band(q.rmse) + "\n  MAPE " + Band(q.mape) + " %\n";
     }

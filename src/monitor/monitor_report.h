@@ -15,6 +15,8 @@
 #include <string>
 
 #include "common/status.h"
+#include "monitor/quality_metrics.h"
+#include "repository/model_config.h"
 #include "store/store.h"
 
 namespace vigil {
@@ -29,6 +31,18 @@ struct MonitorReportOptions {
 // The report as text for a terminal: per version, a line per window and the
 // last window's statistics per feature, then quality from feedback.
 Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& options);
+
+// Model quality per version from a model's labelled predictions: the score
+// (PredictionLog::FromStored) against the label, for binary classifiers
+// (positive: classes[1], at label_threshold) and regressors. Empty for
+// other models or without usable labels. Versions ascending.
+struct VersionQuality {
+  int64_t version = 0;
+  bool binary = false;
+  BinaryQuality classification;  // When binary.
+  RegressionQuality regression;  // Otherwise.
+};
+std::vector<VersionQuality> QualityByVersion(const ModelConfig& config, const std::vector<LabeledPrediction>& labeled);
 
 }  // namespace vigil
 

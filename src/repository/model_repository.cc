@@ -7,6 +7,15 @@
 #include <system_error>
 
 namespace vigil {
+
+Result<const VersionDirectory*> ModelDirectory::Version(int64_t version) const {
+  if (versions.empty()) return Status::NotFound("model '" + name + "' has no versions");
+  if (version == 0) return &versions.back();
+  for (const VersionDirectory& v : versions) {
+    if (v.version == version) return &v;
+  }
+  return Status::NotFound("model '" + name + "' has no version " + std::to_string(version));
+}
 namespace fs = std::filesystem;
 namespace {
 

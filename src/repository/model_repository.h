@@ -36,6 +36,9 @@ struct ModelDirectory {
   std::filesystem::path path;
   std::string config_text;             // model.yaml's content; empty if absent.
   std::vector<VersionDirectory> versions;  // Ascending by version.
+
+  // Version `version`, or with 0 the highest; NOT_FOUND names what is missing.
+  Result<const VersionDirectory*> Version(int64_t version) const;
 };
 
 class ModelRepository {

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -123,7 +124,10 @@ TEST_F(MonitoringE2eTest, FeedbackJoinsLoggedPredictionsIdempotentlyAndSurvivesR
     EXPECT_EQ(cm["true_positives"].get<int>() + cm["false_positives"].get<int>() + cm["true_negatives"].get<int>() +
                   cm["false_negatives"].get<int>(),
               3);
-    EXPECT_LE(quality["accuracy"]["lower"].get<double>(), quality["accuracy"]["value"].get<double>());
+    // Three rows: accuracy is a third, two thirds, 0 or 1, and its band keeps a width.
+    const double accuracy = quality["accuracy"]["value"].get<double>();
+    EXPECT_NEAR(accuracy * 3, std::round(accuracy * 3), 1e-9);
+    EXPECT_GT(quality["accuracy"]["standard_error"].get<double>(), 0.1);
 
     const std::string metrics = c.Get("/metrics").body;
     EXPECT_NE(metrics.find("vigil_feedback_items_total{model=\"credit\",outcome=\"recorded\"} 3"), std::string::npos)

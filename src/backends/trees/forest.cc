@@ -48,6 +48,19 @@ inline uint32_t TruncateAny(float v) {
 
 }  // namespace
 
+void SoftmaxRows(float* values, int64_t rows, int64_t k) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* v = values + r * k;
+    const float max = *std::max_element(v, v + k);
+    float sum = 0;
+    for (int64_t g = 0; g < k; ++g) {
+      v[g] = std::exp(v[g] - max);
+      sum += v[g];
+    }
+    for (int64_t g = 0; g < k; ++g) v[g] /= sum;
+  }
+}
+
 bool ParseObjective(const std::string& name, Objective* out) {
   for (const auto& [o, n] : kObjectives) {
     if (name == n) {
@@ -406,16 +419,7 @@ void Forest::Transform(float* values, int64_t rows) const {
       for (int64_t i = 0; i < n; ++i) values[i] = std::exp(values[i]);
       break;
     case Objective::kMultiSoftprob:
-      for (int64_t r = 0; r < rows; ++r) {
-        float* v = values + r * num_groups_;
-        const float max = *std::max_element(v, v + num_groups_);
-        float sum = 0;
-        for (int g = 0; g < num_groups_; ++g) {
-          v[g] = std::exp(v[g] - max);
-          sum += v[g];
-        }
-        for (int g = 0; g < num_groups_; ++g) v[g] /= sum;
-      }
+      SoftmaxRows(values, rows, num_groups_);
       break;
     case Objective::kMultiSoftmax:
       for (int64_t r = 0; r < rows; ++r) {

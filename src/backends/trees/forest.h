@@ -47,6 +47,10 @@ enum class Objective {
   kMultiSoftmax,     // multi:softmax: index of the largest margin
 };
 
+// Class probabilities from multi-class margins, in place: the softmax of
+// each row's `k` values, computed as XGBoost's multi:softprob does.
+void SoftmaxRows(float* values, int64_t rows, int64_t k);
+
 // The objective for XGBoost's name, e.g. "binary:logistic"; false if unknown.
 bool ParseObjective(const std::string& name, Objective* out);
 std::string ObjectiveName(Objective objective);
