@@ -153,32 +153,47 @@ DriftMonitor::VersionState& DriftMonitor::State(const ModelConfig& config, int64
   return s;
 }
 
-void DriftMonitor::Observe(const ModelConfig& config, int64_t version, int64_t time_ms, const Tensor& features,
-                           const std::vector<float>& scores) {
+void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms,
+                           const Tensor& features, const std::vector<float>& scores) {
   if (features.shape().size() != 2) return;
   const int64_t rows = features.shape()[0];
   const size_t f = static_cast<size_t>(features.shape()[1]);
-  std::lock_guard lock(mu_);
-  VersionState& s = State(config, version);
-  if (!s.profile) return;
-  for (int64_t r = 0; r < rows; ++r) {
-    if (s.open.rows == 0) s.open_since_ms = time_ms;
-    const float score = static_cast<size_t>(r) < scores.size() ? scores[r] : NAN;
-    Count(*s.profile, features.values<float>().data() + r * f, f, score, &s.open);
-    if (s.open.rows >= options_.window_rows) Close(config.name, version, s, time_ms);
+  std::vector<ClosedWindow> closed;
+  {
+    std::lock_guard lock(mu_);
+    VersionState& s = State(*config, version);
+    if (!s.profile) return;
+    s.config = config;  // The latest, should model.yaml have changed.
+    for (int64_t r = 0; r < rows; ++r) {
+      if (s.open.rows == 0) s.open_since_ms = time_ms;
+      const float score = static_cast<size_t>(r) < scores.size() ? scores[r] : NAN;
+      Count(*s.profile, features.values<float>().data() + r * f, f, score, &s.open);
+      if (s.open.rows >= options_.window_rows) Close(version, s, time_ms, &closed);
+    }
   }
+  Notify(closed);
 }
 
 void DriftMonitor::Tick(int64_t now_ms) {
-  std::lock_guard lock(mu_);
-  for (auto& [key, s] : versions_) {
-    if (s.profile && s.open.rows > 0 && now_ms - s.open_since_ms >= options_.window_duration.count()) {
-      Close(key.first, key.second, s, now_ms);
+  std::vector<ClosedWindow> closed;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, s] : versions_) {
+      if (s.profile && s.open.rows > 0 && now_ms - s.open_since_ms >= options_.window_duration.count()) {
+        Close(key.second, s, now_ms, &closed);
+      }
     }
   }
+  Notify(closed);
 }
 
-void DriftMonitor::Close(const std::string& model, int64_t version, VersionState& s, int64_t now_ms) {
+void DriftMonitor::Notify(const std::vector<ClosedWindow>& closed) const {
+  if (!listener_) return;
+  for (const ClosedWindow& w : closed) listener_(w);
+}
+
+void DriftMonitor::Close(int64_t version, VersionState& s, int64_t now_ms, std::vector<ClosedWindow>* closed) {
+  const std::string& model = s.config->name;
   WindowReport report = Report(*s.profile, s.open, options_.share_threshold);
   report.start_ms = s.open_since_ms;
   report.end_ms = now_ms;
@@ -207,6 +222,7 @@ void DriftMonitor::Close(const std::string& model, int64_t version, VersionState
   }
   dataset_drift_share_.WithLabels({model, v}).Set(report.drift_share);
   windows_.WithLabels({model, v}).Increment();
+  closed->push_back({s.config, version, s.profile, report});
   s.closed.push_back(std::move(report));
   while (s.closed.size() > options_.history) s.closed.pop_front();
   s.open = EmptyCounts(*s.profile);

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,14 +73,27 @@ struct WindowReport {
   bool dataset_drift = false;
 };
 
+// A closed window of a version, with what it was compared against.
+struct ClosedWindow {
+  std::shared_ptr<const ModelConfig> config;
+  int64_t version = 0;
+  std::shared_ptr<const ReferenceProfile> profile;
+  WindowReport report;
+};
+
 class DriftMonitor {
  public:
   DriftMonitor(DriftMonitorOptions options, MetricsRegistry& registry);
 
+  // Called with every closed window, on the thread that closed it (the
+  // prediction log's writer), outside the monitor's lock. Set before use.
+  using WindowListener = std::function<void(const ClosedWindow&)>;
+  void SetWindowListener(WindowListener listener) { listener_ = std::move(listener); }
+
   // Counts one logged request: `features` FP32 [N, F] in model order (NaN
   // for missing), `scores` one per row (NaN when the model has none).
-  void Observe(const ModelConfig& config, int64_t version, int64_t time_ms, const Tensor& features,
-               const std::vector<float>& scores);
+  void Observe(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms,
+               const Tensor& features, const std::vector<float>& scores);
 
   // Closes windows whose time is up (called periodically).
   void Tick(int64_t now_ms);
@@ -109,6 +123,7 @@ class DriftMonitor {
 
  private:
   struct VersionState {
+    std::shared_ptr<const ModelConfig> config;
     std::shared_ptr<const ReferenceProfile> profile;
     std::string profile_error;
     Counts open;
@@ -116,7 +131,9 @@ class DriftMonitor {
     std::deque<WindowReport> closed;
   };
   VersionState& State(const ModelConfig& config, int64_t version);
-  void Close(const std::string& model, int64_t version, VersionState& state, int64_t now_ms);
+  // Closes the open window; the report goes to `closed` for the listener.
+  void Close(int64_t version, VersionState& state, int64_t now_ms, std::vector<ClosedWindow>* closed);
+  void Notify(const std::vector<ClosedWindow>& closed) const;
 
   const DriftMonitorOptions options_;
   Family<Gauge>& feature_drift_;
@@ -124,6 +141,7 @@ class DriftMonitor {
   Family<Gauge>& dataset_drift_share_;
   Family<Gauge>& missing_rate_;
   Family<Counter>& windows_;
+  WindowListener listener_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int64_t>, VersionState> versions_;
 };

@@ -132,9 +132,12 @@ TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) 
   options.window_rows = 1000;
   options.window_duration = std::chrono::minutes(10);
   DriftMonitor monitor(options, registry);
+  std::vector<ClosedWindow> heard;
+  monitor.SetWindowListener([&](const ClosedWindow& w) { heard.push_back(w); });
+  const auto config = std::make_shared<const ModelConfig>(*config_);
   Tensor batch("input", DataType::kFp32, {1500, static_cast<int64_t>(F())});
   std::copy(rows_->begin(), rows_->begin() + 1500 * F(), batch.values<float>().begin());
-  monitor.Observe(*config_, 1, 1'000'000, batch, std::vector<float>(1500, 0.3f));
+  monitor.Observe(config, 1, 1'000'000, batch, std::vector<float>(1500, 0.3f));
   auto view = monitor.Snapshot("credit");
   ASSERT_EQ(view.size(), 1u);
   EXPECT_TRUE(view[0].has_profile);
@@ -147,13 +150,19 @@ TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) 
   view = monitor.Snapshot("credit");
   ASSERT_EQ(view[0].windows.size(), 2u);
   EXPECT_EQ(view[0].windows[1].rows, 500);
+  // The listener heard both windows, with what they were compared against.
+  ASSERT_EQ(heard.size(), 2u);
+  EXPECT_EQ(heard[0].version, 1);
+  EXPECT_EQ(heard[0].config->name, "credit");
+  EXPECT_EQ(heard[0].profile->features.size(), F());
+  EXPECT_EQ(heard[1].report.rows, 500);
   const std::string metrics = registry.Render();
   EXPECT_NE(metrics.find("vigil_feature_drift{model=\"credit\",version=\"1\",feature=\"Age\",statistic=\"psi\"}"),
             std::string::npos);
   EXPECT_NE(metrics.find("vigil_monitor_windows_total{model=\"credit\",version=\"1\"} 2"), std::string::npos);
 
   // A version without a profile is reported as such.
-  monitor.Observe(*config_, 9, 0, batch, {});
+  monitor.Observe(config, 9, 0, batch, {});
   auto nine = monitor.Snapshot("credit");
   ASSERT_EQ(nine.size(), 2u);
   EXPECT_FALSE(nine[1].has_profile);

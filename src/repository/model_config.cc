@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view kKnownBackends[] = {"xgboost", "trees", "onnx", "torchscript"};
 constexpr std::string_view kKnownKeys[] = {
     "name",    "backend", "artifact",       "inputs",         "features",  "outputs",
-    "classes", "label_threshold", "version_policy", "parameters", "description"};
+    "classes", "label_threshold", "version_policy", "parameters", "description", "alerts"};
 
 Status Invalid(const std::string& where, const std::string& what) {
   return Status::InvalidArgument(where + ": " + what);
@@ -295,6 +295,14 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
       config.parameters[kv.first.as<std::string>()] = kv.second.as<std::string>();
     }
   }
+  if (const YAML::Node& alerts = root["alerts"]; alerts) {
+    std::vector<std::string> names;
+    for (const FeatureSpec& f : config.features) names.push_back(f.name);
+    auto rules = ParseAlertRules(alerts, names);
+    if (!rules.ok()) return rules.status();
+    config.alerts = std::move(*rules);
+    config.alerts_yaml = YAML::Dump(alerts);
+  }
   return Status::Ok();
 }
 
@@ -406,6 +414,7 @@ std::string ModelConfigToYaml(const ModelConfig& config) {
     for (const auto& [k, v] : config.parameters) out << YAML::Key << k << YAML::Value << v;
     out << YAML::EndMap;
   }
+  if (!config.alerts_yaml.empty()) out << YAML::Key << "alerts" << YAML::Value << YAML::Load(config.alerts_yaml);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -20,6 +20,7 @@
 #include "common/data_type.h"
 #include "common/tensor.h"
 #include "common/status.h"
+#include "repository/alert_rule.h"
 #include "repository/version_policy.h"
 
 namespace vigil {
@@ -80,6 +81,10 @@ struct ModelConfig {
   VersionPolicy version_policy;
   // Free-form backend settings (`parameters:` in YAML), e.g. {"nthread": "1"}.
   std::map<std::string, std::string> parameters;
+  // Alert rules (`alerts:`, see alert_rule.h), and their YAML as written, so
+  // that ModelConfigToYaml renders them back unchanged.
+  std::vector<AlertRule> alerts;
+  std::string alerts_yaml;
 
   bool is_tabular() const { return !features.empty(); }
   // Index of the feature named `name`, or -1.

@@ -5,7 +5,13 @@
 #include <algorithm>
 #include <string_view>
 
+#include "store/sqlite_util.h"
+
 namespace vigil {
+using sqlite::Error;
+using sqlite::Exec;
+using sqlite::Statement;
+using sqlite::Transaction;
 namespace {
 
 // Schema version 1: the prediction log and the feedback joined to it. A
@@ -35,80 +41,67 @@ CREATE TABLE feedback (
 ) WITHOUT ROWID;
 )sql";
 
-// A prepared statement, finalised when it goes out of scope.
-class Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return rc_ == SQLITE_OK; }
-  // `v` must outlive the statement's next Step(): SQLite reads it in place.
-  Statement& Bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-    return *this;
-  }
-  Statement& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(stmt_); }
-  void Reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  std::string Text(int column) const {
-    const unsigned char* text = sqlite3_column_text(stmt_, column);
-    return text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column)) : std::string();
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
-
-Status Error(sqlite3* db, const std::string& what) {
-  return Status::Internal(what + ": " + sqlite3_errmsg(db));
-}
-
-Status Exec(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    Status s = Status::Internal(std::string("sqlite: ") + (message ? message : "error") + " in: " + sql);
-    sqlite3_free(message);
-    return s;
-  }
-  return Status::Ok();
-}
-
-// BEGIN IMMEDIATE (take the write lock now, so that no statement inside
-// fails on lock upgrade) ... COMMIT, or ROLLBACK on destruction.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) { status_ = Exec(db, "BEGIN IMMEDIATE"); }
-  ~Transaction() {
-    // A failed rollback leaves the transaction to be rolled back when the
-    // connection next begins one; nothing else can be done in a destructor.
-    if (status_.ok() && !committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  const Status& status() const { return status_; }
-  Status Commit() {
-    Status s = Exec(db_, "COMMIT");
-    committed_ = s.ok();
-    return s;
-  }
-
- private:
-  sqlite3* db_;
-  Status status_;
-  bool committed_ = false;
-};
+// Schema version 2: alerting. An alert row holds the alert's current state;
+// alert_events every transition; notifications the outbox that the notifier
+// drains (a row is written in the same transaction as the event that causes
+// it, so a crash between the two cannot lose a notification).
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE alerts (
+  id INTEGER PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  feature TEXT NOT NULL,
+  state TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  value REAL NOT NULL,
+  threshold REAL NOT NULL,
+  labels TEXT NOT NULL,
+  annotations TEXT NOT NULL,
+  started_ms INTEGER NOT NULL,
+  fired_ms INTEGER NOT NULL,
+  resolve_by_ms INTEGER NOT NULL,
+  escalated_ms INTEGER NOT NULL,
+  resolved_ms INTEGER NOT NULL,
+  acknowledged_by TEXT NOT NULL,
+  acknowledgement_note TEXT NOT NULL,
+  acknowledged_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE INDEX alerts_by_state ON alerts (state, model);
+CREATE TABLE alert_events (
+  id INTEGER PRIMARY KEY,
+  alert INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+  time_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  value REAL NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX alert_events_by_alert ON alert_events (alert);
+CREATE TABLE silences (
+  id INTEGER PRIMARY KEY,
+  matchers TEXT NOT NULL,
+  starts_ms INTEGER NOT NULL,
+  ends_ms INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  comment TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY,
+  alert INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  url TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  last_error TEXT NOT NULL
+);
+CREATE INDEX notifications_due ON notifications (next_attempt_ms);
+)sql";
 
 // The columns of kPredictionColumns, in order.
 constexpr char kPredictionColumns[] = "p.model, p.request_id, p.version, p.time_ms, p.route, p.rows, p.inputs, p.outputs";
@@ -192,6 +185,7 @@ Status SqliteStore::Migrate() {
   }
   if (version == kSchemaVersion) return t.Commit();
   if (version < 1) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV1));
+  if (version < 2) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV2));
   VIGIL_RETURN_IF_ERROR(Exec(db_, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
   return t.Commit();
 }

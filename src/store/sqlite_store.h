@@ -3,7 +3,7 @@
 // WAL journal (readers never block the writer), a busy timeout for other
 // processes holding the file, foreign keys on. Two connections:
 //   - one with synchronous=FULL for what a client is told succeeded
-//     (feedback, and the registry and alerts to come) and for reads: a
+//     (feedback, alerts, and the registry to come) and for reads: a
 //     committed transaction survives a crash of the process or the machine;
 //   - one with synchronous=NORMAL for the prediction log, which is
 //     best-effort: its commits survive a crash of the process, and a crash of
@@ -46,8 +46,22 @@ class SqliteStore : public Store {
                                                             int64_t to_ms, int64_t limit) override;
   Result<int64_t> CountPredictions(const std::string& model) override;
 
+  // Alerting (sqlite_alerts.cc), on the durable connection.
+  Result<int64_t> SaveAlert(const AlertRecord& alert, const AlertEvent& event,
+                            const std::vector<Notification>& notifications) override;
+  Result<std::vector<AlertRecord>> Alerts(const AlertQuery& query) override;
+  Result<std::optional<AlertRecord>> GetAlert(int64_t id) override;
+  Result<std::vector<AlertEvent>> AlertEvents(int64_t alert_id) override;
+  Result<int64_t> AddSilence(const Silence& silence) override;
+  Result<std::vector<Silence>> Silences(int64_t now_ms) override;
+  Result<bool> ExpireSilence(int64_t id, int64_t now_ms) override;
+  Status AddNotifications(const std::vector<Notification>& notifications) override;
+  Result<std::vector<Notification>> DueNotifications(int64_t now_ms, int64_t limit) override;
+  Status FinishNotification(const Notification& notification, const AlertEvent& event) override;
+  Status RetryNotification(const Notification& notification) override;
+
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   SqliteStore() = default;

@@ -2,8 +2,9 @@
 //
 // The embedded default is SQLite (sqlite_store.h); PostgreSQL will implement
 // the same interface when several replicas share state. Today it holds the
-// prediction log and the ground-truth feedback joined to it; the registry,
-// alerts and events come with their issues.
+// prediction log, the ground-truth feedback joined to it, and alerting: the
+// alerts with every transition as an event, silences, and the outbox of
+// notifications still to deliver. The registry comes with its issue.
 //
 // Durability: every call that returns OK has committed its transaction.
 // Callers tell clients a write succeeded only after that.
@@ -56,6 +57,64 @@ struct LabeledPrediction {
   int64_t feedback_time_ms = 0;
 };
 
+// An alert: one rule's condition for one model version (and feature). See
+// monitor/alert_engine.h for the states.
+struct AlertRecord {
+  int64_t id = 0;            // Assigned by the store when first saved.
+  std::string fingerprint;   // rule, model, version, feature: the series it watches.
+  std::string rule, model, feature;
+  int64_t version = 0;
+  std::string state;         // "pending", "firing", "resolved", or "inactive" (cleared before firing).
+  std::string severity;      // The current one (raised by escalation).
+  double value = 0, threshold = 0;
+  std::string labels;        // JSON object: every label, Vigil's and the rule's.
+  std::string annotations;   // JSON object.
+  int64_t started_ms = 0;    // Condition first held.
+  int64_t fired_ms = 0, resolve_by_ms = 0, escalated_ms = 0, resolved_ms = 0;  // 0: not (yet).
+  std::string acknowledged_by, acknowledgement_note;
+  int64_t acknowledged_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+// One transition or action on an alert.
+struct AlertEvent {
+  int64_t id = 0;
+  int64_t alert_id = 0;
+  int64_t time_ms = 0;
+  std::string kind;    // pending, firing, acknowledged, escalated, resolved, cleared, notified, suppressed, ...
+  double value = 0;
+  std::string detail;  // JSON object.
+};
+
+struct Silence {
+  int64_t id = 0;
+  std::string matchers;  // JSON array of {name, value, isRegex, isEqual} (Alertmanager's form).
+  int64_t starts_ms = 0, ends_ms = 0;
+  std::string created_by, comment;
+  int64_t created_ms = 0;
+};
+
+// A notification to deliver (the transactional outbox): written with the
+// transition that causes it, deleted after delivery or when it gives up.
+struct Notification {
+  int64_t id = 0;
+  int64_t alert_id = 0;
+  std::string kind;  // "webhook" or "alertmanager".
+  std::string url;
+  std::string payload;          // The request body.
+  std::string idempotency_key;  // The same on every attempt.
+  int64_t created_ms = 0;
+  int64_t attempts = 0;
+  int64_t next_attempt_ms = 0;
+  std::string last_error;
+};
+
+struct AlertQuery {
+  std::string model;   // Empty: every model.
+  std::string state;   // Empty: any; "active": pending or firing.
+  int64_t limit = 100;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -86,6 +145,31 @@ class Store {
                                                                     int64_t to_ms, int64_t limit) = 0;
   // Logged requests of `model`.
   virtual Result<int64_t> CountPredictions(const std::string& model) = 0;
+
+  // Saves `alert` (inserting it when its id is 0), records `event` for it
+  // and queues `notifications`, in one transaction. Returns the alert's id.
+  virtual Result<int64_t> SaveAlert(const AlertRecord& alert, const AlertEvent& event,
+                                    const std::vector<Notification>& notifications) = 0;
+  // Alerts matching `query`, newest first.
+  virtual Result<std::vector<AlertRecord>> Alerts(const AlertQuery& query) = 0;
+  virtual Result<std::optional<AlertRecord>> GetAlert(int64_t id) = 0;
+  // The alert's events, oldest first.
+  virtual Result<std::vector<AlertEvent>> AlertEvents(int64_t alert_id) = 0;
+
+  virtual Result<int64_t> AddSilence(const Silence& silence) = 0;
+  // Silences whose end is after `now_ms` (active or not yet started).
+  virtual Result<std::vector<Silence>> Silences(int64_t now_ms) = 0;
+  // Ends a silence now; false if there is none with this id or it had ended.
+  virtual Result<bool> ExpireSilence(int64_t id, int64_t now_ms) = 0;
+
+  virtual Status AddNotifications(const std::vector<Notification>& notifications) = 0;
+  // Notifications due at `now_ms`, oldest first.
+  virtual Result<std::vector<Notification>> DueNotifications(int64_t now_ms, int64_t limit) = 0;
+  // Delivered (or given up): removed from the outbox, with an event on the
+  // alert saying so.
+  virtual Status FinishNotification(const Notification& notification, const AlertEvent& event) = 0;
+  // Failed for now: records the attempt and when to try again.
+  virtual Status RetryNotification(const Notification& notification) = 0;
 };
 
 }  // namespace vigil
