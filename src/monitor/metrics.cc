@@ -125,6 +125,12 @@ void Family<T>::Remove(const std::vector<std::string>& label_values) {
 }
 
 template <typename T>
+void Family<T>::ForEach(const std::function<void(const std::vector<std::string>&, const T&)>& fn) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [labels, child] : children_) fn(labels, *child);
+}
+
+template <typename T>
 void Family<T>::Render(std::string& out) const {
   std::lock_guard lock(mu_);
   if constexpr (std::is_same_v<T, Counter>) {

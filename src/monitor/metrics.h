@@ -87,6 +87,8 @@ class Family {
 
   const std::string& name() const { return name_; }
   void Render(std::string& out) const;
+  // Calls `fn(label_values, child)` for every child, under the family's lock.
+  void ForEach(const std::function<void(const std::vector<std::string>&, const T&)>& fn) const;
 
  private:
   std::string name_;

@@ -54,6 +54,23 @@ void ServingMetrics::CountFailure(const std::string& model, const std::string& v
   failures_.WithLabels({model, version, reason}).Increment();
 }
 
+ServingMetrics::ModelTotals ServingMetrics::Totals(const std::string& model) const {
+  ModelTotals t;
+  t.latency_buckets.assign(LatencyBucketsSeconds().size() + 1, 0);
+  requests_.ForEach([&](const std::vector<std::string>& labels, const Counter& c) {
+    if (labels[0] == model) t.requests += c.value();
+  });
+  failures_.ForEach([&](const std::vector<std::string>& labels, const Counter& c) {
+    if (labels[0] == model) t.failures += c.value();
+  });
+  request_latency_.ForEach([&](const std::vector<std::string>& labels, const Histogram& h) {
+    if (labels[0] != model) return;
+    const std::vector<uint64_t> b = h.BucketCounts();
+    for (size_t i = 0; i < b.size() && i < t.latency_buckets.size(); ++i) t.latency_buckets[i] += b[i];
+  });
+  return t;
+}
+
 ServingMetrics::~ServingMetrics() {
   for (HttpCounterNode* n = http_counters_.load(); n != nullptr;) {
     HttpCounterNode* next = n->next;

@@ -47,6 +47,15 @@ class ServingMetrics {
 
   MetricsRegistry& registry() { return registry_; }
 
+  // Totals of a model over all its versions since the start, for alert rules
+  // on serving metrics (which take differences between two calls).
+  struct ModelTotals {
+    double requests = 0;  // Answered successfully.
+    double failures = 0;  // Failed for any reason.
+    std::vector<uint64_t> latency_buckets;  // Per bucket of LatencyBucketsSeconds(), +Inf last.
+  };
+  ModelTotals Totals(const std::string& model) const;
+
  private:
   MetricsRegistry& registry_;
   Family<Counter>& requests_;

@@ -1,0 +1,553 @@
+#include "monitor/alert_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "monitor/learned_threshold.h"
+#include "monitor/monitor_report.h"
+
+namespace vigil {
+namespace {
+
+using nlohmann::json;
+
+std::string Rfc3339(int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[96];
+  std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buffer;
+}
+
+std::string RaisedSeverity(const std::string& severity) {
+  return severity == "info" ? "warning" : "critical";
+}
+
+json Labels(const AlertRule& rule, const std::string& model, int64_t version, const std::string& feature,
+            const std::string& severity) {
+  json labels = json::object();
+  for (const auto& [k, v] : rule.labels) labels[k] = v;
+  labels["alertname"] = rule.name;
+  labels["model"] = model;
+  if (version > 0) labels["version"] = std::to_string(version);
+  if (!feature.empty()) labels["feature"] = feature;
+  labels["severity"] = severity;
+  return labels;
+}
+
+// The estimate of a quality metric, and whether it has a standard error.
+std::optional<Estimate> QualityEstimate(const VersionQuality& q, const std::string& metric) {
+  if (q.binary) {
+    const BinaryQuality& b = q.classification;
+    if (metric == "accuracy") return b.accuracy;
+    if (metric == "precision") return b.precision;
+    if (metric == "recall") return b.recall;
+    if (metric == "f1") return Estimate{b.f1, 0};
+    if (metric == "roc_auc") return std::isnan(b.roc_auc.value) ? std::nullopt : std::optional(b.roc_auc);
+    if (metric == "log_loss") return b.log_loss;
+    return std::nullopt;
+  }
+  const RegressionQuality& r = q.regression;
+  if (metric == "mae") return r.mae;
+  if (metric == "rmse") return r.rmse;
+  if (metric == "mape") return r.mape;
+  return std::nullopt;
+}
+
+int64_t QualitySamples(const VersionQuality& q) { return q.binary ? q.classification.n : q.regression.n; }
+
+// Prometheus's histogram_quantile: linear within the bucket that holds the
+// rank; the +Inf bucket answers with the largest finite bound.
+double HistogramQuantile(const std::vector<double>& bounds, const std::vector<uint64_t>& counts, double q) {
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0) return NAN;
+  const double rank = q * static_cast<double>(total);
+  double below = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const double here = static_cast<double>(counts[i]);
+    if (below + here >= rank && here > 0) {
+      if (i >= bounds.size()) return bounds.back();
+      const double lo = i == 0 ? 0.0 : bounds[i - 1];
+      return lo + (bounds[i] - lo) * (rank - below) / here;
+    }
+    below += here;
+  }
+  return bounds.back();
+}
+
+bool MatcherHolds(const json& m, const json& labels) {
+  const std::string name = m.at("name").get<std::string>();
+  const std::string value = m.at("value").get<std::string>();
+  const std::string actual = labels.contains(name) ? labels.at(name).get<std::string>() : std::string();
+  const bool regex = m.value("isRegex", false);
+  const bool equal = m.value("isEqual", true);
+  const bool match = regex ? std::regex_match(actual, std::regex(value)) : actual == value;
+  return match == equal;
+}
+
+}  // namespace
+
+Clock SystemClock() {
+  return [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+}
+
+AlertEngine::AlertEngine(AlertEngineOptions options, Store& store, MetricsRegistry& registry, Clock clock)
+    : options_(std::move(options)), store_(store), clock_(std::move(clock)) {
+  registry.AddCollector([this](std::string& out) { RenderMetrics(out); });
+}
+
+Status AlertEngine::Start() {
+  const int64_t now = clock_();
+  auto active = store_.Alerts({.model = "", .state = "active", .limit = 1'000'000});
+  if (!active.ok()) return active.status();
+  auto silences = store_.Silences(now);
+  if (!silences.ok()) return silences.status();
+  std::lock_guard lock(mu_);
+  for (AlertRecord& a : *active) {
+    Tracked t;
+    t.record = std::move(a);
+    t.consecutive = 1;
+    t.last_sent_ms = 0;  // Tell Alertmanager again soon: it may have restarted too.
+    active_[t.record.fingerprint] = std::move(t);
+  }
+  silences_ = std::move(*silences);
+  if (!active_.empty()) spdlog::info("alerts: {} pending or firing from before the restart", active_.size());
+  return Status::Ok();
+}
+
+std::string AlertEngine::ToJson(const AlertRecord& a) {
+  json j = {{"id", a.id},
+            {"rule", a.rule},
+            {"model", a.model},
+            {"state", a.state},
+            {"severity", a.severity},
+            {"value", std::isfinite(a.value) ? json(a.value) : json(nullptr)},
+            {"threshold", std::isfinite(a.threshold) ? json(a.threshold) : json(nullptr)},
+            {"labels", json::parse(a.labels, nullptr, false)},
+            {"annotations", json::parse(a.annotations, nullptr, false)},
+            {"started_at", Rfc3339(a.started_ms)},
+            {"updated_at", Rfc3339(a.updated_ms)}};
+  if (a.version > 0) j["version"] = a.version;
+  if (!a.feature.empty()) j["feature"] = a.feature;
+  if (a.fired_ms) j["fired_at"] = Rfc3339(a.fired_ms);
+  if (a.resolve_by_ms) j["resolve_by"] = Rfc3339(a.resolve_by_ms);
+  if (a.escalated_ms) j["escalated_at"] = Rfc3339(a.escalated_ms);
+  if (a.resolved_ms) j["resolved_at"] = Rfc3339(a.resolved_ms);
+  if (a.acknowledged_ms) {
+    j["acknowledged"] = {{"by", a.acknowledged_by},
+                         {"note", a.acknowledgement_note},
+                         {"at", Rfc3339(a.acknowledged_ms)}};
+  }
+  return j.dump();
+}
+
+double AlertEngine::Threshold(const AlertRule& rule, const ReferenceProfile* profile, int64_t version, int feature) {
+  if (rule.threshold.kind == AlertThreshold::Kind::kFixed) return rule.threshold.value;
+  if (profile == nullptr) return NAN;
+  const std::string key = rule.name + '\x1f' + std::to_string(version) + '\x1f' + std::to_string(feature) + '\x1f' +
+                          std::to_string(static_cast<int>(rule.threshold.kind)) + '\x1f' +
+                          std::to_string(rule.threshold.k) + '\x1f' + std::to_string(rule.threshold.quantile);
+  if (auto it = learned_.find(key); it != learned_.end()) return it->second;
+  const uint64_t seed = std::hash<std::string>{}(rule.name) ^ static_cast<uint64_t>(version);
+  const auto reports =
+      ReferenceChunkReports(*profile, options_.window_rows, rule.threshold.chunks, options_.share_threshold, seed);
+  std::vector<double> values;
+  for (const WindowReport& r : reports) {
+    if (auto v = WindowMetricValue(r, rule.metric, feature)) values.push_back(*v);
+  }
+  const bool upper = rule.comparison == Comparison::kGreater || rule.comparison == Comparison::kGreaterEqual;
+  const double t = ThresholdFromSample(rule.threshold, values, upper);
+  learned_[key] = t;
+  return t;
+}
+
+void AlertEngine::OnWindow(const ClosedWindow& w) {
+  if (w.config->alerts.empty()) return;
+  const int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  for (const AlertRule& rule : w.config->alerts) {
+    if (rule.kind != AlertMetricKind::kWindow) continue;
+    // The features this rule watches: indices into the profile, -1 the prediction.
+    std::vector<std::pair<int, std::string>> targets;
+    if (!rule.per_feature()) {
+      targets.push_back({-1, ""});
+    } else if (rule.feature == "*") {
+      for (size_t j = 0; j < w.profile->features.size(); ++j) targets.push_back({static_cast<int>(j), w.profile->features[j].name});
+    } else if (rule.feature == "prediction") {
+      targets.push_back({-1, "prediction"});
+    } else {
+      for (size_t j = 0; j < w.profile->features.size(); ++j) {
+        if (w.profile->features[j].name == rule.feature) targets.push_back({static_cast<int>(j), rule.feature});
+      }
+    }
+    for (const auto& [index, feature] : targets) {
+      const std::optional<double> value = WindowMetricValue(w.report, rule.metric, index);
+      if (!value) continue;
+      const double threshold = Threshold(rule, w.profile.get(), w.version, index);
+      if (std::isnan(threshold)) continue;
+      Step({&rule, w.config->name, w.version, feature}, Compare(rule.comparison, *value, threshold), *value, threshold,
+           now);
+    }
+  }
+  if (notify_hook_) notify_hook_();
+}
+
+void AlertEngine::EvaluateQuality(const ModelConfig& config, int64_t now) {
+  for (const AlertRule& rule : config.alerts) {
+    if (rule.kind != AlertMetricKind::kQuality) continue;
+    auto labeled = store_.LabeledPredictions(config.name, now - rule.lookback_s * 1000, now + 1, 10'000'000);
+    if (!labeled.ok()) {
+      spdlog::warn("alert rule {} of {}: {}", rule.name, config.name, labeled.status().ToString());
+      continue;
+    }
+    for (const VersionQuality& q : QualityByVersion(config, *labeled)) {
+      if (QualitySamples(q) < rule.min_samples) continue;  // Too few labels to judge: no change.
+      const std::optional<Estimate> e = QualityEstimate(q, rule.metric);
+      if (!e) continue;
+      // The whole band must be past the threshold.
+      const bool upper = rule.comparison == Comparison::kGreater || rule.comparison == Comparison::kGreaterEqual;
+      const double edge = upper ? e->lower() : e->upper();
+      Step({&rule, config.name, q.version, ""}, Compare(rule.comparison, edge, rule.threshold.value), e->value,
+           rule.threshold.value, now);
+    }
+  }
+}
+
+void AlertEngine::EvaluateServing(const ModelConfig& config, const ServingMetrics& serving, int64_t now) {
+  ServingMetrics::ModelTotals totals = serving.Totals(config.name);
+  auto [it, first] = serving_before_.try_emplace(config.name, totals);
+  if (first) return;  // Nothing to take a difference from yet.
+  const ServingMetrics::ModelTotals before = it->second;
+  it->second = totals;
+  const double requests = totals.requests - before.requests;
+  const double failures = totals.failures - before.failures;
+  for (const AlertRule& rule : config.alerts) {
+    if (rule.kind != AlertMetricKind::kServing) continue;
+    double value = NAN;
+    if (rule.metric == "error_rate") {
+      if (requests + failures > 0) value = failures / (requests + failures);
+    } else if (rule.metric == "latency_p99") {
+      std::vector<uint64_t> delta(totals.latency_buckets.size());
+      for (size_t i = 0; i < delta.size(); ++i) delta[i] = totals.latency_buckets[i] - before.latency_buckets[i];
+      value = HistogramQuantile(LatencyBucketsSeconds(), delta, 0.99);
+    }
+    if (std::isnan(value)) continue;  // No traffic in the interval: no change.
+    Step({&rule, config.name, 0, ""}, Compare(rule.comparison, value, rule.threshold.value), value,
+         rule.threshold.value, now);
+  }
+}
+
+void AlertEngine::Step(const Series& s, bool holds, double value, double threshold, int64_t now) {
+  const std::string fingerprint =
+      s.rule->name + '\x1f' + s.model + '\x1f' + std::to_string(s.version) + '\x1f' + s.feature;
+  auto it = active_.find(fingerprint);
+  const json detail = {{"value", value},
+                       {"threshold", threshold},
+                       {"comparison", std::string(ComparisonName(s.rule->comparison))}};
+  if (!holds) {
+    if (it == active_.end()) return;
+    Tracked& t = it->second;
+    t.rule = *s.rule;
+    t.record.value = value;
+    if (t.record.state == "pending") {
+      t.record.state = "inactive";
+      (void)Save(t, "cleared", detail.dump(), false, now);
+    } else {
+      t.record.state = "resolved";
+      t.record.resolved_ms = now;
+      (void)Save(t, "resolved", detail.dump(), true, now);
+    }
+    active_.erase(it);
+    return;
+  }
+  if (it == active_.end()) {
+    Tracked t;
+    AlertRecord& r = t.record;
+    r.fingerprint = fingerprint;
+    r.rule = s.rule->name;
+    r.model = s.model;
+    r.version = s.version;
+    r.feature = s.feature;
+    r.state = "pending";
+    r.severity = s.rule->severity;
+    r.started_ms = now;
+    r.labels = Labels(*s.rule, s.model, s.version, s.feature, r.severity).dump();
+    json annotations = json::object();
+    for (const auto& [k, v] : s.rule->annotations) annotations[k] = v;
+    r.annotations = annotations.dump();
+    it = active_.emplace(fingerprint, std::move(t)).first;
+  }
+  Tracked& t = it->second;
+  t.rule = *s.rule;
+  t.record.value = value;
+  t.record.threshold = threshold;
+  ++t.consecutive;
+  if (t.record.state != "pending") return;  // Firing, and still is.
+  if (t.consecutive == 1 && !Save(t, "pending", detail.dump(), false, now).ok()) {
+    active_.erase(it);  // Not recorded: try again next time.
+    return;
+  }
+  if (t.consecutive >= s.rule->for_count) {
+    t.record.state = "firing";
+    t.record.fired_ms = now;
+    t.record.resolve_by_ms = now + s.rule->resolve_within_s * 1000;
+    t.last_sent_ms = now;
+    (void)Save(t, "firing", detail.dump(), true, now);
+  }
+}
+
+std::optional<int64_t> AlertEngine::SilencedBy(const AlertRecord& record, int64_t now) const {
+  const json labels = json::parse(record.labels, nullptr, false);
+  for (const Silence& s : silences_) {
+    if (s.starts_ms > now || s.ends_ms <= now) continue;
+    const json matchers = json::parse(s.matchers, nullptr, false);
+    bool all = matchers.is_array() && !matchers.empty();
+    for (const json& m : matchers) all = all && MatcherHolds(m, labels);
+    if (all) return s.id;
+  }
+  return std::nullopt;
+}
+
+std::vector<Notification> AlertEngine::Notifications(const Tracked& t, const std::string& event, int64_t now) {
+  std::vector<Notification> out;
+  const AlertRecord& a = t.record;
+  const bool use_rule = t.rule && (!t.rule->webhooks.empty() || !t.rule->alertmanagers.empty());
+  const std::vector<std::string>& webhooks = use_rule ? t.rule->webhooks : options_.webhooks;
+  const std::vector<std::string>& alertmanagers = use_rule ? t.rule->alertmanagers : options_.alertmanagers;
+  const std::string key = "vigil-alert-" + std::to_string(a.id) + "-" + event + "-" + std::to_string(now);
+  if (event != "resend") {
+    const json payload = {{"event", event},
+                          {"idempotency_key", key},
+                          {"alert", json::parse(ToJson(a))},
+                          {"sent_at", Rfc3339(now)}};
+    for (const std::string& url : webhooks) {
+      out.push_back({0, a.id, "webhook", url, payload.dump(), key, now, 0, now, ""});
+    }
+  }
+  if (event == "acknowledged") return out;  // Alertmanager has no acknowledgements.
+  // Alertmanager: endsAt in the future while firing (it resolves the alert
+  // itself if the re-sends stop), the resolution time once resolved.
+  const bool resolved = a.state == "resolved";
+  const int64_t ends = resolved ? a.resolved_ms : now + 4 * options_.resend_interval_ms;
+  json labels = json::parse(a.labels);
+  labels["severity"] = a.severity;
+  json annotations = json::parse(a.annotations);
+  if (!annotations.contains("summary")) {
+    char text[160];
+    std::snprintf(text, sizeof(text), "%s is %.6g (threshold %.6g)", a.rule.c_str(), a.value, a.threshold);
+    annotations["summary"] = text;
+  }
+  const json am = json::array({{{"labels", labels},
+                                {"annotations", annotations},
+                                {"startsAt", Rfc3339(a.fired_ms ? a.fired_ms : a.started_ms)},
+                                {"endsAt", Rfc3339(ends)},
+                                {"generatorURL", options_.external_url + "/api/alerts/" + std::to_string(a.id)}}});
+  for (const std::string& url : alertmanagers) {
+    std::string target = url;
+    while (!target.empty() && target.back() == '/') target.pop_back();
+    out.push_back({0, a.id, "alertmanager", target + "/api/v2/alerts", am.dump(), key, now, 0, now, ""});
+  }
+  return out;
+}
+
+Status AlertEngine::Save(Tracked& t, const std::string& kind, const std::string& detail, bool notify, int64_t now) {
+  t.record.updated_ms = now;
+  json d = json::parse(detail, nullptr, false);
+  if (!d.is_object()) d = json::object();
+  std::vector<Notification> notifications;
+  if (notify && t.record.id != 0) {
+    if (auto silence = SilencedBy(t.record, now)) {
+      d["silenced_by"] = *silence;
+      t.suppressed = true;
+    } else {
+      notifications = Notifications(t, kind, now);
+      t.suppressed = false;
+    }
+  }
+  const AlertEvent event{0, t.record.id, now, kind, t.record.value, d.dump()};
+  auto id = store_.SaveAlert(t.record, event, notifications);
+  if (!id.ok()) {
+    spdlog::error("alert {} of {}: cannot record '{}': {}", t.record.rule, t.record.model, kind,
+                  id.status().ToString());
+    return id.status();
+  }
+  t.record.id = *id;
+  return Status::Ok();
+}
+
+void AlertEngine::Evaluate(const std::vector<std::shared_ptr<const ModelConfig>>& models,
+                           const ServingMetrics* serving) {
+  const int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  std::erase_if(silences_, [&](const Silence& s) { return s.ends_ms <= now; });
+  if (last_evaluation_ms_ == 0 || now - last_evaluation_ms_ >= options_.evaluation_interval_ms) {
+    last_evaluation_ms_ = now;
+    for (const auto& config : models) {
+      EvaluateQuality(*config, now);
+      if (serving) EvaluateServing(*config, *serving, now);
+    }
+  }
+  for (auto it = active_.begin(); it != active_.end();) {
+    Tracked& t = it->second;
+    // The rule as the model's configuration has it now; an alert whose rule
+    // was removed from a served model is resolved.
+    const ModelConfig* config = nullptr;
+    for (const auto& c : models) config = c->name == t.record.model ? c.get() : config;
+    if (config) {
+      const AlertRule* rule = nullptr;
+      for (const AlertRule& r : config->alerts) rule = r.name == t.record.rule ? &r : rule;
+      if (!rule) {
+        t.record.state = t.record.state == "pending" ? "inactive" : "resolved";
+        if (t.record.state == "resolved") t.record.resolved_ms = now;
+        (void)Save(t, t.record.state == "resolved" ? "resolved" : "cleared", R"({"reason":"rule removed"})",
+                   t.record.state == "resolved", now);
+        it = active_.erase(it);
+        continue;
+      }
+      t.rule = *rule;
+    }
+    if (t.record.state == "firing") {
+      if (t.record.escalated_ms == 0 && t.record.resolve_by_ms > 0 && now >= t.record.resolve_by_ms) {
+        const std::string before = t.record.severity;
+        t.record.severity = RaisedSeverity(before);
+        t.record.escalated_ms = now;
+        t.last_sent_ms = now;
+        (void)Save(t, "escalated",
+                   json({{"reason", "still firing past its resolve-by deadline"},
+                         {"severity_before", before},
+                         {"severity", t.record.severity}})
+                       .dump(),
+                   true, now);
+      } else if (t.suppressed && !SilencedBy(t.record, now)) {
+        t.last_sent_ms = now;
+        (void)Save(t, "notified", R"({"reason":"its silence ended while it fires"})", true, now);
+      } else if (now - t.last_sent_ms >= options_.resend_interval_ms && !SilencedBy(t.record, now)) {
+        std::vector<Notification> resend;
+        for (Notification& n : Notifications(t, "resend", now)) {
+          if (n.kind == "alertmanager") resend.push_back(std::move(n));
+        }
+        t.last_sent_ms = now;
+        if (!resend.empty()) {
+          if (Status s = store_.AddNotifications(resend); !s.ok()) spdlog::error("alerts: {}", s.ToString());
+        }
+      }
+    }
+    ++it;
+  }
+  if (notify_hook_) notify_hook_();
+}
+
+Result<AlertRecord> AlertEngine::Acknowledge(int64_t id, const std::string& by, const std::string& note) {
+  const int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  for (auto& [fingerprint, t] : active_) {
+    if (t.record.id != id) continue;
+    if (t.record.state != "firing") {
+      return Status::FailedPrecondition("alert " + std::to_string(id) + " is " + t.record.state +
+                                        "; only a firing alert can be acknowledged");
+    }
+    const AlertRecord before = t.record;
+    t.record.acknowledged_by = by;
+    t.record.acknowledgement_note = note;
+    t.record.acknowledged_ms = now;
+    if (Status s = Save(t, "acknowledged", json({{"by", by}, {"note", note}}).dump(), true, now); !s.ok()) {
+      t.record = before;
+      return s;
+    }
+    if (notify_hook_) notify_hook_();
+    return t.record;
+  }
+  auto stored = store_.GetAlert(id);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return Status::NotFound("no alert " + std::to_string(id));
+  return Status::FailedPrecondition("alert " + std::to_string(id) + " is " + (*stored)->state +
+                                    "; only a firing alert can be acknowledged");
+}
+
+Result<int64_t> AlertEngine::AddSilence(Silence silence) {
+  const int64_t now = clock_();
+  const json matchers = json::parse(silence.matchers, nullptr, false);
+  if (!matchers.is_array() || matchers.empty()) {
+    return Status::InvalidArgument("matchers: expected a non-empty list of {name, value, isRegex, isEqual}");
+  }
+  for (size_t i = 0; i < matchers.size(); ++i) {
+    const json& m = matchers[i];
+    const std::string where = "matchers[" + std::to_string(i) + "]";
+    if (!m.is_object() || !m.contains("name") || !m["name"].is_string() || m["name"].get<std::string>().empty()) {
+      return Status::InvalidArgument(where + ".name: expected a label name");
+    }
+    if (!m.contains("value") || !m["value"].is_string()) {
+      return Status::InvalidArgument(where + ".value: expected a string");
+    }
+    for (const char* flag : {"isRegex", "isEqual"}) {
+      if (m.contains(flag) && !m[flag].is_boolean()) {
+        return Status::InvalidArgument(where + "." + flag + ": expected true or false");
+      }
+    }
+    if (m.value("isRegex", false)) {
+      try {
+        std::regex check(m["value"].get<std::string>());
+      } catch (const std::regex_error& e) {
+        return Status::InvalidArgument(where + ".value: not a regular expression: " + e.what());
+      }
+    }
+  }
+  if (silence.starts_ms == 0) silence.starts_ms = now;
+  if (silence.ends_ms <= silence.starts_ms) return Status::InvalidArgument("endsAt: must be after startsAt");
+  if (silence.ends_ms <= now) return Status::InvalidArgument("endsAt: is in the past");
+  silence.created_ms = now;
+  std::lock_guard lock(mu_);
+  auto id = store_.AddSilence(silence);
+  if (!id.ok()) return id.status();
+  silence.id = *id;
+  silences_.push_back(silence);
+  return *id;
+}
+
+Result<bool> AlertEngine::ExpireSilence(int64_t id) {
+  const int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  auto expired = store_.ExpireSilence(id, now);
+  if (!expired.ok()) return expired.status();
+  for (Silence& s : silences_) {
+    if (s.id == id) s.ends_ms = std::min(s.ends_ms, now);
+  }
+  return *expired;
+}
+
+std::vector<Silence> AlertEngine::ActiveSilences() {
+  const int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  std::vector<Silence> out;
+  for (const Silence& s : silences_) {
+    if (s.ends_ms > now) out.push_back(s);
+  }
+  return out;
+}
+
+void AlertEngine::RenderMetrics(std::string& out) {
+  std::map<std::vector<std::string>, int> counts;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [fingerprint, t] : active_) ++counts[{t.record.model, t.record.rule, t.record.state, t.record.severity}];
+  }
+  WriteFamilyHeader(out, "vigil_alerts", "Alerts now pending or firing, by model, rule, state and severity",
+                    "gauge");
+  for (const auto& [labels, n] : counts) {
+    WriteSample(out, "vigil_alerts", {"model", "rule", "state", "severity"}, labels, n);
+  }
+}
+
+}  // namespace vigil

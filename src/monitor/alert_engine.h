@@ -1,0 +1,135 @@
+// AlertEngine: holds monitoring results against the models' alert rules
+// (repository/alert_rule.h) and runs each alert through its states.
+//
+//   inactive --condition--> pending --held `for` times--> firing
+//   pending --condition gone--> inactive (event "cleared")
+//   firing --condition gone--> resolved
+//   firing --past resolve_by--> escalated (severity raised one step, notified again; stays firing)
+//
+// An alert is one rule's condition on one series: model, version and, for
+// per-feature rules, feature. Every transition is saved to the store as an
+// event together with the notifications it causes (the store's outbox,
+// which the AlertNotifier drains), in one transaction. A firing alert can be
+// acknowledged (who, note); acknowledging does not stop the deadline.
+// Silences (Alertmanager's matchers: label name, value, regex or not, equal
+// or not) suppress notifications while they are active; the transitions are
+// still recorded, and an alert still firing when its silence ends is
+// notified then. Alertmanager targets get the firing alerts again every
+// `resend_interval_ms` with endsAt ahead of now, as Prometheus does, and the
+// resolved ones once with endsAt at their resolution.
+//
+// Time comes from an injected clock, so that tests control deadlines.
+//
+// Thread-safety: thread-safe. OnWindow runs on the prediction log's writer
+// thread, Evaluate on the server's alert thread, the rest on HTTP workers.
+#ifndef VIGIL_MONITOR_ALERT_ENGINE_H_
+#define VIGIL_MONITOR_ALERT_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "monitor/drift_monitor.h"
+#include "monitor/metrics.h"
+#include "monitor/serving_metrics.h"
+#include "repository/model_config.h"
+#include "store/store.h"
+
+namespace vigil {
+
+using Clock = std::function<int64_t()>;  // Unix time in milliseconds.
+Clock SystemClock();
+
+struct AlertEngineOptions {
+  // Notification targets of rules that name none.
+  std::vector<std::string> webhooks;
+  std::vector<std::string> alertmanagers;
+  int64_t resend_interval_ms = 60'000;      // Alertmanager re-sends of firing alerts.
+  int64_t evaluation_interval_ms = 60'000;  // Quality and serving rules.
+  int64_t window_rows = 1000;               // Reference chunk size for learned thresholds.
+  double share_threshold = 0.5;             // As the drift monitor's, for learned drift_share.
+  std::string external_url;                 // This server, for links (generatorURL).
+};
+
+class AlertEngine {
+ public:
+  AlertEngine(AlertEngineOptions options, Store& store, MetricsRegistry& registry, Clock clock);
+
+  // Picks up the pending and firing alerts saved by an earlier run.
+  Status Start();
+
+  // A window of a version closed: evaluates the model's window rules.
+  void OnWindow(const ClosedWindow& window);
+
+  // Evaluates quality and serving rules (when `evaluation_interval_ms` has
+  // passed since the last time), deadlines, silences and re-sends.
+  // `models`: the configurations of the models being served. `serving` may
+  // be null (no serving rules evaluated).
+  void Evaluate(const std::vector<std::shared_ptr<const ModelConfig>>& models, const ServingMetrics* serving);
+
+  // Acknowledges a firing alert; committed before it returns. NOT_FOUND for
+  // an unknown id, FAILED_PRECONDITION for an alert that is not firing.
+  Result<AlertRecord> Acknowledge(int64_t id, const std::string& by, const std::string& note);
+
+  // Adds a silence (validated: matchers, times); returns its id.
+  Result<int64_t> AddSilence(Silence silence);
+  Result<bool> ExpireSilence(int64_t id);
+  std::vector<Silence> ActiveSilences();
+
+  // The threshold a rule uses for a version's feature (-1: prediction or
+  // dataset); learned thresholds are computed once per version and kept.
+  double Threshold(const AlertRule& rule, const ReferenceProfile* profile, int64_t version, int feature);
+
+  // The alert as JSON (the API's and the webhook's form).
+  static std::string ToJson(const AlertRecord& alert);
+
+  // Called after notifications were queued (the notifier wakes up).
+  void SetNotifyHook(std::function<void()> hook) { notify_hook_ = std::move(hook); }
+
+ private:
+  struct Tracked {
+    AlertRecord record;
+    std::optional<AlertRule> rule;  // As last seen in the model's configuration.
+    int consecutive = 0;
+    int64_t last_sent_ms = 0;  // Alertmanager.
+    bool suppressed = false;   // Its last notification was silenced.
+  };
+  struct Series {
+    const AlertRule* rule;
+    std::string model;
+    int64_t version;
+    std::string feature;  // Empty for dataset, quality and serving rules.
+  };
+
+  // Feeds one evaluation of a series; `holds` nullopt: no data, no change.
+  void Step(const Series& series, bool holds, double value, double threshold, int64_t now);
+  Status Save(Tracked& t, const std::string& kind, const std::string& detail, bool notify, int64_t now);
+  std::vector<Notification> Notifications(const Tracked& t, const std::string& event, int64_t now);
+  std::optional<int64_t> SilencedBy(const AlertRecord& record, int64_t now) const;
+  void EvaluateQuality(const ModelConfig& config, int64_t now);
+  void EvaluateServing(const ModelConfig& config, const ServingMetrics& serving, int64_t now);
+  void RenderMetrics(std::string& out);
+
+  const AlertEngineOptions options_;
+  Store& store_;
+  Clock clock_;
+  std::function<void()> notify_hook_;
+
+  std::mutex mu_;
+  // Guarded by mu_.
+  std::map<std::string, Tracked> active_;  // By fingerprint.
+  std::vector<Silence> silences_;
+  std::map<std::string, double> learned_;  // By rule, model, version, feature.
+  std::map<std::string, ServingMetrics::ModelTotals> serving_before_;  // By model.
+  int64_t last_evaluation_ms_ = 0;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_MONITOR_ALERT_ENGINE_H_
