@@ -5,17 +5,26 @@
 // --help` describe every option.
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+
 #include <CLI/CLI.hpp>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 #include <iostream>
 
 #include "backends/backend.h"
 #include "http/api_router.h"
+#include "http/http_client.h"
 #include "http/http_server.h"
 #include "lifecycle/model_optimizer.h"
 #include "lifecycle/reference_data.h"
 #include "lifecycle/xgboost_trainer.h"
 #include "manager/model_manager.h"
+#include "monitor/alert_engine.h"
+#include "monitor/alert_notifier.h"
 #include "monitor/metrics.h"
 #include "monitor/monitor_report.h"
 #include "monitor/prediction_log.h"
@@ -38,6 +47,11 @@ struct ServeFlags {
   int64_t log_retention_hours = 24 * 30;
   int64_t window_rows = 1000;
   int64_t window_seconds = 3600;
+  std::vector<std::string> alert_webhooks;
+  std::vector<std::string> alertmanagers;
+  int64_t alert_interval_seconds = 60;
+  int64_t alert_resend_seconds = 60;
+  std::string external_url;
 };
 
 int Serve(const ServeFlags& flags) {
@@ -70,9 +84,20 @@ int Serve(const ServeFlags& flags) {
     std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
     return 2;
   }
+  for (const auto* urls : {&flags.alert_webhooks, &flags.alertmanagers}) {
+    for (const std::string& url : *urls) {
+      if (auto parsed = ParseHttpUrl(url); !parsed.ok()) {
+        std::fprintf(stderr, "vigil serve: %s\n", parsed.status().message().c_str());
+        return 2;
+      }
+    }
+  }
   // Declared in dependency order, so that they are destroyed the other way:
-  // the log's writer uses the monitor and the store.
+  // the log's writer uses the monitor, which tells the alert engine of closed
+  // windows; the engine and the notifier use the store.
   std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<AlertEngine> alerts;
+  std::unique_ptr<AlertNotifier> notifier;
   std::unique_ptr<DriftMonitor> monitor;
   std::unique_ptr<PredictionLog> log;
   if (flags.store != "none") {
@@ -82,6 +107,21 @@ int Serve(const ServeFlags& flags) {
       return 2;
     }
     store = std::move(*opened);
+    AlertEngineOptions alert_options;
+    alert_options.webhooks = flags.alert_webhooks;
+    alert_options.alertmanagers = flags.alertmanagers;
+    alert_options.evaluation_interval_ms = flags.alert_interval_seconds * 1000;
+    alert_options.resend_interval_ms = flags.alert_resend_seconds * 1000;
+    alert_options.window_rows = flags.window_rows;
+    alert_options.external_url = flags.external_url;
+    alerts = std::make_unique<AlertEngine>(alert_options, *store, registry, SystemClock());
+    if (Status s = alerts->Start(); !s.ok()) {
+      std::fprintf(stderr, "vigil serve: alerts: %s\n", s.message().c_str());
+      return 2;
+    }
+    notifier = std::make_unique<AlertNotifier>(AlertNotifierOptions{}, *store, registry, SystemClock());
+    alerts->SetNotifyHook([n = notifier.get()] { n->Wake(); });
+    notifier->Start();
     if (flags.prediction_log) {
       PredictionLogOptions options = flags.log;
       options.retention = std::chrono::hours(flags.log_retention_hours);
@@ -90,11 +130,12 @@ int Serve(const ServeFlags& flags) {
       monitor_options.window_rows = flags.window_rows;
       monitor_options.window_duration = std::chrono::seconds(flags.window_seconds);
       monitor = std::make_unique<DriftMonitor>(monitor_options, registry);
+      monitor->SetWindowListener([a = alerts.get()](const ClosedWindow& w) { a->OnWindow(w); });
       log = std::make_unique<PredictionLog>(*store, options, registry, monitor.get());
     }
   }
   InferenceService inference(manager);
-  ApiRouter router(manager, inference, metrics, log.get(), store.get(), monitor.get());
+  ApiRouter router(manager, inference, metrics, log.get(), store.get(), monitor.get(), alerts.get());
   HttpServer server(
       flags.http, [&router](HttpRequest& r) { return router.Handle(r); },
       [&router] { router.SetShuttingDown(); });
@@ -112,7 +153,29 @@ int Serve(const ServeFlags& flags) {
                 flags.repository.c_str());
   }
   std::fflush(stdout);
+  // Quality and serving rules, deadlines, silences and re-sends are checked
+  // every second (rules themselves at --alert-interval).
+  std::jthread alert_loop;
+  if (alerts) {
+    alert_loop = std::jthread([&](std::stop_token stop) {
+      pthread_setname_np(pthread_self(), "vigil-alerts");
+      std::mutex mu;
+      std::condition_variable_any cv;
+      std::unique_lock lock(mu);
+      while (!cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; })) {
+        std::vector<std::shared_ptr<const ModelConfig>> configs;
+        for (const auto& [name, model] : manager.table()->models) {
+          if (model.config) configs.push_back(model.config);
+        }
+        alerts->Evaluate(configs, &metrics);
+      }
+    });
+  }
   server.Run();
+  if (alert_loop.joinable()) {
+    alert_loop.request_stop();
+    alert_loop.join();
+  }
   log.reset();  // Writes what is queued.
   manager.Stop();
   spdlog::info("vigil stopped");
@@ -243,6 +306,18 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   serve_cmd->add_option("--window-seconds", serve.window_seconds, "Monitoring window: seconds before it closes")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  serve_cmd->add_option("--alert-webhook", serve.alert_webhooks,
+                        "Webhook URL told of alert transitions (repeatable); rules may name their own");
+  serve_cmd->add_option("--alertmanager", serve.alertmanagers,
+                        "Alertmanager base URL that receives alerts (repeatable), e.g. http://127.0.0.1:9093");
+  serve_cmd->add_option("--alert-interval", serve.alert_interval_seconds,
+                        "Seconds between evaluations of quality and serving alert rules")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  serve_cmd->add_option("--alert-resend", serve.alert_resend_seconds,
+                        "Seconds between re-sends of firing alerts to Alertmanager")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  serve_cmd->add_option("--external-url", serve.external_url,
+                        "This server's URL as others reach it, for links in notifications");
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
 

@@ -68,7 +68,7 @@ std::string LowerCodeName(StatusCode code) {
 }  // namespace
 
 ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-                     PredictionLog* log, Store* store, const DriftMonitor* monitor)
+                     PredictionLog* log, Store* store, const DriftMonitor* monitor, AlertEngine* alerts)
     : manager_(manager),
       inference_(inference),
       metrics_(metrics),
@@ -78,7 +78,9 @@ ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, S
       feedback_items_(metrics.registry().AddCounter(
           "vigil_feedback_items_total",
           "Feedback items by outcome: recorded, duplicate, conflict (another label stands), unknown_id",
-          {"model", "outcome"})) {}
+          {"model", "outcome"})) {
+  if (alerts && store) alert_api_.emplace(*alerts, *store);
+}
 
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
   std::string_view route = "other";
@@ -100,6 +102,13 @@ HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string_view& route) 
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.registry().Render();
     return r;
+  }
+  if (!p.empty() && p[0] == "api") {
+    if (!alert_api_) {
+      route = "/api";
+      return ErrorResponse(503, "alerting needs the store, and this server runs without one (--store none)");
+    }
+    return alert_api_->Handle(request, p, route);
   }
   if (p.empty() || p[0] != "v2") {
     return ErrorResponse(404, "no endpoint at " + request.path + " (see GET /v2)");

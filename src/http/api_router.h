@@ -11,6 +11,9 @@
 //   GET  /v2/models/{m}/monitor                      drift and data quality per window
 //   POST /v2/repository/index                        repository index
 //   POST /v2/repository/models/{m}/load|unload       explicit model control
+// Alerting (alert_api.h):
+//   GET  /api/alerts, GET /api/alerts/{id}, POST /api/alerts/{id}/ack
+//   GET|POST /api/silences, DELETE /api/silences/{id}
 // Prometheus:
 //   GET  /metrics
 //
@@ -23,9 +26,11 @@
 #define VIGIL_HTTP_API_ROUTER_H_
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "http/alert_api.h"
 #include "http/http_message.h"
 #include "manager/model_manager.h"
 #include "monitor/prediction_log.h"
@@ -39,9 +44,11 @@ class ApiRouter {
  public:
   // `log` (may be null: no prediction log) receives every sampled inference;
   // `store` (may be null) takes feedback.
-  // `monitor` (may be null) answers /monitor.
+  // `monitor` (may be null) answers /monitor; `alerts` (may be null, needs
+  // `store`) the alerting endpoints.
   ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-            PredictionLog* log = nullptr, Store* store = nullptr, const DriftMonitor* monitor = nullptr);
+            PredictionLog* log = nullptr, Store* store = nullptr, const DriftMonitor* monitor = nullptr,
+            AlertEngine* alerts = nullptr);
 
   // Answers one request. `request.body` may be modified (the JSON parser pads it).
   HttpResponse Handle(HttpRequest& request);
@@ -71,6 +78,7 @@ class ApiRouter {
   PredictionLog* log_;
   Store* store_;
   const DriftMonitor* monitor_;
+  std::optional<AlertApi> alert_api_;
   Family<Counter>& feedback_items_;
   std::atomic<bool> shutting_down_{false};
 };

@@ -48,7 +48,7 @@ Result<HttpUrl> ParseHttpUrl(const std::string& url) {
   return out;
 }
 
-Result<HttpReply> HttpRequest(const std::string& method, const std::string& url, const std::string& body,
+Result<HttpReply> SendHttpRequest(const std::string& method, const std::string& url, const std::string& body,
                               const std::string& content_type,
                               const std::vector<std::pair<std::string, std::string>>& headers,
                               std::chrono::milliseconds timeout) {

@@ -35,7 +35,7 @@ struct HttpReply {
 // `headers`, and reads the reply; UNAVAILABLE when the peer cannot be
 // reached or does not answer within `timeout` (connect, write and read
 // together).
-Result<HttpReply> HttpRequest(const std::string& method, const std::string& url, const std::string& body,
+Result<HttpReply> SendHttpRequest(const std::string& method, const std::string& url, const std::string& body,
                               const std::string& content_type,
                               const std::vector<std::pair<std::string, std::string>>& headers,
                               std::chrono::milliseconds timeout);

@@ -66,7 +66,7 @@ int64_t AlertNotifier::DeliverDue() {
   }
   thread_local std::mt19937_64 rng{std::random_device{}()};
   for (Notification& n : *due) {
-    const auto reply = HttpRequest("POST", n.url, n.payload, "application/json",
+    const auto reply = SendHttpRequest("POST", n.url, n.payload, "application/json",
                                    {{"Idempotency-Key", n.idempotency_key}},
                                    std::chrono::milliseconds(options_.timeout_ms));
     const int64_t now = clock_();

@@ -34,6 +34,7 @@ HttpResult HttpClient::Get(const std::string& path) { return Send("GET", path, "
 HttpResult HttpClient::Post(const std::string& path, const std::string& body) {
   return Send("POST", path, body);
 }
+HttpResult HttpClient::Delete(const std::string& path) { return Send("DELETE", path, ""); }
 
 HttpResult HttpClient::Send(const std::string& method, const std::string& path,
                             const std::string& body) {

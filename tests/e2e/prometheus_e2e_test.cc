@@ -1,13 +1,6 @@
 // The metrics endpoint against the real Prometheus tools: promtool's checker
 // and a prometheus server that scrapes Vigil and answers a query.
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -16,8 +9,6 @@
 #include "e2e/http_client.h"
 #include "e2e/server_process.h"
 #include "testing/test_repository.h"
-
-extern char** environ;
 
 namespace vigil::testing {
 namespace {
@@ -59,39 +50,17 @@ TEST_F(PrometheusE2eTest, PromtoolAcceptsTheExposition) {
   EXPECT_NE(ReadFile(repo_.path() / "metrics.txt").find("vigil_feature_drift{"), std::string::npos);
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST_F(PrometheusE2eTest, RealPrometheusScrapesAndQueriesAServingAndADriftSeries) {
   const int prom_port = FreePort();
   const auto config = repo_.path() / "prometheus.yml";
   WriteFile(config, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                     "scrape_configs:\n  - job_name: vigil\n    static_configs:\n"
                     "      - targets: ['127.0.0.1:" + std::to_string(server_->port()) + "']\n");
-  std::vector<std::string> args = {
-      "/usr/bin/prometheus", "--config.file=" + config.string(),
-      "--storage.tsdb.path=" + (repo_.path() / "tsdb").string(),
-      "--web.listen-address=127.0.0.1:" + std::to_string(prom_port), "--log.level=warn"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string log = (repo_.path() / "prometheus.log").string();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  ChildProcess prometheus({"/usr/bin/prometheus", "--config.file=" + config.string(),
+                           "--storage.tsdb.path=" + (repo_.path() / "tsdb").string(),
+                           "--web.listen-address=127.0.0.1:" + std::to_string(prom_port), "--log.level=warn"},
+                          (repo_.path() / "prometheus.log").string());
+  ASSERT_TRUE(prometheus.Start());
 
   // Polls Prometheus until `query` (URL-encoded) has a result.
   auto query = [&](const std::string& encoded) {
@@ -111,14 +80,13 @@ TEST_F(PrometheusE2eTest, RealPrometheusScrapesAndQueriesAServingAndADriftSeries
   const json result = query("vigil_inference_requests_total%7Bmodel%3D%22credit%22%7D");
   // A drift series: the Age feature's PSI in the last window.
   const json drift = query("vigil_feature_drift%7Bfeature%3D%22Age%22%2Cstatistic%3D%22psi%22%7D");
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
-  ASSERT_FALSE(drift.is_null()) << ReadFile(log);
+  prometheus.Stop();
+  ASSERT_FALSE(drift.is_null()) << prometheus.Output();
   ASSERT_EQ(drift["data"]["result"].size(), 1u) << drift.dump();
   EXPECT_EQ(drift["data"]["result"][0]["metric"]["model"], "credit");
-  ASSERT_FALSE(result.is_null()) << ReadFile(log);
+  ASSERT_FALSE(result.is_null()) << prometheus.Output();
   ASSERT_EQ(result["status"], "success");
-  ASSERT_EQ(result["data"]["result"].size(), 1u) << result.dump() << ReadFile(log);
+  ASSERT_EQ(result["data"]["result"].size(), 1u) << result.dump() << prometheus.Output();
   const json& series = result["data"]["result"][0];
   EXPECT_EQ(series["metric"]["job"], "vigil");
   EXPECT_EQ(series["metric"]["version"], "1");

@@ -35,6 +35,25 @@ class ServerProcess {
   std::string log_path_;
 };
 
+// A helper program run by a test (Prometheus, Alertmanager): its stdout and
+// stderr go to `log_path`; Stop (or the destructor) sends SIGTERM and waits.
+class ChildProcess {
+ public:
+  ChildProcess(std::vector<std::string> argv, std::string log_path);
+  ~ChildProcess();
+  bool Start();
+  void Stop();
+  std::string Output() const;
+
+ private:
+  std::vector<std::string> argv_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// A loopback TCP port that was free a moment ago.
+int FreePort();
+
 // Runs a command, returns its exit status and captures stdout+stderr.
 int RunCommand(const std::string& command, std::string* output);
 
