@@ -162,7 +162,10 @@ int Serve(const ServeFlags& flags) {
       std::mutex mu;
       std::condition_variable_any cv;
       std::unique_lock lock(mu);
-      while (!cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; })) {
+      for (;;) {
+        // Returns early only when stop is requested.
+        cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+        if (stop.stop_requested()) break;
         std::vector<std::shared_ptr<const ModelConfig>> configs;
         for (const auto& [name, model] : manager.table()->models) {
           if (model.config) configs.push_back(model.config);

@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <random>
 
 #include "dataset/tabular_dataset.h"
 #include "lifecycle/feature_matrix.h"
+#include "monitor/learned_threshold.h"
 #include "testing/test_repository.h"
 
 namespace vigil {
@@ -167,6 +169,48 @@ TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) 
   ASSERT_EQ(nine.size(), 2u);
   EXPECT_FALSE(nine[1].has_profile);
   EXPECT_NE(nine[1].profile_error.find("no reference profile"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// Learned thresholds (learned_threshold.h) on the credit data: PSI above
+// mean + 3 sd of reference chunks raises few alarms on the data replayed,
+// and flags half a standard deviation of Age.
+TEST_F(DriftMonitorTest, LearnedPsiThresholdsStayQuietOnReplayedDataAndFlagAShift) {
+  const AlertThreshold learned{.kind = AlertThreshold::Kind::kMeanStd, .k = 3};
+  const auto start = std::chrono::steady_clock::now();
+  const auto chunks = ReferenceChunkReports(*profile_, 1000, 200, 0.5, 1);
+  std::vector<double> thresholds;
+  for (size_t j = 0; j < F(); ++j) {
+    std::vector<double> psi;
+    for (const WindowReport& r : chunks) psi.push_back(*WindowMetricValue(r, "psi", static_cast<int>(j)));
+    thresholds.push_back(ThresholdFromSample(learned, psi, true));
+  }
+  std::printf("learned PSI thresholds for %zu features from 200 chunks of 1,000 rows in %.0f ms:", F(),
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  for (size_t j = 0; j < F(); ++j) std::printf(" %s %.3f", config_->features[j].name.c_str(), thresholds[j]);
+  std::printf("\n");
+  int windows = 0, alarms = 0;
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    for (const WindowReport& w : Windows(Shuffled(seed), [](float*, size_t) {})) {
+      ++windows;
+      bool any = false;
+      for (size_t j = 0; j < F(); ++j) any = any || w.features[j].psi > thresholds[j];
+      alarms += any ? 1 : 0;
+    }
+  }
+  EXPECT_LE(alarms, windows / 20) << alarms << " of " << windows << " windows crossed a learned threshold";
+
+  const size_t age = 3;
+  const float shift = 0.5f * static_cast<float>(std::sqrt(profile_->features[age].variance));
+  const auto shifted = Windows(Shuffled(99), [&](float* row, size_t) {
+    if (!std::isnan(row[age])) row[age] += shift;
+  });
+  EXPECT_GT(shifted[0].features[age].psi, thresholds[age]);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <signal.h>
+
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -269,6 +271,7 @@ TEST_F(AlertsE2eTest, DriftAlertReachesAWebhookAndARealAlertmanagerAndIsAcknowle
   });
   EXPECT_EQ(json::parse(received.back().body)["event"], "resolved");
   EXPECT_EQ(json::parse(c.Get("/api/alerts?state=active").body)["alerts"].size(), 0u);
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << "a clean stop, alert threads included\n" << server->Output();
 }
 
 TEST_F(AlertsE2eTest, FlippedLabelsRaiseTheQualityAlertOnceTheFeedbackArrives) {
