@@ -68,7 +68,7 @@ std::string LowerCodeName(StatusCode code) {
 }  // namespace
 
 ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-                     PredictionLog* log, Store* store, const DriftMonitor* monitor, AlertEngine* alerts)
+                     PredictionLog* log, Store* store, DriftMonitor* monitor, AlertEngine* alerts)
     : manager_(manager),
       inference_(inference),
       metrics_(metrics),
@@ -272,7 +272,18 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
   if (!request.ok()) return fail(request.status());
   if (request->id.empty()) request->id = GenerateRequestId();
   auto response = explain ? inference_.Explain(s, *request) : inference_.Infer(s, *request);
-  if (!response.ok()) return fail(response.status());
+  if (!response.ok()) {
+    // Inputs that do not fit the model are a data-quality signal of the
+    // version's traffic (sampled like the log, so the rates compare).
+    if (monitor_ && log_ && !explain && response.status().code() == StatusCode::kInvalidArgument &&
+        s.config().is_tabular() && log_->Sampled()) {
+      monitor_->ObserveRejected(s.shared_config(), s.version(),
+                                std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+    }
+    return fail(response.status());
+  }
   HttpResponse r;
   r.body = EncodeInferResponse(*response);
   vm.requests->Increment();
@@ -288,6 +299,7 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
     record->features = std::move(response->features);
+    record->unseen_categories = std::move(response->unseen_categories);
     record->outputs = std::move(response->outputs);
     log_->Record(std::move(record));
   }
@@ -412,6 +424,7 @@ json DriftJson(const FeatureDrift& d) {
   if (d.categorical) {
     j["chi_square"] = d.chi_square;
     j["chi_square_p_value"] = d.chi_square_p_value;
+    j["unseen_category_rate"] = d.unseen_rate;
   } else {
     j["wasserstein"] = d.wasserstein;
     j["ks"] = d.ks_statistic;
@@ -484,6 +497,9 @@ HttpResponse ApiRouter::Monitor(const std::string& model) const {
       windows.push_back({{"start_ms", w.start_ms},
                          {"end_ms", w.end_ms},
                          {"rows", w.rows},
+                         {"requests", w.requests},
+                         {"rejected_requests", w.rejected},
+                         {"schema_violation_rate", w.schema_violation_rate},
                          {"drift_share", w.drift_share},
                          {"dataset_drift", w.dataset_drift},
                          {"features", std::move(features)},

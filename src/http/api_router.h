@@ -44,10 +44,11 @@ class ApiRouter {
  public:
   // `log` (may be null: no prediction log) receives every sampled inference;
   // `store` (may be null) takes feedback.
-  // `monitor` (may be null) answers /monitor; `alerts` (may be null, needs
+  // `monitor` (may be null) answers /monitor and counts requests refused
+  // for their inputs (data quality); `alerts` (may be null, needs
   // `store`) the alerting endpoints.
   ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-            PredictionLog* log = nullptr, Store* store = nullptr, const DriftMonitor* monitor = nullptr,
+            PredictionLog* log = nullptr, Store* store = nullptr, DriftMonitor* monitor = nullptr,
             AlertEngine* alerts = nullptr);
 
   // Answers one request. `request.body` may be modified (the JSON parser pads it).
@@ -77,7 +78,7 @@ class ApiRouter {
   ServingMetrics& metrics_;
   PredictionLog* log_;
   Store* store_;
-  const DriftMonitor* monitor_;
+  DriftMonitor* monitor_;
   std::optional<AlertApi> alert_api_;
   Family<Counter>& feedback_items_;
   std::atomic<bool> shutting_down_{false};

@@ -18,12 +18,14 @@ constexpr double kPValue = 0.05;
 constexpr double kDistance = 0.1;
 
 FeatureDrift Compare(const ColumnProfile& ref, const std::vector<double>& window, int64_t rows, int64_t missing,
-                     int64_t out_of_range) {
+                     int64_t out_of_range, int64_t unseen) {
   FeatureDrift d;
   d.name = ref.name;
   d.categorical = ref.categorical;
-  d.missing_rate = rows > 0 ? static_cast<double>(missing) / static_cast<double>(rows) : 0.0;
-  d.out_of_range_rate = rows > 0 ? static_cast<double>(out_of_range) / static_cast<double>(rows) : 0.0;
+  const double n = static_cast<double>(rows);
+  d.missing_rate = rows > 0 ? static_cast<double>(missing) / n : 0.0;
+  d.out_of_range_rate = rows > 0 ? static_cast<double>(out_of_range) / n : 0.0;
+  d.unseen_rate = rows > 0 ? static_cast<double>(unseen) / n : 0.0;
   const double present = std::accumulate(window.begin(), window.end(), 0.0);
   if (present <= 0) return d;
   d.psi = PopulationStabilityIndex(ref.counts, window);
@@ -79,6 +81,18 @@ DriftMonitor::DriftMonitor(DriftMonitorOptions options, MetricsRegistry& registr
       missing_rate_(registry.AddGauge("vigil_feature_missing_rate",
                                       "Share of rows missing the feature in the last closed window",
                                       {"model", "version", "feature"})),
+      out_of_range_rate_(registry.AddGauge("vigil_feature_out_of_range_rate",
+                                           "Share of rows with a numeric feature outside the reference's range in "
+                                           "the last closed window",
+                                           {"model", "version", "feature"})),
+      unseen_rate_(registry.AddGauge("vigil_feature_unseen_category_rate",
+                                     "Share of rows with a category the model does not know in the last closed "
+                                     "window",
+                                     {"model", "version", "feature"})),
+      schema_violation_rate_(registry.AddGauge("vigil_schema_violation_rate",
+                                               "Share of requests refused because their inputs did not fit the "
+                                               "model, in the last closed window",
+                                               {"model", "version"})),
       windows_(registry.AddCounter("vigil_monitor_windows_total", "Monitoring windows closed", {"model", "version"})) {}
 
 DriftMonitor::Counts DriftMonitor::EmptyCounts(const ReferenceProfile& profile) {
@@ -87,7 +101,15 @@ DriftMonitor::Counts DriftMonitor::EmptyCounts(const ReferenceProfile& profile) 
   c.bins.emplace_back(profile.prediction.counts.size(), 0.0);
   c.missing.assign(profile.features.size() + 1, 0);
   c.out_of_range.assign(profile.features.size() + 1, 0);
+  c.unseen.assign(profile.features.size() + 1, 0);
   return c;
+}
+
+void DriftMonitor::CountUnseen(size_t feature, int64_t n, Counts* counts) {
+  if (feature + 1 >= counts->missing.size()) return;  // Not a feature (the prediction's slot is last).
+  const int64_t moved = std::min(n, counts->missing[feature]);
+  counts->missing[feature] -= moved;
+  counts->unseen[feature] += moved;
 }
 
 void DriftMonitor::Count(const ReferenceProfile& profile, const float* row, size_t num_features, float score,
@@ -119,14 +141,21 @@ void DriftMonitor::Count(const ReferenceProfile& profile, const float* row, size
 WindowReport DriftMonitor::Report(const ReferenceProfile& profile, const Counts& counts, double share_threshold) {
   WindowReport r;
   r.rows = counts.rows;
+  r.requests = counts.requests;
+  r.rejected = counts.rejected;
+  if (counts.requests + counts.rejected > 0) {
+    r.schema_violation_rate =
+        static_cast<double>(counts.rejected) / static_cast<double>(counts.requests + counts.rejected);
+  }
   int drifted = 0;
   for (size_t j = 0; j < profile.features.size(); ++j) {
-    r.features.push_back(
-        Compare(profile.features[j], counts.bins[j], counts.rows, counts.missing[j], counts.out_of_range[j]));
+    r.features.push_back(Compare(profile.features[j], counts.bins[j], counts.rows, counts.missing[j],
+                                 counts.out_of_range[j], counts.unseen[j]));
     drifted += r.features.back().drifted ? 1 : 0;
   }
   const size_t p = profile.features.size();
-  r.prediction = Compare(profile.prediction, counts.bins[p], counts.rows, counts.missing[p], counts.out_of_range[p]);
+  r.prediction =
+      Compare(profile.prediction, counts.bins[p], counts.rows, counts.missing[p], counts.out_of_range[p], 0);
   r.drift_share = profile.features.empty() ? 0.0 : static_cast<double>(drifted) / static_cast<double>(profile.features.size());
   r.dataset_drift = r.drift_share >= share_threshold;
   return r;
@@ -154,24 +183,41 @@ DriftMonitor::VersionState& DriftMonitor::State(const ModelConfig& config, int64
 }
 
 void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms,
-                           const Tensor& features, const std::vector<float>& scores) {
+                           const Tensor& features, const std::vector<float>& scores, std::vector<int64_t> unseen) {
   if (features.shape().size() != 2) return;
   const int64_t rows = features.shape()[0];
   const size_t f = static_cast<size_t>(features.shape()[1]);
+  std::sort(unseen.begin(), unseen.end());  // By row, so each row's are moved after it is counted.
+  auto next_unseen = unseen.begin();
   std::vector<ClosedWindow> closed;
   {
     std::lock_guard lock(mu_);
     VersionState& s = State(*config, version);
     if (!s.profile) return;
     s.config = config;  // The latest, should model.yaml have changed.
+    if (s.open.rows == 0 && s.open.rejected == 0) s.open_since_ms = time_ms;
+    ++s.open.requests;
     for (int64_t r = 0; r < rows; ++r) {
-      if (s.open.rows == 0) s.open_since_ms = time_ms;
+      if (s.open.rows == 0 && s.open.rejected == 0) s.open_since_ms = time_ms;
       const float score = static_cast<size_t>(r) < scores.size() ? scores[r] : NAN;
       Count(*s.profile, features.values<float>().data() + r * f, f, score, &s.open);
+      for (; next_unseen != unseen.end() && *next_unseen < (r + 1) * static_cast<int64_t>(f); ++next_unseen) {
+        CountUnseen(static_cast<size_t>(*next_unseen % static_cast<int64_t>(f)), 1, &s.open);
+      }
       if (s.open.rows >= options_.window_rows) Close(version, s, time_ms, &closed);
     }
   }
   Notify(closed);
+}
+
+void DriftMonitor::ObserveRejected(const std::shared_ptr<const ModelConfig>& config, int64_t version,
+                                   int64_t time_ms) {
+  std::lock_guard lock(mu_);
+  VersionState& s = State(*config, version);
+  if (!s.profile) return;
+  s.config = config;
+  if (s.open.rows == 0 && s.open.rejected == 0) s.open_since_ms = time_ms;
+  ++s.open.rejected;
 }
 
 void DriftMonitor::Tick(int64_t now_ms) {
@@ -179,7 +225,8 @@ void DriftMonitor::Tick(int64_t now_ms) {
   {
     std::lock_guard lock(mu_);
     for (auto& [key, s] : versions_) {
-      if (s.profile && s.open.rows > 0 && now_ms - s.open_since_ms >= options_.window_duration.count()) {
+      if (s.profile && (s.open.rows > 0 || s.open.rejected > 0) &&
+        now_ms - s.open_since_ms >= options_.window_duration.count()) {
         Close(key.second, s, now_ms, &closed);
       }
     }
@@ -201,7 +248,13 @@ void DriftMonitor::Close(int64_t version, VersionState& s, int64_t now_ms, std::
   for (const FeatureDrift& fd : report.features) {
     feature_drifted_.WithLabels({model, v, fd.name}).Set(fd.drifted ? 1 : 0);
     missing_rate_.WithLabels({model, v, fd.name}).Set(fd.missing_rate);
+    if (fd.categorical) {
+      unseen_rate_.WithLabels({model, v, fd.name}).Set(fd.unseen_rate);
+    } else {
+      out_of_range_rate_.WithLabels({model, v, fd.name}).Set(fd.out_of_range_rate);
+    }
   }
+  schema_violation_rate_.WithLabels({model, v}).Set(report.schema_violation_rate);
   std::vector<const FeatureDrift*> all;
   for (const FeatureDrift& fd : report.features) all.push_back(&fd);
   all.push_back(&report.prediction);

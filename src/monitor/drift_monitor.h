@@ -13,10 +13,12 @@
 // Jensen-Shannon distance (> 0.1) beyond; PSI is reported for all. The
 // dataset drifts when at least half of its features do.
 //
-// Data quality per window: missing values and numeric values outside the
-// reference range, each as a rate. (Unseen categories reach the model, and
-// so this monitor, as missing values; telling them apart needs the raw
-// request.)
+// Data quality per window, each as a rate: per feature, missing values,
+// numeric values outside the reference range, and categories the model does
+// not know (sent to it as missing, but counted apart from missing values);
+// per window, requests refused because their inputs did not fit the model
+// (missing or extra features, wrong datatypes or shapes, values of the wrong
+// type).
 //
 // Thread-safety: thread-safe.
 #ifndef VIGIL_MONITOR_DRIFT_MONITOR_H_
@@ -60,13 +62,17 @@ struct FeatureDrift {
   double wasserstein = 0;  // Numeric only.
   double ks_statistic = 0, ks_p_value = 1;  // Numeric only.
   double chi_square = 0, chi_square_p_value = 1;  // Categorical only.
-  double missing_rate = 0;
+  double missing_rate = 0;        // Missing values (null, NaN), unseen categories excluded.
   double out_of_range_rate = 0;  // Numeric: outside the reference's [min, max].
+  double unseen_rate = 0;        // Categorical: a category the model does not know.
 };
 
 struct WindowReport {
   int64_t start_ms = 0, end_ms = 0;
   int64_t rows = 0;
+  int64_t requests = 0;  // Logged requests.
+  int64_t rejected = 0;  // Requests refused for their inputs (sampled like the log).
+  double schema_violation_rate = 0;  // rejected / (requests + rejected).
   std::vector<FeatureDrift> features;
   FeatureDrift prediction;
   double drift_share = 0;
@@ -92,8 +98,11 @@ class DriftMonitor {
 
   // Counts one logged request: `features` FP32 [N, F] in model order (NaN
   // for missing), `scores` one per row (NaN when the model has none).
+  // `unseen`: cells (row * F + feature) that held an unseen category.
   void Observe(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms,
-               const Tensor& features, const std::vector<float>& scores);
+               const Tensor& features, const std::vector<float>& scores, std::vector<int64_t> unseen = {});
+  // Counts one request refused because its inputs did not fit the model.
+  void ObserveRejected(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms);
 
   // Closes windows whose time is up (called periodically).
   void Tick(int64_t now_ms);
@@ -113,12 +122,16 @@ class DriftMonitor {
   // tests and the CLI).
   struct Counts {
     int64_t rows = 0;
+    int64_t requests = 0, rejected = 0;
     std::vector<std::vector<double>> bins;  // Per feature, then the prediction last.
-    std::vector<int64_t> missing, out_of_range;
+    std::vector<int64_t> missing, out_of_range, unseen;
   };
   static Counts EmptyCounts(const ReferenceProfile& profile);
   static void Count(const ReferenceProfile& profile, const float* row, size_t num_features, float score,
                     Counts* counts);
+  // Moves `n` of feature `feature`'s missing values of the counted rows to
+  // unseen categories.
+  static void CountUnseen(size_t feature, int64_t n, Counts* counts);
   static WindowReport Report(const ReferenceProfile& profile, const Counts& counts, double share_threshold);
 
  private:
@@ -140,6 +153,9 @@ class DriftMonitor {
   Family<Gauge>& feature_drifted_;
   Family<Gauge>& dataset_drift_share_;
   Family<Gauge>& missing_rate_;
+  Family<Gauge>& out_of_range_rate_;
+  Family<Gauge>& unseen_rate_;
+  Family<Gauge>& schema_violation_rate_;
   Family<Counter>& windows_;
   WindowListener listener_;
   mutable std::mutex mu_;

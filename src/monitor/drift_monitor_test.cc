@@ -163,6 +163,28 @@ TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) 
             std::string::npos);
   EXPECT_NE(metrics.find("vigil_monitor_windows_total{model=\"credit\",version=\"1\"} 2"), std::string::npos);
 
+  // Data quality: unseen categories apart from missing values, and requests
+  // refused for their inputs, as rates of the window.
+  Tensor two("input", DataType::kFp32, {2, static_cast<int64_t>(F())});
+  std::copy(rows_->begin(), rows_->begin() + 2 * F(), two.values<float>().begin());
+  const size_t home = 1;
+  two.values<float>()[home] = NAN;          // Row 0: an unseen category (the tap says so).
+  two.values<float>()[F() + home] = NAN;    // Row 1: missing.
+  for (int i = 0; i < 3; ++i) monitor.Observe(config, 1, 2'000'000, two, {0.1f, 0.2f}, {static_cast<int64_t>(home)});
+  monitor.ObserveRejected(config, 1, 2'000'000);
+  monitor.Tick(2'000'000 + 10 * 60 * 1000);
+  const WindowReport& quality = monitor.Snapshot("credit")[0].windows.back();
+  EXPECT_EQ(quality.rows, 6);
+  EXPECT_EQ(quality.requests, 3);
+  EXPECT_EQ(quality.rejected, 1);
+  EXPECT_DOUBLE_EQ(quality.schema_violation_rate, 0.25);
+  EXPECT_DOUBLE_EQ(quality.features[home].unseen_rate, 0.5);
+  EXPECT_DOUBLE_EQ(quality.features[home].missing_rate, 0.5);
+  const std::string rendered = registry.Render();
+  EXPECT_NE(rendered.find("vigil_feature_unseen_category_rate{model=\"credit\",version=\"1\",feature=\"Home\"} 0.5"),
+            std::string::npos);
+  EXPECT_NE(rendered.find("vigil_schema_violation_rate{model=\"credit\",version=\"1\"} 0.25"), std::string::npos);
+
   // A version without a profile is reported as such.
   monitor.Observe(config, 9, 0, batch, {});
   auto nine = monitor.Snapshot("credit");

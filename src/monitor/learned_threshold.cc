@@ -79,9 +79,11 @@ std::vector<WindowReport> ReferenceChunkReports(const ReferenceProfile& profile,
 
 std::optional<double> WindowMetricValue(const WindowReport& report, const std::string& metric, int feature) {
   if (metric == "drift_share") return report.drift_share;
+  if (metric == "schema_violation_rate") return report.schema_violation_rate;
   if (feature >= static_cast<int>(report.features.size())) return std::nullopt;
   const FeatureDrift& f = feature < 0 ? report.prediction : report.features[static_cast<size_t>(feature)];
   if (metric == "missing_rate") return f.missing_rate;
+  if (metric == "unseen_category_rate") return f.categorical ? std::optional<double>(f.unseen_rate) : std::nullopt;
   if (f.test.empty()) return std::nullopt;  // No present values: no drift statistic.
   if (metric == "out_of_range_rate") return f.categorical ? std::nullopt : std::optional<double>(f.out_of_range_rate);
   if (metric == "psi") return f.psi;

@@ -56,6 +56,7 @@ struct PredictionRecord {
   int64_t time_ms = 0;
   const char* route = "champion";
   Tensor features;               // FP32 [N, F], NaN for missing.
+  std::vector<int64_t> unseen_categories;  // Cells of `features` that held an unseen category.
   std::vector<Tensor> outputs;   // As answered, first dimension N.
 };
 

@@ -11,8 +11,8 @@ namespace vigil {
 
 const std::vector<std::string_view> kWindowFeatureMetrics = {
     "psi", "jensen_shannon", "wasserstein", "ks", "ks_p_value", "chi_square", "chi_square_p_value",
-    "drifted", "missing_rate", "out_of_range_rate"};
-const std::vector<std::string_view> kWindowDatasetMetrics = {"drift_share"};
+    "drifted", "missing_rate", "out_of_range_rate", "unseen_category_rate"};
+const std::vector<std::string_view> kWindowDatasetMetrics = {"drift_share", "schema_violation_rate"};
 const std::vector<std::string_view> kQualityMetrics = {"accuracy", "precision", "recall", "f1",   "roc_auc",
                                                        "log_loss", "mae",       "rmse",   "mape"};
 const std::vector<std::string_view> kServingMetrics = {"error_rate", "latency_p99"};

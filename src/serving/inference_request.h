@@ -26,6 +26,9 @@ struct InferenceResponse {
   // Tabular models: the FP32 [N, F] matrix the backend ran on (features in
   // model.yaml order, NaN for missing), for the prediction log.
   Tensor features;
+  // Cells of `features` (row * F + feature) that held a category the model
+  // does not know, sent to it as missing. Empty in the common case.
+  std::vector<int64_t> unseen_categories;
   // Explanations: the names of the contributions' columns, sent as the
   // response's parameters.feature_names.
   std::vector<std::string> feature_names;

@@ -106,9 +106,10 @@ Result<InferenceResponse> InferenceService::Infer(const Servable& servable,
   }
 
   std::vector<Tensor> backend_inputs;
+  std::vector<int64_t> unseen;
   const std::vector<Tensor>* inputs = &request.inputs;
   if (config.is_tabular()) {
-    auto matrix = AssembleTabularInput(config, request.inputs);
+    auto matrix = AssembleTabularInput(config, request.inputs, &unseen);
     if (!matrix.ok()) return matrix.status();
     backend_inputs.push_back(std::move(*matrix));
     inputs = &backend_inputs;
@@ -126,7 +127,10 @@ Result<InferenceResponse> InferenceService::Infer(const Servable& servable,
   response.model_name = servable.model_name();
   response.model_version = servable.version_label();
   response.id = request.id;
-  if (config.is_tabular()) response.features = std::move(backend_inputs[0]);
+  if (config.is_tabular()) {
+    response.features = std::move(backend_inputs[0]);
+    response.unseen_categories = std::move(unseen);
+  }
   return response;
 }
 

@@ -30,10 +30,12 @@ std::string Where(size_t input, int64_t element) {
   return "inputs[" + std::to_string(input) + "].data[" + std::to_string(element) + "]";
 }
 
-// Encodes one value of `feature` into `out`. `input` and `element` locate it
-// in the request for error messages.
-Status EncodeValue(const FeatureSpec& feature, const Tensor& t, int64_t element, size_t input,
-                   float* out) {
+// Encodes one value of `feature` into `matrix[cell]`. `input` and `element`
+// locate it in the request for error messages. An unseen category is encoded
+// as missing, and its cell added to `unseen` (when not null).
+Status EncodeValue(const FeatureSpec& feature, const Tensor& t, int64_t element, size_t input, float* matrix,
+                   int64_t cell, std::vector<int64_t>* unseen) {
+  float* out = matrix + cell;
   if (t.is_missing(element)) {
     if (!feature.allow_missing) {
       return Status::InvalidArgument(Where(input, element) + ": feature '" + feature.name +
@@ -46,6 +48,7 @@ Status EncodeValue(const FeatureSpec& feature, const Tensor& t, int64_t element,
     if (t.type() == DataType::kBytes) {
       int code = feature.CategoryCode(t.strings()[element]);
       *out = code < 0 ? kMissing : static_cast<float>(code);  // Unseen: missing.
+      if (code < 0 && unseen) unseen->push_back(cell);
       return Status::Ok();
     }
     double v = NumericAt(t, element);
@@ -55,7 +58,9 @@ Status EncodeValue(const FeatureSpec& feature, const Tensor& t, int64_t element,
           "' takes a category name or a code from 0 to " +
           std::to_string(feature.categories.size() - 1));
     }
-    *out = v < static_cast<double>(feature.categories.size()) ? static_cast<float>(v) : kMissing;
+    const bool known = v < static_cast<double>(feature.categories.size());
+    *out = known ? static_cast<float>(v) : kMissing;
+    if (!known && unseen) unseen->push_back(cell);
     return Status::Ok();
   }
   if (t.type() == DataType::kBytes) {
@@ -66,7 +71,7 @@ Status EncodeValue(const FeatureSpec& feature, const Tensor& t, int64_t element,
   return Status::Ok();
 }
 
-Result<Tensor> FromMatrix(const ModelConfig& config, const Tensor& in) {
+Result<Tensor> FromMatrix(const ModelConfig& config, const Tensor& in, std::vector<int64_t>* unseen) {
   const int64_t f = static_cast<int64_t>(config.features.size());
   if (in.shape().size() != 2 || in.shape()[1] != f) {
     return Status::InvalidArgument("inputs[0].shape: input '" + in.name() + "' must be [N, " +
@@ -85,19 +90,22 @@ Result<Tensor> FromMatrix(const ModelConfig& config, const Tensor& in) {
     std::copy(in.values<float>().begin(), in.values<float>().end(), dst);
     for (int64_t j = 0; j < f; ++j) {
       if (config.features[j].kind != FeatureKind::kCategorical) continue;
-      for (int64_t r = 0; r < rows; ++r) VIGIL_RETURN_IF_ERROR(EncodeValue(config.features[j], in, r * f + j, 0, &dst[r * f + j]));
+      for (int64_t r = 0; r < rows; ++r) {
+        VIGIL_RETURN_IF_ERROR(EncodeValue(config.features[j], in, r * f + j, 0, dst, r * f + j, unseen));
+      }
     }
     return out;
   }
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t j = 0; j < f; ++j) {
-      VIGIL_RETURN_IF_ERROR(EncodeValue(config.features[j], in, r * f + j, 0, &dst[r * f + j]));
+      VIGIL_RETURN_IF_ERROR(EncodeValue(config.features[j], in, r * f + j, 0, dst, r * f + j, unseen));
     }
   }
   return out;
 }
 
-Result<Tensor> FromColumns(const ModelConfig& config, const std::vector<Tensor>& inputs) {
+Result<Tensor> FromColumns(const ModelConfig& config, const std::vector<Tensor>& inputs,
+                           std::vector<int64_t>* unseen) {
   const int64_t f = static_cast<int64_t>(config.features.size());
   std::vector<int> column_of(inputs.size(), -1);
   std::vector<int> input_of(f, -1);
@@ -140,7 +148,7 @@ Result<Tensor> FromColumns(const ModelConfig& config, const std::vector<Tensor>&
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int j = column_of[i];
     for (int64_t r = 0; r < rows; ++r) {
-      VIGIL_RETURN_IF_ERROR(EncodeValue(config.features[j], inputs[i], r, i, &dst[r * f + j]));
+      VIGIL_RETURN_IF_ERROR(EncodeValue(config.features[j], inputs[i], r, i, dst, r * f + j, unseen));
     }
   }
   return out;
@@ -148,10 +156,11 @@ Result<Tensor> FromColumns(const ModelConfig& config, const std::vector<Tensor>&
 
 }  // namespace
 
-Result<Tensor> AssembleTabularInput(const ModelConfig& config, const std::vector<Tensor>& inputs) {
+Result<Tensor> AssembleTabularInput(const ModelConfig& config, const std::vector<Tensor>& inputs,
+                                    std::vector<int64_t>* unseen) {
   if (inputs.empty()) return Status::InvalidArgument("inputs: at least one input is required");
   if (inputs.size() == 1 && inputs[0].name() == config.inputs[0].name) {
-    return FromMatrix(config, inputs[0]);
+    return FromMatrix(config, inputs[0], unseen);
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].name() == config.inputs[0].name) {
@@ -159,7 +168,7 @@ Result<Tensor> AssembleTabularInput(const ModelConfig& config, const std::vector
                                      "' carries all features and cannot be mixed with others");
     }
   }
-  return FromColumns(config, inputs);
+  return FromColumns(config, inputs, unseen);
 }
 
 }  // namespace vigil

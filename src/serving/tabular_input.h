@@ -23,8 +23,13 @@
 
 namespace vigil {
 
-// INVALID_ARGUMENT for anything that does not fit `config`.
-Result<Tensor> AssembleTabularInput(const ModelConfig& config, const std::vector<Tensor>& inputs);
+// INVALID_ARGUMENT for anything that does not fit `config`. A category the
+// model does not know (a name not in its list, a code past its end) is sent
+// to the model as missing; when `unseen` is given, each such cell's index in
+// the [N, F] matrix (row * F + feature) is appended to it, in no particular
+// order, so that monitoring can tell unseen categories from missing values.
+Result<Tensor> AssembleTabularInput(const ModelConfig& config, const std::vector<Tensor>& inputs,
+                                    std::vector<int64_t>* unseen = nullptr);
 
 }  // namespace vigil
 

@@ -34,9 +34,11 @@ TEST(TabularInputTest, MatrixPassesThroughWithCodes) {
 }
 
 TEST(TabularInputTest, UnseenCodeIsMissingAndFractionalCodeIsRefused) {
-  auto m = AssembleTabularInput(Config(), {Floats("input", {1, 3}, {30, 7, 1})});
+  std::vector<int64_t> unseen;
+  auto m = AssembleTabularInput(Config(), {Floats("input", {2, 3}, {30, 7, 1, 31, 1, 2})}, &unseen);
   ASSERT_TRUE(m.ok());
   EXPECT_TRUE(std::isnan(m->values<float>()[1]));
+  EXPECT_EQ(unseen, std::vector<int64_t>{1}) << "row 0, feature 1";
   auto bad = AssembleTabularInput(Config(), {Floats("input", {1, 3}, {30, 0.5f, 1})});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message().rfind("inputs[0].data[1]: categorical feature 'Home'", 0), 0u)
@@ -52,8 +54,10 @@ TEST(TabularInputTest, ColumnsInAnyOrderWithStringsAndNulls) {
   Tensor age("Age", DataType::kInt32, {2});
   age.values<int32_t>()[0] = 30;
   age.values<int32_t>()[1] = 51;
-  auto m = AssembleTabularInput(Config(), {home, income, age});
+  std::vector<int64_t> unseen;
+  auto m = AssembleTabularInput(Config(), {home, income, age}, &unseen);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(unseen, std::vector<int64_t>{4}) << "row 1, feature 1: 'castle', not the null";
   auto v = m->values<float>();
   EXPECT_EQ(v[0], 30);
   EXPECT_EQ(v[1], 1);      // "rent"

@@ -159,7 +159,16 @@ TEST_F(MonitoringE2eTest, FeedbackJoinsLoggedPredictionsIdempotentlyAndSurvivesR
 TEST_F(MonitoringE2eTest, DriftWindowsAgainstTheVersionsReferenceProfile) {
   auto server = StartServer({"--window-rows", "4"});
   HttpClient c(server->port());
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.Post("/v2/models/credit/infer", kTwoRows).status, 200);
+  // A request with an input the model does not have is refused, and counts
+  // as a schema violation; a category the model has never seen is sent to it
+  // as missing, and counts as unseen.
+  std::string extra = kTwoRows;
+  extra.insert(extra.rfind(']'), R"(, {"name": "Colour", "datatype": "BYTES", "shape": [2], "data": ["red", "blue"]})");
+  EXPECT_EQ(c.Post("/v2/models/credit/infer", extra).status, 400);
+  std::string castle = kTwoRows;
+  castle.replace(castle.find("\"rent\""), 6, "\"castle\"");
+  ASSERT_EQ(c.Post("/v2/models/credit/infer", castle).status, 200);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(c.Post("/v2/models/credit/infer", kTwoRows).status, 200);
   // Six rows: one window of four closed, two rows open. The log's writer
   // counts them within its flush interval.
   json monitor;
@@ -181,6 +190,12 @@ TEST_F(MonitoringE2eTest, DriftWindowsAgainstTheVersionsReferenceProfile) {
   EXPECT_EQ(w["features"][0]["test"], "ks");
   EXPECT_EQ(w["features"][1]["test"], "chi_square");
   EXPECT_DOUBLE_EQ(w["features"][8]["missing_rate"].get<double>(), 0.5);  // Income: one row of two.
+  // Home: castle, null, rent, null.
+  EXPECT_DOUBLE_EQ(w["features"][1]["unseen_category_rate"].get<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(w["features"][1]["missing_rate"].get<double>(), 0.5);
+  EXPECT_EQ(w["requests"], 2);
+  EXPECT_EQ(w["rejected_requests"], 1);
+  EXPECT_NEAR(w["schema_violation_rate"].get<double>(), 1.0 / 3, 1e-12);
   EXPECT_TRUE(w["prediction"]["psi"].is_number());
   const std::string metrics = c.Get("/metrics").body;
   EXPECT_NE(metrics.find("vigil_feature_drift{model=\"credit\",version=\"1\",feature=\"Income\",statistic=\"psi\"}"),
