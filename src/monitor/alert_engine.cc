@@ -104,7 +104,16 @@ Clock SystemClock() {
 }
 
 AlertEngine::AlertEngine(AlertEngineOptions options, Store& store, MetricsRegistry& registry, Clock clock)
-    : options_(std::move(options)), store_(store), clock_(std::move(clock)) {
+    : options_(std::move(options)),
+      store_(store),
+      clock_(std::move(clock)),
+      quality_(registry.AddGauge("vigil_model_quality",
+                                 "Model quality over the last day's predictions with feedback, by metric (accuracy, "
+                                 "precision, recall, f1, roc_auc, log_loss, mae, rmse, mape) and bound (value, and "
+                                 "value -/+ 3 standard errors: lower, upper)",
+                                 {"model", "version", "metric", "bound"})),
+      quality_rows_(registry.AddGauge("vigil_model_quality_labelled_rows",
+                                      "Predictions of the last day that have feedback", {"model", "version"})) {
   registry.AddCollector([this](std::string& out) { RenderMetrics(out); });
 }
 
@@ -205,14 +214,42 @@ void AlertEngine::OnWindow(const ClosedWindow& w) {
 }
 
 void AlertEngine::EvaluateQuality(const ModelConfig& config, int64_t now) {
+  // One read of the labelled predictions covers the gauges' day and every
+  // rule's lookback; each then takes its own period's rows.
+  int64_t lookback_s = kQualityGaugeLookbackS;
+  for (const AlertRule& rule : config.alerts) {
+    if (rule.kind == AlertMetricKind::kQuality) lookback_s = std::max(lookback_s, rule.lookback_s);
+  }
+  auto labeled = store_.LabeledPredictions(config.name, now - lookback_s * 1000, now + 1, 10'000'000);
+  if (!labeled.ok()) {
+    spdlog::warn("model quality of {}: {}", config.name, labeled.status().ToString());
+    return;
+  }
+  auto since = [&](int64_t seconds) {
+    std::vector<LabeledPrediction> rows;
+    for (const LabeledPrediction& l : *labeled) {
+      if (l.prediction.time_ms >= now - seconds * 1000) rows.push_back(l);
+    }
+    return rows;
+  };
+  const std::vector<VersionQuality> day = QualityByVersion(config, since(kQualityGaugeLookbackS));
+  for (const VersionQuality& q : day) {
+    const std::string v = std::to_string(q.version);
+    quality_rows_.WithLabels({config.name, v}).Set(static_cast<double>(QualitySamples(q)));
+    for (std::string_view metric : kQualityMetrics) {
+      const std::optional<Estimate> e = QualityEstimate(q, std::string(metric));
+      if (!e) continue;
+      const std::string m(metric);
+      quality_.WithLabels({config.name, v, m, "value"}).Set(e->value);
+      quality_.WithLabels({config.name, v, m, "lower"}).Set(e->lower());
+      quality_.WithLabels({config.name, v, m, "upper"}).Set(e->upper());
+    }
+  }
   for (const AlertRule& rule : config.alerts) {
     if (rule.kind != AlertMetricKind::kQuality) continue;
-    auto labeled = store_.LabeledPredictions(config.name, now - rule.lookback_s * 1000, now + 1, 10'000'000);
-    if (!labeled.ok()) {
-      spdlog::warn("alert rule {} of {}: {}", rule.name, config.name, labeled.status().ToString());
-      continue;
-    }
-    for (const VersionQuality& q : QualityByVersion(config, *labeled)) {
+    const std::vector<VersionQuality> quality =
+        rule.lookback_s == kQualityGaugeLookbackS ? day : QualityByVersion(config, since(rule.lookback_s));
+    for (const VersionQuality& q : quality) {
       if (QualitySamples(q) < rule.min_samples) continue;  // Too few labels to judge: no change.
       const std::optional<Estimate> e = QualityEstimate(q, rule.metric);
       if (!e) continue;

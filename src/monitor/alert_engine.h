@@ -68,7 +68,9 @@ class AlertEngine {
   void OnWindow(const ClosedWindow& window);
 
   // Evaluates quality and serving rules (when `evaluation_interval_ms` has
-  // passed since the last time), deadlines, silences and re-sends.
+  // passed since the last time), deadlines, silences and re-sends. Model
+  // quality is computed then for every served model, rules or not, and
+  // exported as vigil_model_quality.
   // `models`: the configurations of the models being served. `serving` may
   // be null (no serving rules evaluated).
   void Evaluate(const std::vector<std::shared_ptr<const ModelConfig>>& models, const ServingMetrics* serving);
@@ -116,9 +118,14 @@ class AlertEngine {
   void EvaluateServing(const ModelConfig& config, const ServingMetrics& serving, int64_t now);
   void RenderMetrics(std::string& out);
 
+  // Model quality gauges cover the predictions of the last day.
+  static constexpr int64_t kQualityGaugeLookbackS = 24 * 3600;
+
   const AlertEngineOptions options_;
   Store& store_;
   Clock clock_;
+  Family<Gauge>& quality_;
+  Family<Gauge>& quality_rows_;
   std::function<void()> notify_hook_;
 
   std::mutex mu_;

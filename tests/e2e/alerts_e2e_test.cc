@@ -331,6 +331,13 @@ TEST_F(AlertsE2eTest, FlippedLabelsRaiseTheQualityAlertOnceTheFeedbackArrives) {
               auc2["lower"].get<double>(), auc2["upper"].get<double>());
   EXPECT_GT(auc1["lower"].get<double>(), 0.8);
   EXPECT_LT(auc2["upper"].get<double>(), 0.8);
+  // The same on /metrics, for Prometheus and the dashboard.
+  const std::string metrics = c.Get("/metrics").body;
+  EXPECT_NE(metrics.find(R"(vigil_model_quality_labelled_rows{model="credit",version="2"} 1500)"), std::string::npos);
+  const std::string upper = R"(vigil_model_quality{model="credit",version="2",metric="roc_auc",bound="upper"} )";
+  const size_t at = metrics.find(upper);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_NEAR(std::stod(metrics.substr(at + upper.size())), auc2["upper"].get<double>(), 1e-9);
 }
 
 }  // namespace
