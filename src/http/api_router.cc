@@ -419,6 +419,7 @@ json DriftJson(const FeatureDrift& d) {
             {"p_value", d.p_value},
             {"drifted", d.drifted},
             {"psi", d.psi},
+            {"psi_level", d.psi_level},
             {"jensen_shannon", d.jensen_shannon},
             {"missing_rate", d.missing_rate}};
   if (d.categorical) {

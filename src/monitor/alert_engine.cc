@@ -162,16 +162,17 @@ std::string AlertEngine::ToJson(const AlertRecord& a) {
   return j.dump();
 }
 
-double AlertEngine::Threshold(const AlertRule& rule, const ReferenceProfile* profile, int64_t version, int feature) {
+double AlertEngine::Threshold(const ModelConfig& config, const AlertRule& rule, const ReferenceProfile* profile,
+                              int64_t version, int feature) {
   if (rule.threshold.kind == AlertThreshold::Kind::kFixed) return rule.threshold.value;
   if (profile == nullptr) return NAN;
-  const std::string key = rule.name + '\x1f' + std::to_string(version) + '\x1f' + std::to_string(feature) + '\x1f' +
+  const std::string key = config.name + '\x1f' + rule.name + '\x1f' + std::to_string(version) + '\x1f' + std::to_string(feature) + '\x1f' +
                           std::to_string(static_cast<int>(rule.threshold.kind)) + '\x1f' +
                           std::to_string(rule.threshold.k) + '\x1f' + std::to_string(rule.threshold.quantile);
   if (auto it = learned_.find(key); it != learned_.end()) return it->second;
   const uint64_t seed = std::hash<std::string>{}(rule.name) ^ static_cast<uint64_t>(version);
-  const auto reports =
-      ReferenceChunkReports(*profile, options_.window_rows, rule.threshold.chunks, options_.share_threshold, seed);
+  const int64_t rows = config.monitoring.window_rows ? config.monitoring.window_rows : options_.window_rows;
+  const auto reports = ReferenceChunkReports(*profile, rows, rule.threshold.chunks, config.monitoring.drift, seed);
   std::vector<double> values;
   for (const WindowReport& r : reports) {
     if (auto v = WindowMetricValue(r, rule.metric, feature)) values.push_back(*v);
@@ -204,7 +205,7 @@ void AlertEngine::OnWindow(const ClosedWindow& w) {
     for (const auto& [index, feature] : targets) {
       const std::optional<double> value = WindowMetricValue(w.report, rule.metric, index);
       if (!value) continue;
-      const double threshold = Threshold(rule, w.profile.get(), w.version, index);
+      const double threshold = Threshold(*w.config, rule, w.profile.get(), w.version, index);
       if (std::isnan(threshold)) continue;
       Step({&rule, w.config->name, w.version, feature}, Compare(rule.comparison, *value, threshold), *value, threshold,
            now);

@@ -52,8 +52,7 @@ struct AlertEngineOptions {
   std::vector<std::string> alertmanagers;
   int64_t resend_interval_ms = 60'000;      // Alertmanager re-sends of firing alerts.
   int64_t evaluation_interval_ms = 60'000;  // Quality and serving rules.
-  int64_t window_rows = 1000;               // Reference chunk size for learned thresholds.
-  double share_threshold = 0.5;             // As the drift monitor's, for learned drift_share.
+  int64_t window_rows = 1000;  // Reference chunk size for learned thresholds (unless model.yaml sets one).
   std::string external_url;                 // This server, for links (generatorURL).
 };
 
@@ -86,7 +85,8 @@ class AlertEngine {
 
   // The threshold a rule uses for a version's feature (-1: prediction or
   // dataset); learned thresholds are computed once per version and kept.
-  double Threshold(const AlertRule& rule, const ReferenceProfile* profile, int64_t version, int feature);
+  double Threshold(const ModelConfig& config, const AlertRule& rule, const ReferenceProfile* profile, int64_t version,
+                   int feature);
 
   // The alert as JSON (the API's and the webhook's form).
   static std::string ToJson(const AlertRecord& alert);

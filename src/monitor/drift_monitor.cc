@@ -11,14 +11,11 @@
 namespace vigil {
 namespace {
 
-// Up to this many rows a window is judged by a statistical test, beyond it
-// by a distance (a test on many rows flags differences too small to matter).
-constexpr double kTestRows = 1000;
-constexpr double kPValue = 0.05;
-constexpr double kDistance = 0.1;
-
+// Up to `test_rows` rows a window is judged by a statistical test, beyond
+// it by a distance (a test on many rows flags differences too small to
+// matter), unless the feature has its own test.
 FeatureDrift Compare(const ColumnProfile& ref, const std::vector<double>& window, int64_t rows, int64_t missing,
-                     int64_t out_of_range, int64_t unseen) {
+                     int64_t out_of_range, int64_t unseen, const DriftSettings& settings) {
   FeatureDrift d;
   d.name = ref.name;
   d.categorical = ref.categorical;
@@ -29,36 +26,33 @@ FeatureDrift Compare(const ColumnProfile& ref, const std::vector<double>& window
   const double present = std::accumulate(window.begin(), window.end(), 0.0);
   if (present <= 0) return d;
   d.psi = PopulationStabilityIndex(ref.counts, window);
+  d.psi_level = d.psi > settings.psi_alarm ? "alarm" : d.psi > settings.psi_warning ? "warning" : "ok";
   d.jensen_shannon = JensenShannonDistance(ref.counts, window);
+  const bool by_test = present <= static_cast<double>(settings.test_rows);
   if (ref.categorical) {
     const TestResult chi = ChiSquare(ref.counts, window);
     d.chi_square = chi.statistic;
     d.chi_square_p_value = chi.p_value;
-    if (present <= kTestRows) {
-      d.test = "chi_square";
-      d.score = chi.statistic;
-      d.p_value = chi.p_value;
-      d.drifted = chi.p_value < kPValue;
-    } else {
-      d.test = "jensen_shannon";
-      d.score = d.jensen_shannon;
-      d.drifted = d.jensen_shannon > kDistance;
-    }
-    return d;
-  }
-  const TestResult ks = KolmogorovSmirnov(ref.counts, window);
-  d.ks_statistic = ks.statistic;
-  d.ks_p_value = ks.p_value;
-  d.wasserstein = NormalizedWasserstein(ref.counts, window, ref.centers, std::sqrt(ref.variance));
-  if (present <= kTestRows) {
-    d.test = "ks";
-    d.score = ks.statistic;
-    d.p_value = ks.p_value;
-    d.drifted = ks.p_value < kPValue;
+    d.test = by_test ? "chi_square" : "jensen_shannon";
   } else {
-    d.test = "wasserstein";
-    d.score = d.wasserstein;
-    d.drifted = d.wasserstein > kDistance;
+    const TestResult ks = KolmogorovSmirnov(ref.counts, window);
+    d.ks_statistic = ks.statistic;
+    d.ks_p_value = ks.p_value;
+    d.wasserstein = NormalizedWasserstein(ref.counts, window, ref.centers, std::sqrt(ref.variance));
+    d.test = by_test ? "ks" : "wasserstein";
+  }
+  double threshold = by_test ? settings.p_value : settings.distance;
+  if (auto own = settings.features.find(ref.name); own != settings.features.end()) {
+    d.test = own->second.test;
+    threshold = own->second.threshold;
+  }
+  if (d.test == "ks" || d.test == "chi_square") {
+    d.score = d.test == "ks" ? d.ks_statistic : d.chi_square;
+    d.p_value = d.test == "ks" ? d.ks_p_value : d.chi_square_p_value;
+    d.drifted = d.p_value < threshold;
+  } else {
+    d.score = d.test == "psi" ? d.psi : d.test == "wasserstein" ? d.wasserstein : d.jensen_shannon;
+    d.drifted = d.score > threshold;
   }
   return d;
 }
@@ -138,7 +132,8 @@ void DriftMonitor::Count(const ReferenceProfile& profile, const float* row, size
   count(features, profile.prediction, score);
 }
 
-WindowReport DriftMonitor::Report(const ReferenceProfile& profile, const Counts& counts, double share_threshold) {
+WindowReport DriftMonitor::Report(const ReferenceProfile& profile, const Counts& counts,
+                                  const DriftSettings& settings) {
   WindowReport r;
   r.rows = counts.rows;
   r.requests = counts.requests;
@@ -150,14 +145,14 @@ WindowReport DriftMonitor::Report(const ReferenceProfile& profile, const Counts&
   int drifted = 0;
   for (size_t j = 0; j < profile.features.size(); ++j) {
     r.features.push_back(Compare(profile.features[j], counts.bins[j], counts.rows, counts.missing[j],
-                                 counts.out_of_range[j], counts.unseen[j]));
+                                 counts.out_of_range[j], counts.unseen[j], settings));
     drifted += r.features.back().drifted ? 1 : 0;
   }
   const size_t p = profile.features.size();
   r.prediction =
-      Compare(profile.prediction, counts.bins[p], counts.rows, counts.missing[p], counts.out_of_range[p], 0);
+      Compare(profile.prediction, counts.bins[p], counts.rows, counts.missing[p], counts.out_of_range[p], 0, settings);
   r.drift_share = profile.features.empty() ? 0.0 : static_cast<double>(drifted) / static_cast<double>(profile.features.size());
-  r.dataset_drift = r.drift_share >= share_threshold;
+  r.dataset_drift = r.drift_share >= settings.share;
   return r;
 }
 
@@ -204,7 +199,8 @@ void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int
       for (; next_unseen != unseen.end() && *next_unseen < (r + 1) * static_cast<int64_t>(f); ++next_unseen) {
         CountUnseen(static_cast<size_t>(*next_unseen % static_cast<int64_t>(f)), 1, &s.open);
       }
-      if (s.open.rows >= options_.window_rows) Close(version, s, time_ms, &closed);
+      const int64_t window_rows = config->monitoring.window_rows ? config->monitoring.window_rows : options_.window_rows;
+      if (s.open.rows >= window_rows) Close(version, s, time_ms, &closed);
     }
   }
   Notify(closed);
@@ -225,8 +221,10 @@ void DriftMonitor::Tick(int64_t now_ms) {
   {
     std::lock_guard lock(mu_);
     for (auto& [key, s] : versions_) {
-      if (s.profile && (s.open.rows > 0 || s.open.rejected > 0) &&
-        now_ms - s.open_since_ms >= options_.window_duration.count()) {
+      if (!s.profile || (s.open.rows == 0 && s.open.rejected == 0)) continue;
+      const int64_t seconds = s.config->monitoring.window_seconds;
+      const int64_t duration_ms = seconds ? seconds * 1000 : options_.window_duration.count();
+      if (now_ms - s.open_since_ms >= duration_ms) {
         Close(key.second, s, now_ms, &closed);
       }
     }
@@ -241,7 +239,7 @@ void DriftMonitor::Notify(const std::vector<ClosedWindow>& closed) const {
 
 void DriftMonitor::Close(int64_t version, VersionState& s, int64_t now_ms, std::vector<ClosedWindow>* closed) {
   const std::string& model = s.config->name;
-  WindowReport report = Report(*s.profile, s.open, options_.share_threshold);
+  WindowReport report = Report(*s.profile, s.open, s.config->monitoring.drift);
   report.start_ms = s.open_since_ms;
   report.end_ms = now_ms;
   const std::string v = std::to_string(version);

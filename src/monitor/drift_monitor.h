@@ -47,17 +47,19 @@ struct DriftMonitorOptions {
   int64_t window_rows = 1000;
   std::chrono::milliseconds window_duration{std::chrono::hours(1)};
   size_t history = 24;               // Closed windows kept per version.
-  double share_threshold = 0.5;      // Drifted features for dataset drift.
 };
+// Window sizes and drift settings come from the model's `monitoring:`
+// (repository/monitoring_config.h) where it gives them.
 
 struct FeatureDrift {
   std::string name;
   bool categorical = false;
-  std::string test;        // "ks", "wasserstein", "chi_square" or "jensen_shannon".
+  std::string test;        // "ks", "wasserstein", "chi_square", "jensen_shannon" or "psi".
   double score = 0;        // The chosen test's statistic or distance.
   double p_value = 1;      // For tests; 1 for distances.
   bool drifted = false;
   double psi = 0;
+  std::string psi_level;   // "ok", "warning" or "alarm" by the PSI levels.
   double jensen_shannon = 0;
   double wasserstein = 0;  // Numeric only.
   double ks_statistic = 0, ks_p_value = 1;  // Numeric only.
@@ -132,7 +134,7 @@ class DriftMonitor {
   // Moves `n` of feature `feature`'s missing values of the counted rows to
   // unseen categories.
   static void CountUnseen(size_t feature, int64_t n, Counts* counts);
-  static WindowReport Report(const ReferenceProfile& profile, const Counts& counts, double share_threshold);
+  static WindowReport Report(const ReferenceProfile& profile, const Counts& counts, const DriftSettings& settings);
 
  private:
   struct VersionState {

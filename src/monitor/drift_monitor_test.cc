@@ -55,7 +55,7 @@ class DriftMonitorTest : public ::testing::Test {
       change(row.data(), i);
       DriftMonitor::Count(*profile_, row.data(), F(), NAN, &counts);
       if (counts.rows == 1000) {
-        out.push_back(DriftMonitor::Report(*profile_, counts, 0.5));
+        out.push_back(DriftMonitor::Report(*profile_, counts, DriftSettings{}));
         counts = DriftMonitor::EmptyCounts(*profile_);
       }
     }
@@ -199,6 +199,34 @@ TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) 
 namespace vigil {
 namespace {
 
+// model.yaml's `monitoring:` sets the model's window size and tests.
+TEST_F(DriftMonitorTest, TheModelsMonitoringSettingsChooseWindowsAndTests) {
+  MetricsRegistry registry;
+  DriftMonitorOptions options;
+  options.repository = repo_->path();
+  DriftMonitor monitor(options, registry);
+  ModelConfig custom = *config_;
+  custom.monitoring.window_rows = 250;
+  custom.monitoring.drift.features["Age"] = {"psi", 0.2};
+  custom.monitoring.drift.test_rows = 100;  // Beyond 100 rows, distances decide.
+  const auto config = std::make_shared<const ModelConfig>(custom);
+  const size_t age = 3;
+  Tensor batch("input", DataType::kFp32, {1000, static_cast<int64_t>(F())});
+  std::copy(rows_->begin(), rows_->begin() + 1000 * F(), batch.values<float>().begin());
+  const float sd = static_cast<float>(std::sqrt(profile_->features[age].variance));
+  for (int64_t r = 0; r < 1000; ++r) batch.values<float>()[r * F() + age] += sd;
+  monitor.Observe(config, 1, 0, batch, std::vector<float>(1000, 0.5f));
+  const auto windows = monitor.Snapshot("credit")[0].windows;
+  ASSERT_EQ(windows.size(), 4u) << "250-row windows";
+  const FeatureDrift& a = windows[0].features[age];
+  EXPECT_EQ(a.test, "psi");
+  EXPECT_EQ(a.score, a.psi);
+  EXPECT_TRUE(a.drifted) << a.psi;
+  EXPECT_EQ(a.psi_level, "alarm");
+  EXPECT_EQ(windows[0].features[0].test, "wasserstein") << "250 rows is beyond test_rows";
+  EXPECT_EQ(windows[0].features[1].test, "jensen_shannon");
+}
+
 // Learned thresholds (learned_threshold.h) on the credit data. PSI is
 // skewed (chi-square-like), so mean + 3 sd leaves about 1% of reference
 // chunks above it per feature, and with 13 features some window often has
@@ -208,7 +236,7 @@ namespace {
 // of Age still crosses.
 TEST_F(DriftMonitorTest, LearnedPsiThresholdsStayQuietOnReplayedDataAndFlagAShift) {
   const auto start = std::chrono::steady_clock::now();
-  const auto chunks = ReferenceChunkReports(*profile_, 1000, 1000, 0.5, 1);
+  const auto chunks = ReferenceChunkReports(*profile_, 1000, 1000, DriftSettings{}, 1);
   const double elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   auto thresholds = [&](const AlertThreshold& t) {
     std::vector<double> out;

@@ -42,7 +42,7 @@ double ThresholdFromSample(const AlertThreshold& threshold, std::span<const doub
 }
 
 std::vector<WindowReport> ReferenceChunkReports(const ReferenceProfile& profile, int64_t rows, int chunks,
-                                                double share_threshold, uint64_t seed) {
+                                                const DriftSettings& settings, uint64_t seed) {
   // Per column (features, then the prediction): the distribution of its
   // bins, with missing values as one more outcome at the end.
   std::vector<const ColumnProfile*> columns;
@@ -72,7 +72,7 @@ std::vector<WindowReport> ReferenceChunkReports(const ReferenceProfile& profile,
         }
       }
     }
-    out.push_back(DriftMonitor::Report(profile, counts, share_threshold));
+    out.push_back(DriftMonitor::Report(profile, counts, settings));
   }
   return out;
 }

@@ -39,7 +39,7 @@ double Quantile(std::vector<double> values, double q);
 
 // Window reports of `chunks` reference chunks of `rows` rows each.
 std::vector<WindowReport> ReferenceChunkReports(const ReferenceProfile& profile, int64_t rows, int chunks,
-                                                double share_threshold, uint64_t seed);
+                                                const DriftSettings& settings, uint64_t seed);
 
 // The value of a window metric (alert_rule.h) for feature `feature` (an
 // index into the profile's features, -1 for the prediction, ignored for

@@ -50,7 +50,7 @@ TEST(LearnedThresholdTest, ReferenceChunksFollowTheReferenceDistribution) {
 
   constexpr int kChunks = 400;
   constexpr int64_t kRows = 500;
-  const auto reports = ReferenceChunkReports(profile, kRows, kChunks, 0.5, 7);
+  const auto reports = ReferenceChunkReports(profile, kRows, kChunks, DriftSettings{}, 7);
   ASSERT_EQ(reports.size(), static_cast<size_t>(kChunks));
   double chi_sum = 0, missing_sum = 0, missing_sq = 0;
   int rejected = 0;
@@ -72,7 +72,7 @@ TEST(LearnedThresholdTest, ReferenceChunksFollowTheReferenceDistribution) {
   EXPECT_NEAR(rejected / static_cast<double>(kChunks), 0.05, 4 * std::sqrt(0.05 * 0.95 / kChunks));
 
   // The same seed gives the same chunks.
-  const auto again = ReferenceChunkReports(profile, kRows, 3, 0.5, 7);
+  const auto again = ReferenceChunkReports(profile, kRows, 3, DriftSettings{}, 7);
   EXPECT_EQ(again[2].features[0].chi_square, reports[2].features[0].chi_square);
 }
 

@@ -104,7 +104,7 @@ Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& opti
     for (int64_t r = 0; r < p.rows; ++r) {
       DriftMonitor::Count(*v.profile, features.values<float>().data() + r * f, f, scores[r], &v.open);
       if (v.open.rows >= options.window_rows) {
-        v.closed.push_back(DriftMonitor::Report(*v.profile, v.open, 0.5));
+        v.closed.push_back(DriftMonitor::Report(*v.profile, v.open, config->monitoring.drift));
         v.open = DriftMonitor::EmptyCounts(*v.profile);
       }
     }
@@ -117,7 +117,7 @@ Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& opti
       out += "  no drift report: " + v.missing_profile + " (build one with `vigil profile`)\n\n";
       continue;
     }
-    if (v.open.rows > 0) v.closed.push_back(DriftMonitor::Report(*v.profile, v.open, 0.5));
+    if (v.open.rows > 0) v.closed.push_back(DriftMonitor::Report(*v.profile, v.open, config->monitoring.drift));
     for (size_t i = 0; i < v.closed.size(); ++i) {
       const WindowReport& w = v.closed[i];
       std::string drifted;

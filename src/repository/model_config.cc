@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view kKnownBackends[] = {"xgboost", "trees", "onnx", "torchscript"};
 constexpr std::string_view kKnownKeys[] = {
     "name",    "backend", "artifact",       "inputs",         "features",  "outputs",
-    "classes", "label_threshold", "version_policy", "parameters", "description", "alerts"};
+    "classes", "label_threshold", "version_policy", "parameters", "description", "alerts", "monitoring"};
 
 Status Invalid(const std::string& where, const std::string& what) {
   return Status::InvalidArgument(where + ": " + what);
@@ -295,6 +295,16 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
       config.parameters[kv.first.as<std::string>()] = kv.second.as<std::string>();
     }
   }
+  if (const YAML::Node& monitoring = root["monitoring"]; monitoring) {
+    std::vector<std::string> numeric, categorical;
+    for (const FeatureSpec& f : config.features) {
+      (f.kind == FeatureKind::kNumeric ? numeric : categorical).push_back(f.name);
+    }
+    auto parsed = ParseMonitoringConfig(monitoring, numeric, categorical);
+    if (!parsed.ok()) return parsed.status();
+    config.monitoring = std::move(*parsed);
+    config.monitoring_yaml = YAML::Dump(monitoring);
+  }
   if (const YAML::Node& alerts = root["alerts"]; alerts) {
     std::vector<std::string> names;
     for (const FeatureSpec& f : config.features) names.push_back(f.name);
@@ -413,6 +423,9 @@ std::string ModelConfigToYaml(const ModelConfig& config) {
     out << YAML::Key << "parameters" << YAML::Value << YAML::BeginMap;
     for (const auto& [k, v] : config.parameters) out << YAML::Key << k << YAML::Value << v;
     out << YAML::EndMap;
+  }
+  if (!config.monitoring_yaml.empty()) {
+    out << YAML::Key << "monitoring" << YAML::Value << YAML::Load(config.monitoring_yaml);
   }
   if (!config.alerts_yaml.empty()) out << YAML::Key << "alerts" << YAML::Value << YAML::Load(config.alerts_yaml);
   out << YAML::EndMap;

@@ -21,6 +21,7 @@
 #include "common/tensor.h"
 #include "common/status.h"
 #include "repository/alert_rule.h"
+#include "repository/monitoring_config.h"
 #include "repository/version_policy.h"
 
 namespace vigil {
@@ -85,6 +86,10 @@ struct ModelConfig {
   // that ModelConfigToYaml renders them back unchanged.
   std::vector<AlertRule> alerts;
   std::string alerts_yaml;
+  // Drift window settings (`monitoring:`, see monitoring_config.h), and their
+  // YAML as written.
+  MonitoringConfig monitoring;
+  std::string monitoring_yaml;
 
   bool is_tabular() const { return !features.empty(); }
   // Index of the feature named `name`, or -1.
