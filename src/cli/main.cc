@@ -129,6 +129,10 @@ int Serve(const ServeFlags& flags) {
       monitor_options.repository = flags.repository;
       monitor_options.window_rows = flags.window_rows;
       monitor_options.window_duration = std::chrono::seconds(flags.window_seconds);
+      monitor_options.store = store.get();
+      monitor_options.source = !flags.external_url.empty()
+                                   ? flags.external_url
+                                   : flags.http.host + ":" + std::to_string(flags.http.port);
       monitor = std::make_unique<DriftMonitor>(monitor_options, registry);
       monitor->SetWindowListener([a = alerts.get()](const ClosedWindow& w) { a->OnWindow(w); });
       log = std::make_unique<PredictionLog>(*store, options, registry, monitor.get());

@@ -477,6 +477,11 @@ HttpResponse ApiRouter::Monitor(const std::string& model) const {
     auto it = table->models.find(model);
     if (it == table->models.end()) return ErrorResponse(404, "unknown model '" + model + "'");
     config = it->second.config;
+    // Versions that have served nothing since the start still show their
+    // saved windows.
+    if (monitor_) {
+      for (const auto& [v, servable] : it->second.ready) monitor_->Track(servable->shared_config(), v);
+    }
   }
   if (!monitor_) return ErrorResponse(503, "monitoring needs the prediction log, and this server runs without it");
   // Quality over the last day of predictions that have feedback.

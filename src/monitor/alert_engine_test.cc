@@ -39,7 +39,7 @@ constexpr int64_t kStart = 1'800'000'000'000;  // 2027-01-15T08:00:00Z.
 // One closed window whose Age PSI and drift share are as given.
 ClosedWindow Window(const std::shared_ptr<const ModelConfig>& config,
                     const std::shared_ptr<const ReferenceProfile>& profile, double age_psi, double share) {
-  ClosedWindow w{config, 1, profile, {}};
+  ClosedWindow w{config, 1, profile, {}, ""};
   w.report.rows = 1000;
   for (const ColumnProfile& c : profile->features) {
     FeatureDrift f;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "monitor/drift.h"
@@ -156,9 +157,11 @@ WindowReport DriftMonitor::Report(const ReferenceProfile& profile, const Counts&
   return r;
 }
 
-DriftMonitor::VersionState& DriftMonitor::State(const ModelConfig& config, int64_t version) {
+DriftMonitor::VersionState& DriftMonitor::State(const std::shared_ptr<const ModelConfig>& shared, int64_t version) {
+  const ModelConfig& config = *shared;
   auto [it, added] = versions_.try_emplace({config.name, version});
   VersionState& s = it->second;
+  s.config = shared;  // The latest, should model.yaml have changed.
   if (added) {
     const auto path = options_.repository / config.name / std::to_string(version) / "profile.json";
     auto profile = ReadReferenceProfile(path);
@@ -172,9 +175,80 @@ DriftMonitor::VersionState& DriftMonitor::State(const ModelConfig& config, int64
     } else {
       s.profile = std::make_shared<const ReferenceProfile>(std::move(*profile));
       s.open = EmptyCounts(*s.profile);
+      Restore(s, version);
     }
   }
   return s;
+}
+
+void DriftMonitor::Restore(VersionState& s, int64_t version) {
+  if (!options_.store) return;
+  auto saved = options_.store->Windows(s.config->name, version, static_cast<int64_t>(options_.history));
+  if (!saved.ok()) {
+    spdlog::warn("model {} version {}: saved windows not read: {}", s.config->name, version,
+                 saved.status().ToString());
+    return;
+  }
+  for (const StoredWindow& w : *saved) {
+    auto counts = CountsFromJson(w.counts, *s.profile);
+    if (!counts.ok()) continue;  // Counted against another profile.
+    WindowReport report = Report(*s.profile, *counts, s.config->monitoring.drift);
+    report.start_ms = w.start_ms;
+    report.end_ms = w.end_ms;
+    s.closed.push_back(std::move(report));
+  }
+}
+
+void DriftMonitor::Track(const std::shared_ptr<const ModelConfig>& config, int64_t version) {
+  std::lock_guard lock(mu_);
+  State(config, version);
+}
+
+void DriftMonitor::Merge(const Counts& from, Counts* into) {
+  into->rows += from.rows;
+  into->requests += from.requests;
+  into->rejected += from.rejected;
+  for (size_t j = 0; j < into->bins.size() && j < from.bins.size(); ++j) {
+    for (size_t b = 0; b < into->bins[j].size() && b < from.bins[j].size(); ++b) into->bins[j][b] += from.bins[j][b];
+  }
+  for (size_t j = 0; j < into->missing.size() && j < from.missing.size(); ++j) {
+    into->missing[j] += from.missing[j];
+    into->out_of_range[j] += from.out_of_range[j];
+    into->unseen[j] += from.unseen[j];
+  }
+}
+
+std::string DriftMonitor::CountsToJson(const Counts& c) {
+  return nlohmann::json({{"rows", c.rows},
+                         {"requests", c.requests},
+                         {"rejected", c.rejected},
+                         {"bins", c.bins},
+                         {"missing", c.missing},
+                         {"out_of_range", c.out_of_range},
+                         {"unseen", c.unseen}})
+      .dump();
+}
+
+Result<DriftMonitor::Counts> DriftMonitor::CountsFromJson(const std::string& text, const ReferenceProfile& profile) {
+  Counts c = EmptyCounts(profile);
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    Counts read;
+    read.rows = j.at("rows").get<int64_t>();
+    read.requests = j.at("requests").get<int64_t>();
+    read.rejected = j.at("rejected").get<int64_t>();
+    read.bins = j.at("bins").get<std::vector<std::vector<double>>>();
+    read.missing = j.at("missing").get<std::vector<int64_t>>();
+    read.out_of_range = j.at("out_of_range").get<std::vector<int64_t>>();
+    read.unseen = j.at("unseen").get<std::vector<int64_t>>();
+    bool fits = read.bins.size() == c.bins.size() && read.missing.size() == c.missing.size() &&
+                read.out_of_range.size() == c.missing.size() && read.unseen.size() == c.missing.size();
+    for (size_t j2 = 0; fits && j2 < c.bins.size(); ++j2) fits = read.bins[j2].size() == c.bins[j2].size();
+    if (!fits) return Status::InvalidArgument("window counts do not fit the reference profile's bins");
+    return read;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(std::string("window counts: ") + e.what());
+  }
 }
 
 void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms,
@@ -187,9 +261,8 @@ void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int
   std::vector<ClosedWindow> closed;
   {
     std::lock_guard lock(mu_);
-    VersionState& s = State(*config, version);
+    VersionState& s = State(config, version);
     if (!s.profile) return;
-    s.config = config;  // The latest, should model.yaml have changed.
     if (s.open.rows == 0 && s.open.rejected == 0) s.open_since_ms = time_ms;
     ++s.open.requests;
     for (int64_t r = 0; r < rows; ++r) {
@@ -209,9 +282,8 @@ void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int
 void DriftMonitor::ObserveRejected(const std::shared_ptr<const ModelConfig>& config, int64_t version,
                                    int64_t time_ms) {
   std::lock_guard lock(mu_);
-  VersionState& s = State(*config, version);
+  VersionState& s = State(config, version);
   if (!s.profile) return;
-  s.config = config;
   if (s.open.rows == 0 && s.open.rejected == 0) s.open_since_ms = time_ms;
   ++s.open.rejected;
 }
@@ -233,8 +305,16 @@ void DriftMonitor::Tick(int64_t now_ms) {
 }
 
 void DriftMonitor::Notify(const std::vector<ClosedWindow>& closed) const {
-  if (!listener_) return;
-  for (const ClosedWindow& w : closed) listener_(w);
+  for (const ClosedWindow& w : closed) {
+    if (options_.store) {
+      const StoredWindow stored{w.config->name, w.version, w.report.start_ms, w.report.end_ms, options_.source,
+                                w.counts_json};
+      if (Status s = options_.store->AppendWindow(stored); !s.ok()) {
+        spdlog::warn("model {} version {}: window not saved: {}", w.config->name, w.version, s.ToString());
+      }
+    }
+    if (listener_) listener_(w);
+  }
 }
 
 void DriftMonitor::Close(int64_t version, VersionState& s, int64_t now_ms, std::vector<ClosedWindow>* closed) {
@@ -273,7 +353,7 @@ void DriftMonitor::Close(int64_t version, VersionState& s, int64_t now_ms, std::
   }
   dataset_drift_share_.WithLabels({model, v}).Set(report.drift_share);
   windows_.WithLabels({model, v}).Increment();
-  closed->push_back({s.config, version, s.profile, report});
+  closed->push_back({s.config, version, s.profile, report, CountsToJson(s.open)});
   s.closed.push_back(std::move(report));
   while (s.closed.size() > options_.history) s.closed.pop_front();
   s.open = EmptyCounts(*s.profile);

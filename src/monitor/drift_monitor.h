@@ -39,6 +39,7 @@
 #include "monitor/metrics.h"
 #include "monitor/reference_profile.h"
 #include "repository/model_config.h"
+#include "store/store.h"
 
 namespace vigil {
 
@@ -47,6 +48,10 @@ struct DriftMonitorOptions {
   int64_t window_rows = 1000;
   std::chrono::milliseconds window_duration{std::chrono::hours(1)};
   size_t history = 24;               // Closed windows kept per version.
+  // Where closed windows are saved as counts, and read back from when a
+  // version is first seen after a restart (may be null).
+  Store* store = nullptr;
+  std::string source;                // This server (host:port), saved with each window.
 };
 // Window sizes and drift settings come from the model's `monitoring:`
 // (repository/monitoring_config.h) where it gives them.
@@ -87,6 +92,7 @@ struct ClosedWindow {
   int64_t version = 0;
   std::shared_ptr<const ReferenceProfile> profile;
   WindowReport report;
+  std::string counts_json;  // The window's counts (DriftMonitor::CountsToJson).
 };
 
 class DriftMonitor {
@@ -108,6 +114,10 @@ class DriftMonitor {
 
   // Closes windows whose time is up (called periodically).
   void Tick(int64_t now_ms);
+
+  // Starts watching a version before its first request, so that its saved
+  // windows show (the /monitor endpoint calls it for every ready version).
+  void Track(const std::shared_ptr<const ModelConfig>& config, int64_t version);
 
   // The version's closed windows, oldest first, and the open one's row
   // count; false if the version has no reference profile.
@@ -135,6 +145,11 @@ class DriftMonitor {
   // unseen categories.
   static void CountUnseen(size_t feature, int64_t n, Counts* counts);
   static WindowReport Report(const ReferenceProfile& profile, const Counts& counts, const DriftSettings& settings);
+  // Windows merge by adding their counts (over time, and across replicas).
+  static void Merge(const Counts& from, Counts* into);
+  static std::string CountsToJson(const Counts& counts);
+  // INVALID_ARGUMENT if the counts do not fit `profile`'s bins.
+  static Result<Counts> CountsFromJson(const std::string& text, const ReferenceProfile& profile);
 
  private:
   struct VersionState {
@@ -145,7 +160,9 @@ class DriftMonitor {
     int64_t open_since_ms = 0;
     std::deque<WindowReport> closed;
   };
-  VersionState& State(const ModelConfig& config, int64_t version);
+  VersionState& State(const std::shared_ptr<const ModelConfig>& config, int64_t version);
+  // Reads the version's saved windows back (a restart, another replica).
+  void Restore(VersionState& state, int64_t version);
   // Closes the open window; the report goes to `closed` for the listener.
   void Close(int64_t version, VersionState& state, int64_t now_ms, std::vector<ClosedWindow>* closed);
   void Notify(const std::vector<ClosedWindow>& closed) const;

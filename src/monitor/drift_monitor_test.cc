@@ -12,6 +12,7 @@
 #include "dataset/tabular_dataset.h"
 #include "lifecycle/feature_matrix.h"
 #include "monitor/learned_threshold.h"
+#include "store/sqlite_store.h"
 #include "testing/test_repository.h"
 
 namespace vigil {
@@ -198,6 +199,58 @@ TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) 
 
 namespace vigil {
 namespace {
+
+// Windows are counts: two halves merged by addition give the same report as
+// the whole, and saved windows come back after a restart.
+TEST_F(DriftMonitorTest, WindowsMergeByAdditionAndSurviveARestart) {
+  const auto order = Shuffled(3);
+  DriftMonitor::Counts first = DriftMonitor::EmptyCounts(*profile_), second = first, whole = first;
+  for (size_t i = 0; i < 1000; ++i) {
+    const float* row = rows_->data() + order[i] * F();
+    DriftMonitor::Count(*profile_, row, F(), 0.3f, i < 500 ? &first : &second);
+    DriftMonitor::Count(*profile_, row, F(), 0.3f, &whole);
+  }
+  DriftMonitor::Merge(second, &first);
+  const WindowReport merged = DriftMonitor::Report(*profile_, first, DriftSettings{});
+  const WindowReport direct = DriftMonitor::Report(*profile_, whole, DriftSettings{});
+  for (size_t j = 0; j < F(); ++j) {
+    EXPECT_EQ(merged.features[j].psi, direct.features[j].psi);
+    EXPECT_EQ(merged.features[j].p_value, direct.features[j].p_value);
+  }
+  auto round_trip = DriftMonitor::CountsFromJson(DriftMonitor::CountsToJson(whole), *profile_);
+  ASSERT_TRUE(round_trip.ok()) << round_trip.status().ToString();
+  EXPECT_EQ(round_trip->bins, whole.bins);
+  EXPECT_FALSE(DriftMonitor::CountsFromJson(R"({"rows": 1})", *profile_).ok());
+
+  auto store = SqliteStore::Open(repo_->path() / "windows.db");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  DriftMonitorOptions options;
+  options.repository = repo_->path();
+  options.store = store->get();
+  options.source = "127.0.0.1:8080";
+  const auto config = std::make_shared<const ModelConfig>(*config_);
+  Tensor batch("input", DataType::kFp32, {1500, static_cast<int64_t>(F())});
+  std::copy(rows_->begin(), rows_->begin() + 1500 * F(), batch.values<float>().begin());
+  WindowReport before;
+  {
+    MetricsRegistry registry;
+    DriftMonitor monitor(options, registry);
+    monitor.Observe(config, 1, 5'000'000, batch, std::vector<float>(1500, 0.3f));
+    before = monitor.Snapshot("credit")[0].windows.at(0);
+  }
+  MetricsRegistry registry;
+  DriftMonitor restarted(options, registry);
+  EXPECT_TRUE(restarted.Snapshot("credit").empty());
+  restarted.Track(config, 1);
+  const auto view = restarted.Snapshot("credit");
+  ASSERT_EQ(view.size(), 1u);
+  ASSERT_EQ(view[0].windows.size(), 1u) << "the closed window, not the open one";
+  const WindowReport& after = view[0].windows[0];
+  EXPECT_EQ(after.rows, 1000);
+  EXPECT_EQ(after.start_ms, before.start_ms);
+  EXPECT_EQ(after.end_ms, before.end_ms);
+  for (size_t j = 0; j < F(); ++j) EXPECT_EQ(after.features[j].psi, before.features[j].psi);
+}
 
 // model.yaml's `monitoring:` sets the model's window size and tests.
 TEST_F(DriftMonitorTest, TheModelsMonitoringSettingsChooseWindowsAndTests) {

@@ -41,7 +41,8 @@ CREATE TABLE feedback (
 ) WITHOUT ROWID;
 )sql";
 
-// Schema version 2: alerting. An alert row holds the alert's current state;
+// Schema version 2: closed monitoring windows as counts, and alerting. An
+// alert row holds the alert's current state;
 // alert_events every transition; notifications the outbox that the notifier
 // drains (a row is written in the same transaction as the event that causes
 // it, so a crash between the two cannot lose a notification).
@@ -101,6 +102,16 @@ CREATE TABLE notifications (
   last_error TEXT NOT NULL
 );
 CREATE INDEX notifications_due ON notifications (next_attempt_ms);
+CREATE TABLE windows (
+  id INTEGER PRIMARY KEY,
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  counts TEXT NOT NULL
+);
+CREATE INDEX windows_by_version ON windows (model, version, end_ms);
 )sql";
 
 // The columns of kPredictionColumns, in order.
@@ -266,6 +277,12 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_req
     newest = q.Int(1);
   }
   if (max_requests > 0) cut = std::max(cut, newest - max_requests + 1);
+  {
+    Statement windows(log_db_, "DELETE FROM windows WHERE end_ms < ?");
+    if (!windows.ok() || windows.Bind(1, before_ms).Step() != SQLITE_DONE) {
+      return Error(log_db_, "deleting windows past their retention");
+    }
+  }
   // In chunks of short transactions, so that feedback (on the other
   // connection) gets the write lock between them, however much is due.
   constexpr int64_t kChunk = 10000;
@@ -313,6 +330,32 @@ Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back({ReadPrediction(q), q.Int(8), q.Text(9), q.Int(10)});
   if (rc != SQLITE_DONE) return Error(db_, "reading labelled predictions");
+  return out;
+}
+
+Status SqliteStore::AppendWindow(const StoredWindow& w) {
+  std::lock_guard lock(log_mu_);
+  Statement q(log_db_,
+              "INSERT INTO windows (model, version, start_ms, end_ms, source, counts) VALUES (?, ?, ?, ?, ?, ?)");
+  if (!q.ok()) return Error(log_db_, "preparing the window insert");
+  q.Bind(1, w.model).Bind(2, w.version).Bind(3, w.start_ms).Bind(4, w.end_ms).Bind(5, w.source).Bind(6, w.counts);
+  if (q.Step() != SQLITE_DONE) return Error(log_db_, "saving a window");
+  return Status::Ok();
+}
+
+Result<std::vector<StoredWindow>> SqliteStore::Windows(const std::string& model, int64_t version, int64_t limit) {
+  std::lock_guard lock(mu_);
+  Statement q(db_,
+              "SELECT model, version, start_ms, end_ms, source, counts FROM (SELECT * FROM windows "
+              "WHERE model = ? AND version = ? ORDER BY end_ms DESC, id DESC LIMIT ?) ORDER BY end_ms, id");
+  if (!q.ok()) return Error(db_, "preparing the window query");
+  q.Bind(1, model).Bind(2, version).Bind(3, limit);
+  std::vector<StoredWindow> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    out.push_back({q.Text(0), q.Int(1), q.Int(2), q.Int(3), q.Text(4), q.Text(5)});
+  }
+  if (rc != SQLITE_DONE) return Error(db_, "reading windows");
   return out;
 }
 

@@ -57,6 +57,17 @@ struct LabeledPrediction {
   int64_t feedback_time_ms = 0;
 };
 
+// A closed monitoring window of a model version, as counts over the
+// version's reference bins (monitor/drift_monitor.h), so that windows merge
+// over time and across replicas by addition.
+struct StoredWindow {
+  std::string model;
+  int64_t version = 0;
+  int64_t start_ms = 0, end_ms = 0;
+  std::string source;  // The server that counted it (host:port), for merging replicas.
+  std::string counts;  // JSON: rows, requests, rejected, bins, missing, out_of_range, unseen.
+};
+
 // An alert: one rule's condition for one model version (and feature). See
 // monitor/alert_engine.h for the states.
 struct AlertRecord {
@@ -131,8 +142,8 @@ class Store {
                                                               int64_t now_ms) = 0;
 
   // Deletes the requests (and their feedback) logged before `before_ms`, then
-  // the oldest beyond `max_requests` (0: no limit). Returns how many were
-  // deleted.
+  // the oldest beyond `max_requests` (0: no limit), and the windows that
+  // ended before `before_ms`. Returns how many requests were deleted.
   virtual Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests) = 0;
 
   // The requests of `model` logged in [from_ms, to_ms), oldest first, at
@@ -145,6 +156,11 @@ class Store {
                                                                     int64_t to_ms, int64_t limit) = 0;
   // Logged requests of `model`.
   virtual Result<int64_t> CountPredictions(const std::string& model) = 0;
+
+  // Appends a closed window (best effort, like the prediction log).
+  virtual Status AppendWindow(const StoredWindow& window) = 0;
+  // The newest `limit` windows of a model version, oldest first.
+  virtual Result<std::vector<StoredWindow>> Windows(const std::string& model, int64_t version, int64_t limit) = 0;
 
   // Saves `alert` (inserting it when its id is 0), records `event` for it
   // and queues `notifications`, in one transaction. Returns the alert's id.
