@@ -166,21 +166,29 @@ double AlertEngine::Threshold(const ModelConfig& config, const AlertRule& rule, 
                               int64_t version, int feature) {
   if (rule.threshold.kind == AlertThreshold::Kind::kFixed) return rule.threshold.value;
   if (profile == nullptr) return NAN;
-  const std::string key = config.name + '\x1f' + rule.name + '\x1f' + std::to_string(version) + '\x1f' + std::to_string(feature) + '\x1f' +
-                          std::to_string(static_cast<int>(rule.threshold.kind)) + '\x1f' +
-                          std::to_string(rule.threshold.k) + '\x1f' + std::to_string(rule.threshold.quantile);
-  if (auto it = learned_.find(key); it != learned_.end()) return it->second;
+  // Keyed by everything the threshold depends on, so that a changed rule or
+  // monitoring section learns again.
+  auto key = [&](int f) {
+    return config.name + '\x1f' + rule.name + '\x1f' + std::to_string(version) + '\x1f' + std::to_string(f) +
+           '\x1f' + rule.metric + '\x1f' + std::to_string(static_cast<int>(rule.threshold.kind)) + '\x1f' +
+           std::to_string(rule.threshold.k) + '\x1f' + std::to_string(rule.threshold.quantile) + '\x1f' +
+           std::to_string(rule.threshold.chunks) + '\x1f' + config.monitoring_yaml;
+  };
+  if (auto it = learned_.find(key(feature)); it != learned_.end()) return it->second;
+  // One set of reference chunks gives the thresholds of every feature (and
+  // the prediction) at once: a `feature: "*"` rule draws them once.
   const uint64_t seed = std::hash<std::string>{}(rule.name) ^ static_cast<uint64_t>(version);
   const int64_t rows = config.monitoring.window_rows ? config.monitoring.window_rows : options_.window_rows;
   const auto reports = ReferenceChunkReports(*profile, rows, rule.threshold.chunks, config.monitoring.drift, seed);
-  std::vector<double> values;
-  for (const WindowReport& r : reports) {
-    if (auto v = WindowMetricValue(r, rule.metric, feature)) values.push_back(*v);
-  }
   const bool upper = rule.comparison == Comparison::kGreater || rule.comparison == Comparison::kGreaterEqual;
-  const double t = ThresholdFromSample(rule.threshold, values, upper);
-  learned_[key] = t;
-  return t;
+  for (int f = -1; f < static_cast<int>(profile->features.size()); ++f) {
+    std::vector<double> values;
+    for (const WindowReport& r : reports) {
+      if (auto v = WindowMetricValue(r, rule.metric, f)) values.push_back(*v);
+    }
+    learned_[key(f)] = ThresholdFromSample(rule.threshold, values, upper);
+  }
+  return learned_[key(feature)];
 }
 
 void AlertEngine::OnWindow(const ClosedWindow& w) {
