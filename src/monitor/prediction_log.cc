@@ -99,6 +99,8 @@ PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, Metrics
                  .WithLabels({})) {
   writer_ = std::thread([this] { Run(); });
   pthread_setname_np(writer_.native_handle(), "vigil-log");
+  retention_ = std::thread([this] { Retain(); });
+  pthread_setname_np(retention_.native_handle(), "vigil-retention");
 }
 
 PredictionLog::~PredictionLog() {
@@ -107,7 +109,25 @@ PredictionLog::~PredictionLog() {
     stopping_ = true;
   }
   wake_.notify_all();
+  retention_.join();
   writer_.join();
+}
+
+void PredictionLog::Retain() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait_for(lock, options_.prune_interval, [&] { return stopping_; });
+    if (stopping_) return;
+    lock.unlock();
+    const int64_t before = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
+    auto pruned = store_.PrunePredictions(before, options_.max_requests);
+    if (pruned.ok()) {
+      pruned_.Increment(static_cast<double>(*pruned));
+    } else {
+      spdlog::error("prediction log retention: {}", pruned.status().ToString());
+    }
+    lock.lock();
+  }
 }
 
 bool PredictionLog::Sampled() const {
@@ -261,7 +281,6 @@ size_t PredictionLog::Drain() {
 }
 
 void PredictionLog::Run() {
-  auto next_prune = std::chrono::steady_clock::now();
   for (;;) {
     bool stopping;
     {
@@ -279,16 +298,6 @@ void PredictionLog::Run() {
       handled_cv_.notify_all();
     }
     if (monitor_) monitor_->Tick(NowMs());
-    if (std::chrono::steady_clock::now() >= next_prune) {
-      const int64_t before = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
-      auto pruned = store_.PrunePredictions(before, options_.max_requests);
-      if (pruned.ok()) {
-        pruned_.Increment(static_cast<double>(*pruned));
-      } else {
-        spdlog::error("prediction log retention: {}", pruned.status().ToString());
-      }
-      next_prune = std::chrono::steady_clock::now() + options_.prune_interval;
-    }
     if (stopping) return;
   }
 }

@@ -112,6 +112,10 @@ class PredictionLog {
   bool flush_requested_ = false;
   bool stopping_ = false;
   std::thread writer_;
+  // Retention runs on its own thread: deleting millions of rows takes
+  // seconds, and the writer must keep draining the queue meanwhile.
+  void Retain();
+  std::thread retention_;
 };
 
 }  // namespace vigil

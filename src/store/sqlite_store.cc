@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <thread>
 
 #include "store/sqlite_util.h"
 
@@ -262,7 +263,9 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
 }
 
 Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_requests) {
-  std::lock_guard lock(log_mu_);
+  // The log's connection is taken for one step at a time, so that the log's
+  // writer appends between the chunks however much is due.
+  std::unique_lock lock(log_mu_);
   // Ids follow time, and retention only ever deletes the oldest: everything
   // below one id goes. By age, the first request at or after `before_ms`
   // (found walking from the oldest, through the rows to delete); by count,
@@ -284,10 +287,12 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_req
     }
   }
   // In chunks of short transactions, so that feedback (on the other
-  // connection) gets the write lock between them, however much is due.
+  // connection) and the log's writer get the write lock between them,
+  // however much is due.
   constexpr int64_t kChunk = 10000;
   int64_t deleted = 0;
   for (;;) {
+    if (!lock.owns_lock()) lock.lock();
     Transaction t(log_db_);
     VIGIL_RETURN_IF_ERROR(t.status());
     Statement chunk(log_db_, "DELETE FROM predictions WHERE id < min(?, (SELECT min(id) FROM predictions) + ?)");
@@ -298,6 +303,8 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_req
     VIGIL_RETURN_IF_ERROR(t.Commit());
     deleted += n;
     if (n == 0) break;
+    lock.unlock();
+    std::this_thread::yield();
   }
   return deleted;
 }
