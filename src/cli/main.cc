@@ -170,11 +170,13 @@ int Serve(const ServeFlags& flags) {
         // Returns early only when stop is requested.
         cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
         if (stop.stop_requested()) break;
-        std::vector<std::shared_ptr<const ModelConfig>> configs;
+        std::vector<ServedModel> models;
         for (const auto& [name, model] : manager.table()->models) {
-          if (model.config) configs.push_back(model.config);
+          ServedModel served{name, model.config, {}};
+          for (const auto& [version, servable] : model.ready) served.versions.push_back(version);
+          models.push_back(std::move(served));
         }
-        alerts->Evaluate(configs, &metrics);
+        alerts->Evaluate(models, &metrics);
       }
     });
   }

@@ -1,6 +1,7 @@
 #include "http/alert_api.h"
 
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -15,7 +16,7 @@ using nlohmann::json;
 HttpResponse Json(int status, const json& body) {
   HttpResponse r;
   r.status = status;
-  r.body = body.dump();
+  r.body = SafeDump(body);
   return r;
 }
 
@@ -28,40 +29,6 @@ HttpResponse NotAllowed(const std::string& method, const std::string& allowed) {
 bool ParseId(const std::string& text, int64_t* id) {
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *id);
   return ec == std::errc() && ptr == text.data() + text.size() && *id > 0;
-}
-
-// RFC 3339 with "Z" or a numeric offset, fractional seconds optional.
-bool ParseRfc3339(const std::string& text, int64_t* ms) {
-  std::tm tm{};
-  int frac_ms = 0;
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return false;
-  if (*rest == '.') {
-    ++rest;
-    int digits = 0;
-    while (*rest >= '0' && *rest <= '9') {
-      if (digits < 3) frac_ms = frac_ms * 10 + (*rest - '0');
-      ++digits;
-      ++rest;
-    }
-    if (digits == 0) return false;
-    for (int d = digits; d < 3; ++d) frac_ms *= 10;
-  }
-  int64_t offset_s = 0;
-  if (*rest == 'Z' || *rest == 'z') {
-    ++rest;
-  } else if (*rest == '+' || *rest == '-') {
-    const int sign = *rest == '-' ? -1 : 1;
-    int hh = 0, mm = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) return false;
-    offset_s = sign * (hh * 3600 + mm * 60);
-    rest += 6;
-  } else {
-    return false;
-  }
-  if (*rest != '\0') return false;
-  *ms = (static_cast<int64_t>(timegm(&tm)) - offset_s) * 1000 + frac_ms;
-  return true;
 }
 
 std::string Iso(int64_t ms) {
@@ -90,6 +57,46 @@ int64_t NowMs() {
 }
 
 }  // namespace
+
+bool ParseRfc3339(const std::string& text, int64_t* ms) {
+  std::tm tm{};
+  int frac_ms = 0;
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return false;
+  if (*rest == '.') {
+    ++rest;
+    int digits = 0;
+    while (*rest >= '0' && *rest <= '9') {
+      if (digits < 3) frac_ms = frac_ms * 10 + (*rest - '0');
+      ++digits;
+      ++rest;
+    }
+    if (digits == 0) return false;
+    for (int d = digits; d < 3; ++d) frac_ms *= 10;
+  }
+  int64_t offset_s = 0;
+  if (*rest == 'Z' || *rest == 'z') {
+    ++rest;
+  } else if (*rest == '+' || *rest == '-') {
+    // Exactly "+HH:MM".
+    const int sign = *rest == '-' ? -1 : 1;
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (std::strlen(rest) != 6 || !digit(rest[1]) || !digit(rest[2]) || rest[3] != ':' || !digit(rest[4]) ||
+        !digit(rest[5])) {
+      return false;
+    }
+    const int hh = (rest[1] - '0') * 10 + (rest[2] - '0');
+    const int mm = (rest[4] - '0') * 10 + (rest[5] - '0');
+    if (hh > 23 || mm > 59) return false;
+    offset_s = sign * (hh * 3600 + mm * 60);
+    rest += 6;
+  } else {
+    return false;
+  }
+  if (*rest != '\0') return false;
+  *ms = (static_cast<int64_t>(timegm(&tm)) - offset_s) * 1000 + frac_ms;
+  return true;
+}
 
 bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* out) {
   auto decode = [](std::string_view in, std::string* s) {
@@ -251,7 +258,7 @@ HttpResponse AlertApi::AddSilence(const std::string& body) {
   }
   if (!doc.contains("matchers")) return ErrorResponse(400, "matchers: is required");
   Silence s;
-  s.matchers = doc["matchers"].dump();
+  s.matchers = SafeDump(doc["matchers"]);
   s.created_by = doc.value("createdBy", "");
   s.comment = doc.value("comment", "");
   if (s.created_by.empty()) return ErrorResponse(400, "createdBy: who silences is required");

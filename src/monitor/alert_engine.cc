@@ -7,7 +7,7 @@
 #include <ctime>
 #include <functional>
 #include <nlohmann/json.hpp>
-#include <regex>
+#include <re2/re2.h>
 
 #include "monitor/learned_threshold.h"
 #include "monitor/monitor_report.h"
@@ -84,17 +84,82 @@ double HistogramQuantile(const std::vector<double>& bounds, const std::vector<ui
   return bounds.back();
 }
 
-bool MatcherHolds(const json& m, const json& labels) {
-  const std::string name = m.at("name").get<std::string>();
-  const std::string value = m.at("value").get<std::string>();
-  const std::string actual = labels.contains(name) ? labels.at(name).get<std::string>() : std::string();
-  const bool regex = m.value("isRegex", false);
-  const bool equal = m.value("isEqual", true);
-  const bool match = regex ? std::regex_match(actual, std::regex(value)) : actual == value;
-  return match == equal;
-}
+}  // namespace
+
+// A silence with its matchers parsed and its regular expressions compiled
+// once, when it is added or read back.
+struct AlertEngine::CompiledSilence {
+  struct Matcher {
+    std::string name, value;
+    bool equal = true;
+    std::unique_ptr<const re2::RE2> regex;  // Null: compare `value` exactly.
+  };
+  Silence silence;
+  std::vector<Matcher> matchers;
+
+  bool Matches(const json& labels) const {
+    for (const Matcher& m : matchers) {
+      const auto it = labels.find(m.name);
+      const std::string actual = it != labels.end() && it->is_string() ? it->get<std::string>() : std::string();
+      const bool match = m.regex ? re2::RE2::FullMatch(actual, *m.regex) : actual == m.value;
+      if (match != m.equal) return false;
+    }
+    return !matchers.empty();
+  }
+};
+
+namespace {
+
+constexpr size_t kMaxMatchers = 32;
+constexpr size_t kMaxPattern = 1024;
 
 }  // namespace
+
+std::string SafeDump(const nlohmann::json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Result<std::shared_ptr<const AlertEngine::CompiledSilence>> AlertEngine::CompileSilence(const Silence& silence) {
+  auto compiled = std::make_shared<CompiledSilence>();
+  compiled->silence = silence;
+  const json matchers = json::parse(silence.matchers, nullptr, false);
+  if (!matchers.is_array() || matchers.empty() || matchers.size() > kMaxMatchers) {
+    return Status::InvalidArgument("matchers: expected a list of 1 to " + std::to_string(kMaxMatchers) +
+                                   " {name, value, isRegex, isEqual}");
+  }
+  for (size_t i = 0; i < matchers.size(); ++i) {
+    const json& m = matchers[i];
+    const std::string where = "matchers[" + std::to_string(i) + "]";
+    if (!m.is_object() || !m.contains("name") || !m["name"].is_string() || m["name"].get<std::string>().empty()) {
+      return Status::InvalidArgument(where + ".name: expected a label name");
+    }
+    if (!m.contains("value") || !m["value"].is_string()) {
+      return Status::InvalidArgument(where + ".value: expected a string");
+    }
+    for (const char* flag : {"isRegex", "isEqual"}) {
+      if (m.contains(flag) && !m[flag].is_boolean()) {
+        return Status::InvalidArgument(where + "." + flag + ": expected true or false");
+      }
+    }
+    CompiledSilence::Matcher matcher;
+    matcher.name = m["name"].get<std::string>();
+    matcher.value = m["value"].get<std::string>();
+    matcher.equal = m.value("isEqual", true);
+    if (m.value("isRegex", false)) {
+      if (matcher.value.size() > kMaxPattern) {
+        return Status::InvalidArgument(where + ".value: a pattern of at most " + std::to_string(kMaxPattern) +
+                                       " characters");
+      }
+      re2::RE2::Options options;
+      options.set_log_errors(false);
+      auto regex = std::make_unique<const re2::RE2>(matcher.value, options);
+      if (!regex->ok()) {
+        return Status::InvalidArgument(where + ".value: not a regular expression: " + regex->error());
+      }
+      matcher.regex = std::move(regex);
+    }
+    compiled->matchers.push_back(std::move(matcher));
+  }
+  return std::shared_ptr<const CompiledSilence>(std::move(compiled));
+}
 
 Clock SystemClock() {
   return [] {
@@ -129,9 +194,13 @@ Status AlertEngine::Start() {
     t.record = std::move(a);
     t.consecutive = 1;
     t.last_sent_ms = 0;  // Tell Alertmanager again soon: it may have restarted too.
+    t.told_firing = t.record.state == "firing";
     active_[t.record.fingerprint] = std::move(t);
   }
-  silences_ = std::move(*silences);
+  for (const Silence& silence : *silences) {
+    auto compiled = CompileSilence(silence);
+    if (compiled.ok()) silences_.push_back(*compiled);
+  }
   if (!active_.empty()) spdlog::info("alerts: {} pending or firing from before the restart", active_.size());
   return Status::Ok();
 }
@@ -159,27 +228,38 @@ std::string AlertEngine::ToJson(const AlertRecord& a) {
                          {"note", a.acknowledgement_note},
                          {"at", Rfc3339(a.acknowledged_ms)}};
   }
-  return j.dump();
+  return SafeDump(j);
 }
 
 double AlertEngine::Threshold(const ModelConfig& config, const AlertRule& rule, const ReferenceProfile* profile,
-                              int64_t version, int feature) {
+                              int64_t version, int feature, int64_t window_rows) {
   if (rule.threshold.kind == AlertThreshold::Kind::kFixed) return rule.threshold.value;
   if (profile == nullptr) return NAN;
+  // Learned for windows of the size being judged: a window closed by time
+  // with few rows is noisier than a full one. Sizes are bucketed to powers
+  // of two below the configured size; windows under 32 rows are not judged.
+  const int64_t full = config.monitoring.window_rows ? config.monitoring.window_rows : options_.window_rows;
+  int64_t rows = full;
+  if (window_rows < full) {
+    if (window_rows < 32) return NAN;
+    rows = 32;
+    while (rows * 2 <= window_rows) rows *= 2;
+  }
+  // At most 20 million draws per feature, whatever the configuration says.
+  const int chunks = static_cast<int>(std::min<int64_t>(rule.threshold.chunks, std::max<int64_t>(10, 20'000'000 / rows)));
   // Keyed by everything the threshold depends on, so that a changed rule or
   // monitoring section learns again.
   auto key = [&](int f) {
     return config.name + '\x1f' + rule.name + '\x1f' + std::to_string(version) + '\x1f' + std::to_string(f) +
            '\x1f' + rule.metric + '\x1f' + std::to_string(static_cast<int>(rule.threshold.kind)) + '\x1f' +
            std::to_string(rule.threshold.k) + '\x1f' + std::to_string(rule.threshold.quantile) + '\x1f' +
-           std::to_string(rule.threshold.chunks) + '\x1f' + config.monitoring_yaml;
+           std::to_string(chunks) + '\x1f' + std::to_string(rows) + '\x1f' + config.monitoring_yaml;
   };
   if (auto it = learned_.find(key(feature)); it != learned_.end()) return it->second;
   // One set of reference chunks gives the thresholds of every feature (and
   // the prediction) at once: a `feature: "*"` rule draws them once.
   const uint64_t seed = std::hash<std::string>{}(rule.name) ^ static_cast<uint64_t>(version);
-  const int64_t rows = config.monitoring.window_rows ? config.monitoring.window_rows : options_.window_rows;
-  const auto reports = ReferenceChunkReports(*profile, rows, rule.threshold.chunks, config.monitoring.drift, seed);
+  const auto reports = ReferenceChunkReports(*profile, rows, chunks, config.monitoring.drift, seed);
   const bool upper = rule.comparison == Comparison::kGreater || rule.comparison == Comparison::kGreaterEqual;
   for (int f = -1; f < static_cast<int>(profile->features.size()); ++f) {
     std::vector<double> values;
@@ -197,6 +277,9 @@ void AlertEngine::OnWindow(const ClosedWindow& w) {
   std::lock_guard lock(mu_);
   for (const AlertRule& rule : w.config->alerts) {
     if (rule.kind != AlertMetricKind::kWindow) continue;
+    // A window of refused requests only (every request failing) says
+    // nothing about the data: only the schema violation rate is judged.
+    if (w.report.rows == 0 && rule.metric != "schema_violation_rate") continue;
     // The features this rule watches: indices into the profile, -1 the prediction.
     std::vector<std::pair<int, std::string>> targets;
     if (!rule.per_feature()) {
@@ -213,7 +296,7 @@ void AlertEngine::OnWindow(const ClosedWindow& w) {
     for (const auto& [index, feature] : targets) {
       const std::optional<double> value = WindowMetricValue(w.report, rule.metric, index);
       if (!value) continue;
-      const double threshold = Threshold(*w.config, rule, w.profile.get(), w.version, index);
+      const double threshold = Threshold(*w.config, rule, w.profile.get(), w.version, index, w.report.rows);
       if (std::isnan(threshold)) continue;
       Step({&rule, w.config->name, w.version, feature}, Compare(rule.comparison, *value, threshold), *value, threshold,
            now);
@@ -254,10 +337,17 @@ void AlertEngine::EvaluateQuality(const ModelConfig& config, int64_t now) {
       quality_.WithLabels({config.name, v, m, "upper"}).Set(e->upper());
     }
   }
+  // Computed without the engine's lock (reading and scoring can take a
+  // while); only the state changes take it.
+  std::vector<std::pair<const AlertRule*, std::vector<VersionQuality>>> by_rule;
   for (const AlertRule& rule : config.alerts) {
     if (rule.kind != AlertMetricKind::kQuality) continue;
-    const std::vector<VersionQuality> quality =
-        rule.lookback_s == kQualityGaugeLookbackS ? day : QualityByVersion(config, since(rule.lookback_s));
+    by_rule.emplace_back(&rule, rule.lookback_s == kQualityGaugeLookbackS ? day
+                                                                          : QualityByVersion(config, since(rule.lookback_s)));
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& [rule_ptr, quality] : by_rule) {
+    const AlertRule& rule = *rule_ptr;
     for (const VersionQuality& q : quality) {
       if (QualitySamples(q) < rule.min_samples) continue;  // Too few labels to judge: no change.
       const std::optional<Estimate> e = QualityEstimate(q, rule.metric);
@@ -309,11 +399,11 @@ void AlertEngine::Step(const Series& s, bool holds, double value, double thresho
     t.record.value = value;
     if (t.record.state == "pending") {
       t.record.state = "inactive";
-      (void)Save(t, "cleared", detail.dump(), false, now);
+      (void)Save(t, "cleared", SafeDump(detail), false, now);
     } else {
       t.record.state = "resolved";
       t.record.resolved_ms = now;
-      (void)Save(t, "resolved", detail.dump(), true, now);
+      (void)Save(t, "resolved", SafeDump(detail), true, now);
     }
     active_.erase(it);
     return;
@@ -329,10 +419,10 @@ void AlertEngine::Step(const Series& s, bool holds, double value, double thresho
     r.state = "pending";
     r.severity = s.rule->severity;
     r.started_ms = now;
-    r.labels = Labels(*s.rule, s.model, s.version, s.feature, r.severity).dump();
+    r.labels = SafeDump(Labels(*s.rule, s.model, s.version, s.feature, r.severity));
     json annotations = json::object();
     for (const auto& [k, v] : s.rule->annotations) annotations[k] = v;
-    r.annotations = annotations.dump();
+    r.annotations = SafeDump(annotations);
     it = active_.emplace(fingerprint, std::move(t)).first;
   }
   Tracked& t = it->second;
@@ -341,7 +431,7 @@ void AlertEngine::Step(const Series& s, bool holds, double value, double thresho
   t.record.threshold = threshold;
   ++t.consecutive;
   if (t.record.state != "pending") return;  // Firing, and still is.
-  if (t.consecutive == 1 && !Save(t, "pending", detail.dump(), false, now).ok()) {
+  if (t.consecutive == 1 && !Save(t, "pending", SafeDump(detail), false, now).ok()) {
     active_.erase(it);  // Not recorded: try again next time.
     return;
   }
@@ -350,18 +440,15 @@ void AlertEngine::Step(const Series& s, bool holds, double value, double thresho
     t.record.fired_ms = now;
     t.record.resolve_by_ms = now + s.rule->resolve_within_s * 1000;
     t.last_sent_ms = now;
-    (void)Save(t, "firing", detail.dump(), true, now);
+    (void)Save(t, "firing", SafeDump(detail), true, now);
   }
 }
 
 std::optional<int64_t> AlertEngine::SilencedBy(const AlertRecord& record, int64_t now) const {
   const json labels = json::parse(record.labels, nullptr, false);
-  for (const Silence& s : silences_) {
-    if (s.starts_ms > now || s.ends_ms <= now) continue;
-    const json matchers = json::parse(s.matchers, nullptr, false);
-    bool all = matchers.is_array() && !matchers.empty();
-    for (const json& m : matchers) all = all && MatcherHolds(m, labels);
-    if (all) return s.id;
+  for (const auto& s : silences_) {
+    if (s->silence.starts_ms > now || s->silence.ends_ms <= now) continue;
+    if (s->Matches(labels)) return s->silence.id;
   }
   return std::nullopt;
 }
@@ -379,7 +466,7 @@ std::vector<Notification> AlertEngine::Notifications(const Tracked& t, const std
                           {"alert", json::parse(ToJson(a))},
                           {"sent_at", Rfc3339(now)}};
     for (const std::string& url : webhooks) {
-      out.push_back({0, a.id, "webhook", url, payload.dump(), key, now, 0, now, ""});
+      out.push_back({0, a.id, "webhook", url, SafeDump(payload), key, now, 0, now, ""});
     }
   }
   if (event == "acknowledged") return out;  // Alertmanager has no acknowledgements.
@@ -403,7 +490,7 @@ std::vector<Notification> AlertEngine::Notifications(const Tracked& t, const std
   for (const std::string& url : alertmanagers) {
     std::string target = url;
     while (!target.empty() && target.back() == '/') target.pop_back();
-    out.push_back({0, a.id, "alertmanager", target + "/api/v2/alerts", am.dump(), key, now, 0, now, ""});
+    out.push_back({0, a.id, "alertmanager", target + "/api/v2/alerts", SafeDump(am), key, now, 0, now, ""});
   }
   return out;
 }
@@ -414,15 +501,18 @@ Status AlertEngine::Save(Tracked& t, const std::string& kind, const std::string&
   if (!d.is_object()) d = json::object();
   std::vector<Notification> notifications;
   if (notify && t.record.id != 0) {
-    if (auto silence = SilencedBy(t.record, now)) {
+    const std::optional<int64_t> silence = SilencedBy(t.record, now);
+    // A receiver told that an alert fires always hears that it resolved.
+    if (silence && !(kind == "resolved" && t.told_firing)) {
       d["silenced_by"] = *silence;
       t.suppressed = true;
     } else {
       notifications = Notifications(t, kind, now);
       t.suppressed = false;
+      if (kind == "firing" || kind == "escalated" || kind == "notified") t.told_firing = true;
     }
   }
-  const AlertEvent event{0, t.record.id, now, kind, t.record.value, d.dump()};
+  const AlertEvent event{0, t.record.id, now, kind, t.record.value, SafeDump(d)};
   auto id = store_.SaveAlert(t.record, event, notifications);
   if (!id.ok()) {
     spdlog::error("alert {} of {}: cannot record '{}': {}", t.record.rule, t.record.model, kind,
@@ -433,48 +523,78 @@ Status AlertEngine::Save(Tracked& t, const std::string& kind, const std::string&
   return Status::Ok();
 }
 
-void AlertEngine::Evaluate(const std::vector<std::shared_ptr<const ModelConfig>>& models,
-                           const ServingMetrics* serving) {
+void AlertEngine::Evaluate(const std::vector<ServedModel>& models, const ServingMetrics* serving) {
   const int64_t now = clock_();
-  std::lock_guard lock(mu_);
-  std::erase_if(silences_, [&](const Silence& s) { return s.ends_ms <= now; });
-  if (last_evaluation_ms_ == 0 || now - last_evaluation_ms_ >= options_.evaluation_interval_ms) {
-    last_evaluation_ms_ = now;
-    for (const auto& config : models) {
-      EvaluateQuality(*config, now);
-      if (serving) EvaluateServing(*config, *serving, now);
+  bool due;
+  {
+    std::lock_guard lock(mu_);
+    due = last_evaluation_ms_ == 0 || now - last_evaluation_ms_ >= options_.evaluation_interval_ms;
+    if (due) last_evaluation_ms_ = now;
+  }
+  if (due) {
+    for (const ServedModel& m : models) {
+      if (!m.config) continue;
+      EvaluateQuality(*m.config, now);  // Takes the lock itself, after reading the store.
+      if (serving) {
+        std::lock_guard lock(mu_);
+        EvaluateServing(*m.config, *serving, now);
+      }
     }
   }
+  std::lock_guard lock(mu_);
+  std::erase_if(silences_, [&](const auto& s) { return s->silence.ends_ms <= now; });
   for (auto it = active_.begin(); it != active_.end();) {
     Tracked& t = it->second;
-    // The rule as the model's configuration has it now; an alert whose rule
-    // was removed from a served model is resolved.
-    const ModelConfig* config = nullptr;
-    for (const auto& c : models) config = c->name == t.record.model ? c.get() : config;
-    if (config) {
+    // An alert whose series is gone resolves: its model is no longer served,
+    // its version no longer ready, or its rule removed or changed to watch
+    // other features. (A model whose model.yaml was refused keeps its alerts
+    // until it is fixed.)
+    std::string gone;
+    const ServedModel* served = nullptr;
+    for (const ServedModel& m : models) served = m.name == t.record.model ? &m : served;
+    if (!served) {
+      gone = "model no longer served";
+    } else if (t.record.version > 0 &&
+               std::find(served->versions.begin(), served->versions.end(), t.record.version) == served->versions.end()) {
+      gone = "version no longer served";
+    } else if (served->config) {
       const AlertRule* rule = nullptr;
-      for (const AlertRule& r : config->alerts) rule = r.name == t.record.rule ? &r : rule;
+      for (const AlertRule& r : served->config->alerts) rule = r.name == t.record.rule ? &r : rule;
       if (!rule) {
-        t.record.state = t.record.state == "pending" ? "inactive" : "resolved";
-        if (t.record.state == "resolved") t.record.resolved_ms = now;
-        (void)Save(t, t.record.state == "resolved" ? "resolved" : "cleared", R"({"reason":"rule removed"})",
-                   t.record.state == "resolved", now);
-        it = active_.erase(it);
-        continue;
+        gone = "rule removed";
+      } else if (rule->per_feature() != !t.record.feature.empty() ||
+                 (rule->per_feature() && rule->feature != "*" && rule->feature != t.record.feature)) {
+        gone = "rule changed";
+      } else {
+        t.rule = *rule;
       }
-      t.rule = *rule;
+    }
+    if (!gone.empty()) {
+      const bool firing = t.record.state == "firing";
+      t.record.state = firing ? "resolved" : "inactive";
+      if (firing) t.record.resolved_ms = now;
+      (void)Save(t, firing ? "resolved" : "cleared", SafeDump(json({{"reason", gone}})), firing, now);
+      it = active_.erase(it);
+      continue;
     }
     if (t.record.state == "firing") {
       if (t.record.escalated_ms == 0 && t.record.resolve_by_ms > 0 && now >= t.record.resolve_by_ms) {
         const std::string before = t.record.severity;
         t.record.severity = RaisedSeverity(before);
         t.record.escalated_ms = now;
+        // The labels carry the severity too (silences and Alertmanager match
+        // on them): Alertmanager sees the escalated alert as a new one, and
+        // lets the old severity's expire.
+        json labels = json::parse(t.record.labels, nullptr, false);
+        if (labels.is_object()) {
+          labels["severity"] = t.record.severity;
+          t.record.labels = SafeDump(labels);
+        }
         t.last_sent_ms = now;
         (void)Save(t, "escalated",
-                   json({{"reason", "still firing past its resolve-by deadline"},
-                         {"severity_before", before},
-                         {"severity", t.record.severity}})
-                       .dump(),
+                   SafeDump(json({{"reason", "still firing past its resolve-by deadline"},
+                                  {"severity_before", before},
+                                  {"severity", t.record.severity}})),
                    true, now);
       } else if (t.suppressed && !SilencedBy(t.record, now)) {
         t.last_sent_ms = now;
@@ -486,7 +606,11 @@ void AlertEngine::Evaluate(const std::vector<std::shared_ptr<const ModelConfig>>
         }
         t.last_sent_ms = now;
         if (!resend.empty()) {
-          if (Status s = store_.AddNotifications(resend); !s.ok()) spdlog::error("alerts: {}", s.ToString());
+          // One pending re-send per alert and target: a newer one replaces
+          // an undelivered older one (a dead Alertmanager does not pile them up).
+          if (Status s = store_.AddNotifications(resend, /*replace_pending_resends=*/true); !s.ok()) {
+            spdlog::error("alerts: {}", s.ToString());
+          }
         }
       }
     }
@@ -508,7 +632,7 @@ Result<AlertRecord> AlertEngine::Acknowledge(int64_t id, const std::string& by, 
     t.record.acknowledged_by = by;
     t.record.acknowledgement_note = note;
     t.record.acknowledged_ms = now;
-    if (Status s = Save(t, "acknowledged", json({{"by", by}, {"note", note}}).dump(), true, now); !s.ok()) {
+    if (Status s = Save(t, "acknowledged", SafeDump(json({{"by", by}, {"note", note}})), true, now); !s.ok()) {
       t.record = before;
       return s;
     }
@@ -524,41 +648,24 @@ Result<AlertRecord> AlertEngine::Acknowledge(int64_t id, const std::string& by, 
 
 Result<int64_t> AlertEngine::AddSilence(Silence silence) {
   const int64_t now = clock_();
-  const json matchers = json::parse(silence.matchers, nullptr, false);
-  if (!matchers.is_array() || matchers.empty()) {
-    return Status::InvalidArgument("matchers: expected a non-empty list of {name, value, isRegex, isEqual}");
-  }
-  for (size_t i = 0; i < matchers.size(); ++i) {
-    const json& m = matchers[i];
-    const std::string where = "matchers[" + std::to_string(i) + "]";
-    if (!m.is_object() || !m.contains("name") || !m["name"].is_string() || m["name"].get<std::string>().empty()) {
-      return Status::InvalidArgument(where + ".name: expected a label name");
-    }
-    if (!m.contains("value") || !m["value"].is_string()) {
-      return Status::InvalidArgument(where + ".value: expected a string");
-    }
-    for (const char* flag : {"isRegex", "isEqual"}) {
-      if (m.contains(flag) && !m[flag].is_boolean()) {
-        return Status::InvalidArgument(where + "." + flag + ": expected true or false");
-      }
-    }
-    if (m.value("isRegex", false)) {
-      try {
-        std::regex check(m["value"].get<std::string>());
-      } catch (const std::regex_error& e) {
-        return Status::InvalidArgument(where + ".value: not a regular expression: " + e.what());
-      }
-    }
-  }
   if (silence.starts_ms == 0) silence.starts_ms = now;
   if (silence.ends_ms <= silence.starts_ms) return Status::InvalidArgument("endsAt: must be after startsAt");
   if (silence.ends_ms <= now) return Status::InvalidArgument("endsAt: is in the past");
   silence.created_ms = now;
+  auto compiled = CompileSilence(silence);  // Validates the matchers.
+  if (!compiled.ok()) return compiled.status();
   std::lock_guard lock(mu_);
+  std::erase_if(silences_, [&](const auto& s) { return s->silence.ends_ms <= now; });
+  if (silences_.size() >= kMaxSilences) {
+    return Status::ResourceExhausted("at most " + std::to_string(kMaxSilences) +
+                                     " silences can be active or pending; expire some first");
+  }
   auto id = store_.AddSilence(silence);
   if (!id.ok()) return id.status();
   silence.id = *id;
-  silences_.push_back(silence);
+  auto stored = CompileSilence(silence);
+  if (!stored.ok()) return stored.status();
+  silences_.push_back(*stored);
   return *id;
 }
 
@@ -567,8 +674,11 @@ Result<bool> AlertEngine::ExpireSilence(int64_t id) {
   std::lock_guard lock(mu_);
   auto expired = store_.ExpireSilence(id, now);
   if (!expired.ok()) return expired.status();
-  for (Silence& s : silences_) {
-    if (s.id == id) s.ends_ms = std::min(s.ends_ms, now);
+  for (auto& s : silences_) {
+    if (s->silence.id != id) continue;
+    Silence ended = s->silence;  // Compiled silences are immutable: replace it.
+    ended.ends_ms = std::min(ended.ends_ms, now);
+    if (auto recompiled = CompileSilence(ended); recompiled.ok()) s = *recompiled;
   }
   return *expired;
 }
@@ -577,8 +687,8 @@ std::vector<Silence> AlertEngine::ActiveSilences() {
   const int64_t now = clock_();
   std::lock_guard lock(mu_);
   std::vector<Silence> out;
-  for (const Silence& s : silences_) {
-    if (s.ends_ms > now) out.push_back(s);
+  for (const auto& s : silences_) {
+    if (s->silence.ends_ms > now) out.push_back(s->silence);
   }
   return out;
 }

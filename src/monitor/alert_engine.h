@@ -34,6 +34,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/status.h"
 #include "monitor/drift_monitor.h"
 #include "monitor/metrics.h"
@@ -45,6 +47,17 @@ namespace vigil {
 
 using Clock = std::function<int64_t()>;  // Unix time in milliseconds.
 Clock SystemClock();
+
+// A model in the serving table, as the alert engine needs it.
+struct ServedModel {
+  std::string name;
+  std::shared_ptr<const ModelConfig> config;  // Null if its model.yaml was refused.
+  std::vector<int64_t> versions;              // Ready versions.
+};
+
+// JSON text that never throws: invalid UTF-8 (from a receiver's answer, a
+// label in model.yaml) is replaced, not refused.
+std::string SafeDump(const nlohmann::json& j);
 
 struct AlertEngineOptions {
   // Notification targets of rules that name none.
@@ -70,23 +83,26 @@ class AlertEngine {
   // passed since the last time), deadlines, silences and re-sends. Model
   // quality is computed then for every served model, rules or not, and
   // exported as vigil_model_quality.
-  // `models`: the configurations of the models being served. `serving` may
-  // be null (no serving rules evaluated).
-  void Evaluate(const std::vector<std::shared_ptr<const ModelConfig>>& models, const ServingMetrics* serving);
+  // `models`: the serving table's models. An alert whose model, version or
+  // rule is gone resolves. `serving` may be null (no serving rules).
+  void Evaluate(const std::vector<ServedModel>& models, const ServingMetrics* serving);
 
   // Acknowledges a firing alert; committed before it returns. NOT_FOUND for
   // an unknown id, FAILED_PRECONDITION for an alert that is not firing.
   Result<AlertRecord> Acknowledge(int64_t id, const std::string& by, const std::string& note);
 
-  // Adds a silence (validated: matchers, times); returns its id.
+  // Adds a silence (validated: matchers, times, at most kMaxSilences
+  // active); returns its id. Regular expressions are RE2's (linear time).
   Result<int64_t> AddSilence(Silence silence);
+  static constexpr size_t kMaxSilences = 1000;
   Result<bool> ExpireSilence(int64_t id);
   std::vector<Silence> ActiveSilences();
 
   // The threshold a rule uses for a version's feature (-1: prediction or
   // dataset); learned thresholds are computed once per version and kept.
+  // `window_rows`: the rows of the window being judged (NaN: too few).
   double Threshold(const ModelConfig& config, const AlertRule& rule, const ReferenceProfile* profile, int64_t version,
-                   int feature);
+                   int feature, int64_t window_rows);
 
   // The alert as JSON (the API's and the webhook's form).
   static std::string ToJson(const AlertRecord& alert);
@@ -101,6 +117,7 @@ class AlertEngine {
     int consecutive = 0;
     int64_t last_sent_ms = 0;  // Alertmanager.
     bool suppressed = false;   // Its last notification was silenced.
+    bool told_firing = false;  // A firing notification went out (so its resolution must too).
   };
   struct Series {
     const AlertRule* rule;
@@ -114,6 +131,7 @@ class AlertEngine {
   Status Save(Tracked& t, const std::string& kind, const std::string& detail, bool notify, int64_t now);
   std::vector<Notification> Notifications(const Tracked& t, const std::string& event, int64_t now);
   std::optional<int64_t> SilencedBy(const AlertRecord& record, int64_t now) const;
+  // Reads and computes outside the lock; then steps the rules under it.
   void EvaluateQuality(const ModelConfig& config, int64_t now);
   void EvaluateServing(const ModelConfig& config, const ServingMetrics& serving, int64_t now);
   void RenderMetrics(std::string& out);
@@ -131,7 +149,10 @@ class AlertEngine {
   std::mutex mu_;
   // Guarded by mu_.
   std::map<std::string, Tracked> active_;  // By fingerprint.
-  std::vector<Silence> silences_;
+  struct CompiledSilence;
+  // Parses the matchers and compiles their regular expressions.
+  static Result<std::shared_ptr<const CompiledSilence>> CompileSilence(const Silence& silence);
+  std::vector<std::shared_ptr<const CompiledSilence>> silences_;
   std::map<std::string, double> learned_;  // By rule, model, version, feature.
   std::map<std::string, ServingMetrics::ModelTotals> serving_before_;  // By model.
   int64_t last_evaluation_ms_ = 0;

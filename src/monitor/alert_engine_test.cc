@@ -34,7 +34,12 @@ alerts:
     severity: info
 )";
 
-constexpr int64_t kStart = 1'800'000'000'000;  // 2027-01-15T08:00:00Z.
+constexpr int64_t kStart = 1'800'000'000'000;
+
+// The serving table as the alert thread passes it: the model with version 1 ready.
+std::vector<ServedModel> Served(const std::shared_ptr<const ModelConfig>& config) {
+  return {{config->name, config, {1}}};
+}  // 2027-01-15T08:00:00Z.
 
 // One closed window whose Age PSI and drift share are as given.
 ClosedWindow Window(const std::shared_ptr<const ModelConfig>& config,
@@ -239,17 +244,17 @@ TEST_F(AlertEngineTest, PastItsDeadlineAFiringAlertEscalatesOnceAndAcknowledgeme
   DrainOutbox();
   // Re-sends to Alertmanager keep it alive there, without events.
   now_ += 60'000;
-  engine_->Evaluate({config_}, nullptr);
+  engine_->Evaluate(Served(config_), nullptr);
   auto outbox = Outbox();
   ASSERT_EQ(outbox.size(), 1u);
   EXPECT_EQ(outbox[0].kind, "alertmanager");
   DrainOutbox();
   now_ = Only("age_psi").resolve_by_ms - 1;
-  engine_->Evaluate({config_}, nullptr);
+  engine_->Evaluate(Served(config_), nullptr);
   EXPECT_EQ(Only("age_psi").severity, "warning");
   DrainOutbox();
   now_ += 1;
-  engine_->Evaluate({config_}, nullptr);
+  engine_->Evaluate(Served(config_), nullptr);
   const AlertRecord a = Only("age_psi");
   EXPECT_EQ(a.severity, "critical");
   EXPECT_EQ(a.escalated_ms, now_);
@@ -267,7 +272,7 @@ TEST_F(AlertEngineTest, PastItsDeadlineAFiringAlertEscalatesOnceAndAcknowledgeme
   }
   DrainOutbox();
   now_ += 30'000;
-  engine_->Evaluate({config_}, nullptr);
+  engine_->Evaluate(Served(config_), nullptr);
   EXPECT_TRUE(Outbox().empty()) << "escalation happens once";
 }
 
@@ -302,13 +307,13 @@ TEST_F(AlertEngineTest, SilencesSuppressNotificationsUntilTheyEnd) {
   EXPECT_EQ(json::parse(events.back().detail)["silenced_by"], *id);
   DrainOutbox();
   now_ += 60'000;
-  engine_->Evaluate({config_}, nullptr);
+  engine_->Evaluate(Served(config_), nullptr);
   for (const Notification& n : Outbox()) EXPECT_NE(n.alert_id, age.id) << "no re-sends while silenced";
   DrainOutbox();
 
   // The silence ends; the alert still fires, so now it is told.
   now_ += 10 * 60'000;
-  engine_->Evaluate({config_}, nullptr);
+  engine_->Evaluate(Served(config_), nullptr);
   bool told = false;
   for (const Notification& n : Outbox()) told = told || n.alert_id == age.id;
   EXPECT_TRUE(told);
@@ -346,7 +351,7 @@ TEST_F(AlertEngineTest, RemovingARuleResolvesItsAlerts) {
   ModelConfig changed = *config_;
   changed.alerts.pop_back();
   now_ += 1000;
-  engine_->Evaluate({std::make_shared<const ModelConfig>(changed)}, nullptr);
+  engine_->Evaluate(Served(std::make_shared<const ModelConfig>(changed)), nullptr);
   EXPECT_EQ(Only("drifting").state, "resolved");
   EXPECT_NE(store_->AlertEvents(Only("drifting").id)->back().detail.find("rule removed"), std::string::npos);
 }
@@ -361,26 +366,90 @@ TEST_F(AlertEngineTest, ServingRulesUseTheIntervalsErrorRateAndLatency) {
   MetricsRegistry registry;
   ServingMetrics serving(registry);
   VersionMetrics v = serving.ForVersion("credit", "1");
-  engine_->Evaluate({shared}, &serving);  // The baseline.
+  engine_->Evaluate(Served(shared), &serving);  // The baseline.
   for (int i = 0; i < 95; ++i) {
     v.requests->Increment();
     v.request_latency->Observe(0.001);
   }
   for (int i = 0; i < 5; ++i) serving.CountFailure("credit", "1", "invalid_argument");
   now_ += 60'000;
-  engine_->Evaluate({shared}, &serving);
+  engine_->Evaluate(Served(shared), &serving);
   EXPECT_TRUE(store_->Alerts({})->empty()) << "5% errors, p99 in the 1 ms bucket";
   for (int i = 0; i < 80; ++i) v.requests->Increment();
   for (int i = 0; i < 20; ++i) serving.CountFailure("credit", "1", "internal");
   for (int i = 0; i < 80; ++i) v.request_latency->Observe(2.0);
   now_ += 60'000;
-  engine_->Evaluate({shared}, &serving);
+  engine_->Evaluate(Served(shared), &serving);
   const AlertRecord errors = Only("errors");
   EXPECT_EQ(errors.state, "firing");
   EXPECT_DOUBLE_EQ(errors.value, 0.2);
   EXPECT_EQ(errors.version, 0) << "serving rules watch the model";
   EXPECT_EQ(Only("slow").state, "firing");
   EXPECT_GT(Only("slow").value, 1.0);
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST_F(AlertEngineTest, AWindowOfRefusedRequestsOnlyResolvesNothing) {
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.9));
+  ASSERT_EQ(Only("drifting").state, "firing");
+  ClosedWindow empty = Window(config_, profile_, 0.0, 0.0);
+  empty.report.rows = 0;  // Every request refused: no data to judge drift by.
+  empty.report.rejected = 50;
+  now_ += 1000;
+  engine_->OnWindow(empty);
+  EXPECT_EQ(Only("drifting").state, "firing");
+}
+
+TEST_F(AlertEngineTest, AlertsOfAVersionOrModelNoLongerServedResolve) {
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.9));
+  ASSERT_EQ(Only("drifting").state, "firing");
+  now_ += 1000;
+  engine_->Evaluate(Served(config_), nullptr);
+  EXPECT_EQ(Only("drifting").state, "firing") << "version 1 still serves";
+  now_ += 1000;
+  engine_->Evaluate({{"credit", config_, {2}}}, nullptr);
+  EXPECT_EQ(Only("drifting").state, "resolved");
+  EXPECT_NE(store_->AlertEvents(Only("drifting").id)->back().detail.find("version no longer served"),
+            std::string::npos);
+}
+
+TEST_F(AlertEngineTest, ASilenceDoesNotHideTheResolutionOfAnAlertReceiversWereToldOf) {
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.9));
+  DrainOutbox();  // "firing" went out.
+  Silence s;
+  s.matchers = R"([{"name": "alertname", "value": "drifting"}])";
+  s.ends_ms = now_ + 3600'000;
+  ASSERT_TRUE(engine_->AddSilence(s).ok());
+  now_ += 1000;
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.0));
+  ASSERT_EQ(Only("drifting").state, "resolved");
+  const auto outbox = Outbox();
+  ASSERT_EQ(outbox.size(), 2u);
+  for (const Notification& n : outbox) {
+    if (n.kind == "webhook") {
+      EXPECT_EQ(json::parse(n.payload)["event"], "resolved");
+    }
+  }
+}
+
+TEST_F(AlertEngineTest, SilenceRegularExpressionsRunInLinearTime) {
+  // Exponential for a backtracking engine (std::regex takes minutes on a
+  // label this long); RE2 answers at once.
+  Silence s;
+  s.matchers = R"([{"name": "alertname", "value": "((.*)*)*b", "isRegex": true}])";
+  s.ends_ms = now_ + 3600'000;
+  ASSERT_TRUE(engine_->AddSilence(s).ok());
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.9));  // alertname "drifting": matched against the pattern.
+  EXPECT_EQ(Only("drifting").state, "firing");
+  EXPECT_FALSE(Outbox().empty()) << "not silenced: no 'b' at the end";
+  Silence too_long = s;
+  too_long.matchers = R"([{"name": "a", "value": ")" + std::string(2000, 'x') + R"(", "isRegex": true}])";
+  EXPECT_EQ(engine_->AddSilence(too_long).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -50,7 +50,11 @@ void AlertNotifier::Run() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     lock.unlock();
-    DeliverDue();
+    try {
+      DeliverDue();
+    } catch (const std::exception& e) {  // A bug here must not take the server down.
+      spdlog::error("notifications: {}", e.what());
+    }
     lock.lock();
     cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_interval_ms), [&] { return stop_ || woken_; });
     woken_ = false;
@@ -66,6 +70,10 @@ int64_t AlertNotifier::DeliverDue() {
   }
   thread_local std::mt19937_64 rng{std::random_device{}()};
   for (Notification& n : *due) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) break;  // The rest stay in the outbox for the next start.
+    }
     const auto reply = SendHttpRequest("POST", n.url, n.payload, "application/json",
                                    {{"Idempotency-Key", n.idempotency_key}},
                                    std::chrono::milliseconds(options_.timeout_ms));
@@ -83,7 +91,10 @@ int64_t AlertNotifier::DeliverDue() {
     const nlohmann::json detail = {{"kind", n.kind}, {"url", n.url}, {"attempts", n.attempts}};
     if (error.empty()) {
       sent_.WithLabels({n.kind, "delivered"}).Increment();
-      if (Status s = store_.FinishNotification(n, {0, n.alert_id, now, "notified", 0, detail.dump()}); !s.ok()) {
+      // Re-sends to Alertmanager repeat what it was told: not an event.
+      const bool resend = n.idempotency_key.find("-resend-") != std::string::npos;
+      if (Status s = store_.FinishNotification(n, {0, n.alert_id, now, resend ? "" : "notified", 0, SafeDump(detail)});
+          !s.ok()) {
         spdlog::error("notifications: {}", s.ToString());
       }
       continue;
@@ -93,7 +104,7 @@ int64_t AlertNotifier::DeliverDue() {
       spdlog::warn("alert {}: giving up on {} after {} attempts: {}", n.alert_id, n.url, n.attempts, error);
       nlohmann::json failed = detail;
       failed["error"] = error;
-      if (Status s = store_.FinishNotification(n, {0, n.alert_id, now, "notification_failed", 0, failed.dump()});
+      if (Status s = store_.FinishNotification(n, {0, n.alert_id, now, "notification_failed", 0, SafeDump(failed)});
           !s.ok()) {
         spdlog::error("notifications: {}", s.ToString());
       }

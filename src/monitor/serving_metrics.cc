@@ -61,7 +61,11 @@ ServingMetrics::ModelTotals ServingMetrics::Totals(const std::string& model) con
     if (labels[0] == model) t.requests += c.value();
   });
   failures_.ForEach([&](const std::vector<std::string>& labels, const Counter& c) {
-    if (labels[0] == model) t.failures += c.value();
+    if (labels[0] != model) return;
+    // The client's mistakes (bad input, unknown version) are not the
+    // server's error rate; schema_violation_rate watches bad input.
+    if (labels[2] == "invalid_argument" || labels[2] == "not_found") return;
+    t.failures += c.value();
   });
   request_latency_.ForEach([&](const std::vector<std::string>& labels, const Histogram& h) {
     if (labels[0] != model) return;

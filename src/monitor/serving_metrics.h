@@ -51,7 +51,7 @@ class ServingMetrics {
   // on serving metrics (which take differences between two calls).
   struct ModelTotals {
     double requests = 0;  // Answered successfully.
-    double failures = 0;  // Failed for any reason.
+    double failures = 0;  // Failed on the server's side (not invalid_argument or not_found).
     std::vector<uint64_t> latency_buckets;  // Per bucket of LatencyBucketsSeconds(), +Inf last.
   };
   ModelTotals Totals(const std::string& model) const;

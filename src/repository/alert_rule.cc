@@ -214,6 +214,8 @@ Result<AlertRule> ParseRule(const YAML::Node& node, const std::string& where,
   };
   VIGIL_RETURN_IF_ERROR(duration("resolve_within", &r.resolve_within_s));
   VIGIL_RETURN_IF_ERROR(duration("lookback", &r.lookback_s));
+  if (r.resolve_within_s < 60) return Invalid(where + ".resolve_within", "must be at least 1m");
+  if (r.lookback_s < 60) return Invalid(where + ".lookback", "must be at least 1m");
   if (node["min_samples"]) {
     if (r.kind != AlertMetricKind::kQuality) return Invalid(where + ".min_samples", "only quality metrics take it");
     if (!YAML::convert<int64_t>::decode(node["min_samples"], r.min_samples) || r.min_samples < 1) {

@@ -102,6 +102,10 @@ Result<int64_t> SqliteStore::SaveAlert(const AlertRecord& a, const AlertEvent& e
     }
   }
   VIGIL_RETURN_IF_ERROR(InsertEvent(db_, id, event));
+  if (a.state == "resolved") {
+    Statement drop(db_, "DELETE FROM notifications WHERE alert = ? AND idempotency_key LIKE '%-resend-%'");
+    if (!drop.ok() || drop.Bind(1, id).Step() != SQLITE_DONE) return Error(db_, "dropping a resolved alert's re-sends");
+  }
   VIGIL_RETURN_IF_ERROR(InsertNotifications(db_, id, notifications));
   VIGIL_RETURN_IF_ERROR(t.Commit());
   return id;
@@ -187,10 +191,19 @@ Result<bool> SqliteStore::ExpireSilence(int64_t id, int64_t now_ms) {
   return sqlite3_changes(db_) == 1;
 }
 
-Status SqliteStore::AddNotifications(const std::vector<Notification>& notifications) {
+Status SqliteStore::AddNotifications(const std::vector<Notification>& notifications, bool replace_pending_resends) {
   std::lock_guard lock(mu_);
   Transaction t(db_);
   VIGIL_RETURN_IF_ERROR(t.status());
+  if (replace_pending_resends) {
+    Statement drop(db_, "DELETE FROM notifications WHERE alert = ? AND url = ? AND idempotency_key LIKE '%-resend-%'");
+    if (!drop.ok()) return Error(db_, "preparing the re-send replacement");
+    for (const Notification& n : notifications) {
+      drop.Bind(1, n.alert_id).Bind(2, n.url);
+      if (drop.Step() != SQLITE_DONE) return Error(db_, "replacing a pending re-send");
+      drop.Reset();
+    }
+  }
   VIGIL_RETURN_IF_ERROR(InsertNotifications(db_, 0, notifications));
   return t.Commit();
 }
@@ -218,7 +231,7 @@ Status SqliteStore::FinishNotification(const Notification& n, const AlertEvent& 
   VIGIL_RETURN_IF_ERROR(t.status());
   Statement q(db_, "DELETE FROM notifications WHERE id = ?");
   if (!q.ok() || q.Bind(1, n.id).Step() != SQLITE_DONE) return Error(db_, "removing a delivered notification");
-  VIGIL_RETURN_IF_ERROR(InsertEvent(db_, n.alert_id, event));
+  if (!event.kind.empty()) VIGIL_RETURN_IF_ERROR(InsertEvent(db_, n.alert_id, event));
   return t.Commit();
 }
 

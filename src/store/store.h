@@ -163,7 +163,9 @@ class Store {
   virtual Result<std::vector<StoredWindow>> Windows(const std::string& model, int64_t version, int64_t limit) = 0;
 
   // Saves `alert` (inserting it when its id is 0), records `event` for it
-  // and queues `notifications`, in one transaction. Returns the alert's id.
+  // and queues `notifications`, in one transaction; a resolved alert's
+  // undelivered re-sends are dropped (a late one would re-open it in
+  // Alertmanager). Returns the alert's id.
   virtual Result<int64_t> SaveAlert(const AlertRecord& alert, const AlertEvent& event,
                                     const std::vector<Notification>& notifications) = 0;
   // Alerts matching `query`, newest first.
@@ -178,11 +180,14 @@ class Store {
   // Ends a silence now; false if there is none with this id or it had ended.
   virtual Result<bool> ExpireSilence(int64_t id, int64_t now_ms) = 0;
 
-  virtual Status AddNotifications(const std::vector<Notification>& notifications) = 0;
+  // With `replace_pending_resends`, an undelivered re-send (key containing
+  // "-resend-") of the same alert to the same URL is replaced.
+  virtual Status AddNotifications(const std::vector<Notification>& notifications,
+                                  bool replace_pending_resends = false) = 0;
   // Notifications due at `now_ms`, oldest first.
   virtual Result<std::vector<Notification>> DueNotifications(int64_t now_ms, int64_t limit) = 0;
   // Delivered (or given up): removed from the outbox, with an event on the
-  // alert saying so.
+  // alert saying so (none when `event.kind` is empty).
   virtual Status FinishNotification(const Notification& notification, const AlertEvent& event) = 0;
   // Failed for now: records the attempt and when to try again.
   virtual Status RetryNotification(const Notification& notification) = 0;
