@@ -456,6 +456,16 @@ json QualityJson(const ModelConfig& config, const std::vector<LabeledPrediction>
            {"log_loss", EstimateJson(b.log_loss)},
            {"confusion_matrix", {{"true_positives", b.true_positives}, {"false_positives", b.false_positives},
                                  {"true_negatives", b.true_negatives}, {"false_negatives", b.false_negatives}}}};
+    } else if (v.multiclass) {
+      const MultiClassQuality& m = v.multi;
+      q = {{"labelled_rows", m.n},
+           {"accuracy", EstimateJson(m.accuracy)},
+           {"precision", m.macro_precision},
+           {"recall", m.macro_recall},
+           {"f1", m.macro_f1},
+           {"log_loss", EstimateJson(m.log_loss)},
+           {"classes", config.classes},
+           {"confusion_matrix", m.confusion}};  // [actual][predicted], in the order of classes.
     } else {
       const RegressionQuality& r = v.regression;
       q = {{"labelled_rows", r.n},

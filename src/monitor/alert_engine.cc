@@ -45,6 +45,15 @@ json Labels(const AlertRule& rule, const std::string& model, int64_t version, co
 
 // The estimate of a quality metric, and whether it has a standard error.
 std::optional<Estimate> QualityEstimate(const VersionQuality& q, const std::string& metric) {
+  if (q.multiclass) {
+    const MultiClassQuality& m = q.multi;
+    if (metric == "accuracy") return m.accuracy;
+    if (metric == "precision") return Estimate{m.macro_precision, 0};
+    if (metric == "recall") return Estimate{m.macro_recall, 0};
+    if (metric == "f1") return Estimate{m.macro_f1, 0};
+    if (metric == "log_loss") return m.log_loss;
+    return std::nullopt;
+  }
   if (q.binary) {
     const BinaryQuality& b = q.classification;
     if (metric == "accuracy") return b.accuracy;
@@ -62,7 +71,9 @@ std::optional<Estimate> QualityEstimate(const VersionQuality& q, const std::stri
   return std::nullopt;
 }
 
-int64_t QualitySamples(const VersionQuality& q) { return q.binary ? q.classification.n : q.regression.n; }
+int64_t QualitySamples(const VersionQuality& q) {
+  return q.multiclass ? q.multi.n : q.binary ? q.classification.n : q.regression.n;
+}
 
 // Prometheus's histogram_quantile: linear within the bucket that holds the
 // rank; the +Inf bucket answers with the largest finite bound.

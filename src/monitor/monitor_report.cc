@@ -1,5 +1,6 @@
 #include "monitor/monitor_report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -24,10 +25,47 @@ std::string Band(const Estimate& e) {
   return Format("%.3f [%.3f, %.3f]", e.value, std::max(0.0, e.lower()), e.upper());
 }
 
+// Multi-class models: each labelled row's logged class probabilities (the
+// probability output, [K] per row) and the label's class index.
+std::vector<VersionQuality> MultiClassQualityByVersion(const ModelConfig& config,
+                                                       const std::vector<LabeledPrediction>& labeled) {
+  const size_t k = config.classes.size();
+  std::string output;
+  for (const OutputSpec& o : config.outputs) {
+    if (o.kind == OutputKind::kProbability && output.empty()) output = o.name;
+  }
+  std::map<int64_t, std::pair<std::vector<float>, std::vector<int>>> by_version;  // Probabilities, labels.
+  for (const LabeledPrediction& l : labeled) {
+    const nlohmann::json label = nlohmann::json::parse(l.label, nullptr, false);
+    if (!label.is_string()) continue;
+    const auto cls = std::find(config.classes.begin(), config.classes.end(), label.get<std::string>());
+    if (cls == config.classes.end()) continue;
+    const nlohmann::json outputs = nlohmann::json::parse(l.prediction.outputs, nullptr, false);
+    if (!outputs.is_object() || !outputs.contains(output)) continue;
+    const nlohmann::json& column = outputs[output];
+    if (!column.is_array() || l.row < 0 || l.row >= static_cast<int64_t>(column.size())) continue;
+    const nlohmann::json& row = column[static_cast<size_t>(l.row)];
+    if (!row.is_array() || row.size() != k) continue;
+    auto& [probabilities, labels] = by_version[l.prediction.version];
+    for (const nlohmann::json& p : row) probabilities.push_back(p.is_number() ? p.get<float>() : 0.0f);
+    labels.push_back(static_cast<int>(cls - config.classes.begin()));
+  }
+  std::vector<VersionQuality> out;
+  for (const auto& [version, data] : by_version) {
+    VersionQuality q;
+    q.version = version;
+    q.multiclass = true;
+    q.multi = MultiClassClassificationQuality(data.first, k, data.second);
+    out.push_back(q);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<VersionQuality> QualityByVersion(const ModelConfig& config, const std::vector<LabeledPrediction>& labeled) {
   const bool binary = config.classes.size() == 2;
+  if (config.classes.size() >= 3) return MultiClassQualityByVersion(config, labeled);
   if (!binary && !config.classes.empty()) return {};
   std::map<int64_t, std::pair<std::vector<float>, std::vector<float>>> by_version;  // Scores, labels.
   Tensor features;
@@ -155,6 +193,19 @@ Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& opti
              Format("\n  confusion: TP %lld  FP %lld  TN %lld  FN %lld\n", static_cast<long long>(q.true_positives),
                     static_cast<long long>(q.false_positives), static_cast<long long>(q.true_negatives),
                     static_cast<long long>(q.false_negatives));
+    } else if (v.multiclass) {
+      const MultiClassQuality& q = v.multi;
+      out += Format("model quality, version %lld (%lld labelled rows; value [value - 3 SE, value + 3 SE]):\n",
+                    static_cast<long long>(v.version), static_cast<long long>(q.n));
+      out += "  accuracy  " + Band(q.accuracy) +
+             Format("\n  precision %.3f (macro)\n  recall    %.3f (macro)\n  F1        %.3f (macro)\n", q.macro_precision,
+                    q.macro_recall, q.macro_f1) +
+             "  log loss  " + Band(q.log_loss) + "\n  confusion (rows actual, columns predicted):\n";
+      for (size_t a = 0; a < q.confusion.size(); ++a) {
+        out += "    " + Format("%-12s", config->classes[a].c_str());
+        for (int64_t c : q.confusion[a]) out += Format(" %7lld", static_cast<long long>(c));
+        out += "\n";
+      }
     } else {
       const RegressionQuality& q = v.regression;
       out += Format("model quality, version %lld (%lld labelled rows):\n", static_cast<long long>(v.version),

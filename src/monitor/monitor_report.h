@@ -34,13 +34,17 @@ Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& opti
 
 // Model quality per version from a model's labelled predictions: the score
 // (PredictionLog::FromStored) against the label, for binary classifiers
-// (positive: classes[1], at label_threshold) and regressors. Empty for
-// other models or without usable labels. Versions ascending.
+// (positive: classes[1], at label_threshold) and regressors; the logged
+// class probabilities against the label for multi-class models (which need
+// their probability output requested). Empty without usable labels.
+// Versions ascending.
 struct VersionQuality {
   int64_t version = 0;
   bool binary = false;
-  BinaryQuality classification;  // When binary.
-  RegressionQuality regression;  // Otherwise.
+  bool multiclass = false;
+  BinaryQuality classification;   // When binary.
+  MultiClassQuality multi;        // When multiclass (K >= 3 classes).
+  RegressionQuality regression;   // Otherwise.
 };
 std::vector<VersionQuality> QualityByVersion(const ModelConfig& config, const std::vector<LabeledPrediction>& labeled);
 

@@ -74,3 +74,44 @@ classes: [good, bad]
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// Multi-class quality from what the log stored: the probability output's
+// [K] row of each labelled prediction against the label's class.
+TEST(MonitorReportTest, MultiClassQualityFromLoggedProbabilities) {
+  auto config = ParseModelConfig(R"(
+backend: xgboost
+features: [{name: x}]
+classes: [low, mid, high]
+outputs: [{name: probability, kind: probability}, {name: label, kind: label}]
+)", "m");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const auto shared = std::make_shared<const ModelConfig>(*config);
+  PredictionRecord r;
+  r.config = shared;
+  r.version = 2;
+  r.request_id = "batch";
+  r.time_ms = 1000;
+  r.features = Tensor("input", DataType::kFp32, {3, 1});
+  Tensor p("probability", DataType::kFp32, {3, 3});
+  const float probabilities[] = {0.7f, 0.2f, 0.1f, 0.1f, 0.6f, 0.3f, 0.2f, 0.3f, 0.5f};
+  std::copy(std::begin(probabilities), std::end(probabilities), p.values<float>().begin());
+  r.outputs.push_back(std::move(p));
+  const StoredPrediction stored = PredictionLog::ToStored(r);
+  std::vector<LabeledPrediction> labeled = {{stored, 0, "\"low\"", 2000},
+                                            {stored, 1, "\"mid\"", 2000},
+                                            {stored, 2, "\"mid\"", 2000},  // Predicted high.
+                                            {stored, 2, "\"nonsense\"", 2000}};  // Not a class: ignored.
+  const auto quality = QualityByVersion(*config, labeled);
+  ASSERT_EQ(quality.size(), 1u);
+  EXPECT_EQ(quality[0].version, 2);
+  ASSERT_TRUE(quality[0].multiclass);
+  EXPECT_EQ(quality[0].multi.n, 3);
+  EXPECT_NEAR(quality[0].multi.accuracy.value, 2.0 / 3, 1e-12);
+  EXPECT_EQ(quality[0].multi.confusion[1][2], 1);
+}
+
+}  // namespace
+}  // namespace vigil

@@ -71,6 +71,56 @@ BinaryQuality BinaryClassificationQuality(std::span<const float> probabilities, 
   return q;
 }
 
+MultiClassQuality MultiClassClassificationQuality(std::span<const float> probabilities, size_t classes,
+                                                  std::span<const int> labels) {
+  MultiClassQuality q;
+  if (classes == 0) return q;
+  const size_t n = std::min(probabilities.size() / classes, labels.size());
+  q.confusion.assign(classes, std::vector<int64_t>(classes, 0));
+  std::vector<double> losses;
+  int64_t right = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int actual = labels[i];
+    if (actual < 0 || static_cast<size_t>(actual) >= classes) continue;
+    const float* p = probabilities.data() + i * classes;
+    const size_t predicted = static_cast<size_t>(std::max_element(p, p + classes) - p);
+    ++q.confusion[static_cast<size_t>(actual)][predicted];
+    right += predicted == static_cast<size_t>(actual) ? 1 : 0;
+    losses.push_back(-std::log(std::clamp(static_cast<double>(p[actual]), 1e-15, 1.0)));
+    ++q.n;
+  }
+  q.accuracy = Proportion(static_cast<double>(right), static_cast<double>(q.n));
+  q.log_loss = Mean(losses);
+  double precision_sum = 0, recall_sum = 0, f1_sum = 0;
+  int precision_classes = 0, recall_classes = 0, f1_classes = 0;
+  for (size_t k = 0; k < classes; ++k) {
+    int64_t predicted = 0, actual = 0;
+    for (size_t j = 0; j < classes; ++j) {
+      predicted += q.confusion[j][k];
+      actual += q.confusion[k][j];
+    }
+    const double tp = static_cast<double>(q.confusion[k][k]);
+    const double precision = predicted > 0 ? tp / static_cast<double>(predicted) : 0.0;
+    const double recall = actual > 0 ? tp / static_cast<double>(actual) : 0.0;
+    if (predicted > 0) {
+      precision_sum += precision;
+      ++precision_classes;
+    }
+    if (actual > 0) {
+      recall_sum += recall;
+      ++recall_classes;
+    }
+    if (predicted > 0 || actual > 0) {
+      f1_sum += precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0;
+      ++f1_classes;
+    }
+  }
+  q.macro_precision = precision_classes ? precision_sum / precision_classes : 0.0;
+  q.macro_recall = recall_classes ? recall_sum / recall_classes : 0.0;
+  q.macro_f1 = f1_classes ? f1_sum / f1_classes : 0.0;
+  return q;
+}
+
 RegressionQuality RegressionQualityOf(std::span<const float> predictions, std::span<const float> actuals) {
   RegressionQuality q;
   const size_t n = std::min(predictions.size(), actuals.size());

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace vigil {
 
@@ -32,6 +33,23 @@ struct BinaryQuality {
 // predicted positive at or above `threshold`.
 BinaryQuality BinaryClassificationQuality(std::span<const float> probabilities, std::span<const float> labels,
                                           double threshold);
+
+// K >= 3 classes. The predicted class is the most probable one (the
+// label output's choice). Precision, recall and F1 are macro averages: the
+// unweighted mean over the classes where each is defined (precision over
+// classes predicted at least once, recall over classes present).
+struct MultiClassQuality {
+  int64_t n = 0;
+  std::vector<std::vector<int64_t>> confusion;  // [actual][predicted], K x K.
+  Estimate accuracy;  // Agresti-Coull standard error.
+  double macro_precision = 0, macro_recall = 0, macro_f1 = 0;
+  Estimate log_loss;  // Mean of -ln p(actual class), clipped to [1e-15, 1].
+};
+
+// `probabilities`: n rows of `classes` values; `labels`: the actual class
+// index of each row.
+MultiClassQuality MultiClassClassificationQuality(std::span<const float> probabilities, size_t classes,
+                                                  std::span<const int> labels);
 
 struct RegressionQuality {
   int64_t n = 0;

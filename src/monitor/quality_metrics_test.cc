@@ -57,3 +57,35 @@ TEST(QualityMetricsTest, EmptyWindowsAreUndefinedNotZero) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// Five rows of three classes, worked by hand: confusion [actual][predicted]
+// {1,0,0}, {0,1,1}, {0,1,1}; accuracy 3/5; per-class precision 1, 1/2, 1/2
+// and recall 1, 1/2, 1/2, so macro precision, recall and F1 are 2/3; log
+// loss the mean of -ln(0.7, 0.6, 0.3, 0.3, 0.8).
+TEST(QualityMetricsTest, MultiClassByHand) {
+  const std::vector<float> p = {0.7f, 0.2f, 0.1f,  0.1f, 0.6f, 0.3f,  0.2f, 0.3f, 0.5f,
+                                0.3f, 0.4f, 0.3f,  0.1f, 0.1f, 0.8f};
+  const std::vector<int> labels = {0, 1, 1, 2, 2};
+  const MultiClassQuality q = MultiClassClassificationQuality(p, 3, labels);
+  EXPECT_EQ(q.n, 5);
+  EXPECT_EQ(q.confusion, (std::vector<std::vector<int64_t>>{{1, 0, 0}, {0, 1, 1}, {0, 1, 1}}));
+  EXPECT_DOUBLE_EQ(q.accuracy.value, 0.6);
+  EXPECT_NEAR(q.accuracy.standard_error, std::sqrt(5.0 / 9 * 4.0 / 9 / 9), 1e-12);
+  EXPECT_NEAR(q.macro_precision, 2.0 / 3, 1e-12);
+  EXPECT_NEAR(q.macro_recall, 2.0 / 3, 1e-12);
+  EXPECT_NEAR(q.macro_f1, 2.0 / 3, 1e-12);
+  EXPECT_NEAR(q.log_loss.value,
+              -(std::log(0.7) + std::log(0.6) + std::log(0.3) + std::log(0.3) + std::log(0.8)) / 5, 1e-6);
+  // A class that is never predicted and never the answer does not count in
+  // the macro averages; an out-of-range label is ignored.
+  const std::vector<float> p4 = {0.9f, 0.05f, 0.05f, 0.0f, 0.1f, 0.8f, 0.1f, 0.0f};
+  const MultiClassQuality four = MultiClassClassificationQuality(p4, 4, std::vector<int>{0, 7});
+  EXPECT_EQ(four.n, 1);
+  EXPECT_DOUBLE_EQ(four.macro_f1, 1.0);
+}
+
+}  // namespace
+}  // namespace vigil
