@@ -114,6 +114,7 @@ int Serve(const ServeFlags& flags) {
     alert_options.resend_interval_ms = flags.alert_resend_seconds * 1000;
     alert_options.window_rows = flags.window_rows;
     alert_options.external_url = flags.external_url;
+    alert_options.history_ms = flags.log_retention_hours * 3600 * 1000;
     alerts = std::make_unique<AlertEngine>(alert_options, *store, registry, SystemClock());
     if (Status s = alerts->Start(); !s.ok()) {
       std::fprintf(stderr, "vigil serve: alerts: %s\n", s.message().c_str());

@@ -554,6 +554,12 @@ void AlertEngine::Evaluate(const std::vector<ServedModel>& models, const Serving
   }
   std::lock_guard lock(mu_);
   std::erase_if(silences_, [&](const auto& s) { return s->silence.ends_ms <= now; });
+  if (now - last_prune_ms_ >= 3600'000) {  // Hourly: alerts that ended, with their events, past the history.
+    last_prune_ms_ = now;
+    if (auto pruned = store_.PruneAlerts(now - options_.history_ms); !pruned.ok()) {
+      spdlog::warn("alerts: retention: {}", pruned.status().ToString());
+    }
+  }
   for (auto it = active_.begin(); it != active_.end();) {
     Tracked& t = it->second;
     // An alert whose series is gone resolves: its model is no longer served,

@@ -67,6 +67,7 @@ struct AlertEngineOptions {
   int64_t evaluation_interval_ms = 60'000;  // Quality and serving rules.
   int64_t window_rows = 1000;  // Reference chunk size for learned thresholds (unless model.yaml sets one).
   std::string external_url;                 // This server, for links (generatorURL).
+  int64_t history_ms = 30LL * 24 * 3600 * 1000;  // Ended alerts and silences are deleted after this.
 };
 
 class AlertEngine {
@@ -156,6 +157,7 @@ class AlertEngine {
   std::map<std::string, double> learned_;  // By rule, model, version, feature.
   std::map<std::string, ServingMetrics::ModelTotals> serving_before_;  // By model.
   int64_t last_evaluation_ms_ = 0;
+  int64_t last_prune_ms_ = 0;
 };
 
 }  // namespace vigil

@@ -454,3 +454,25 @@ TEST_F(AlertEngineTest, SilenceRegularExpressionsRunInLinearTime) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST_F(AlertEngineTest, AlertsThatEndedAreDeletedAfterTheHistoryPeriod) {
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.9));  // drifting fires...
+  now_ += 1000;
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.0));  // ...and resolves.
+  now_ += 1000;
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.9));  // A second one fires and stays.
+  engine_->Evaluate(Served(config_), nullptr);
+  ASSERT_EQ(store_->Alerts({})->size(), 2u);
+  now_ += 31LL * 24 * 3600 * 1000;  // Past the 30-day default.
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.9));  // Still drifting.
+  engine_->Evaluate(Served(config_), nullptr);
+  const auto left = *store_->Alerts({});
+  ASSERT_EQ(left.size(), 1u) << "the resolved one is gone, the firing one stays";
+  EXPECT_EQ(left[0].state, "firing");
+}
+
+}  // namespace
+}  // namespace vigil

@@ -155,6 +155,19 @@ Result<std::vector<AlertEvent>> SqliteStore::AlertEvents(int64_t alert_id) {
   return out;
 }
 
+Result<int64_t> SqliteStore::PruneAlerts(int64_t before_ms) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  Statement alerts(db_, "DELETE FROM alerts WHERE state IN ('resolved', 'inactive') AND updated_ms < ?");
+  if (!alerts.ok() || alerts.Bind(1, before_ms).Step() != SQLITE_DONE) return Error(db_, "deleting old alerts");
+  const int64_t deleted = sqlite3_changes(db_);
+  Statement silences(db_, "DELETE FROM silences WHERE ends_ms < ?");
+  if (!silences.ok() || silences.Bind(1, before_ms).Step() != SQLITE_DONE) return Error(db_, "deleting old silences");
+  VIGIL_RETURN_IF_ERROR(t.Commit());
+  return deleted;
+}
+
 Result<int64_t> SqliteStore::AddSilence(const Silence& s) {
   std::lock_guard lock(mu_);
   Statement q(db_,

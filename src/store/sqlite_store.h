@@ -55,6 +55,7 @@ class SqliteStore : public Store {
   Result<std::vector<AlertRecord>> Alerts(const AlertQuery& query) override;
   Result<std::optional<AlertRecord>> GetAlert(int64_t id) override;
   Result<std::vector<AlertEvent>> AlertEvents(int64_t alert_id) override;
+  Result<int64_t> PruneAlerts(int64_t before_ms) override;
   Result<int64_t> AddSilence(const Silence& silence) override;
   Result<std::vector<Silence>> Silences(int64_t now_ms) override;
   Result<bool> ExpireSilence(int64_t id, int64_t now_ms) override;

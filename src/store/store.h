@@ -174,6 +174,10 @@ class Store {
   // The alert's events, oldest first.
   virtual Result<std::vector<AlertEvent>> AlertEvents(int64_t alert_id) = 0;
 
+  // Deletes alerts that ended (resolved or cleared) before `before_ms`, with
+  // their events, and silences that ended before it. Returns the alerts deleted.
+  virtual Result<int64_t> PruneAlerts(int64_t before_ms) = 0;
+
   virtual Result<int64_t> AddSilence(const Silence& silence) = 0;
   // Silences whose end is after `now_ms` (active or not yet started).
   virtual Result<std::vector<Silence>> Silences(int64_t now_ms) = 0;
