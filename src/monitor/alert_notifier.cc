@@ -75,8 +75,8 @@ int64_t AlertNotifier::DeliverDue() {
       if (stop_) break;  // The rest stay in the outbox for the next start.
     }
     const auto reply = SendHttpRequest("POST", n.url, n.payload, "application/json",
-                                   {{"Idempotency-Key", n.idempotency_key}},
-                                   std::chrono::milliseconds(options_.timeout_ms));
+                                       {{"Idempotency-Key", n.idempotency_key}},
+                                       std::chrono::milliseconds(options_.timeout_ms));
     const int64_t now = clock_();
     ++n.attempts;
     std::string error;
