@@ -13,19 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-HttpResponse Json(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = SafeDump(body);
-  return r;
-}
-
-HttpResponse NotAllowed(const std::string& method, const std::string& allowed) {
-  HttpResponse r = ErrorResponse(405, "method " + method + " is not allowed here; use " + allowed);
-  r.headers.emplace_back("Allow", allowed);
-  return r;
-}
-
 bool ParseId(const std::string& text, int64_t* id) {
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *id);
   return ec == std::errc() && ptr == text.data() + text.size() && *id > 0;
@@ -140,26 +127,26 @@ HttpResponse AlertApi::Handle(const HttpRequest& request, const std::vector<std:
   if (p.size() >= 2 && p[1] == "alerts") {
     if (p.size() == 2) {
       route = "/api/alerts";
-      return get ? List(request.query) : NotAllowed(method, "GET");
+      return get ? List(request.query) : MethodNotAllowed(method, "GET");
     }
     if (p.size() == 3) {
       route = "/api/alerts/{id}";
-      return get ? Get(p[2]) : NotAllowed(method, "GET");
+      return get ? Get(p[2]) : MethodNotAllowed(method, "GET");
     }
     if (p.size() == 4 && p[3] == "ack") {
       route = "/api/alerts/{id}/ack";
-      return method == "POST" ? Acknowledge(p[2], request.body) : NotAllowed(method, "POST");
+      return method == "POST" ? Acknowledge(p[2], request.body) : MethodNotAllowed(method, "POST");
     }
   }
   if (p.size() >= 2 && p[1] == "silences") {
     if (p.size() == 2) {
       route = "/api/silences";
       if (get) return ListSilences();
-      return method == "POST" ? AddSilence(request.body) : NotAllowed(method, "GET, POST");
+      return method == "POST" ? AddSilence(request.body) : MethodNotAllowed(method, "GET, POST");
     }
     if (p.size() == 3) {
       route = "/api/silences/{id}";
-      return method == "DELETE" ? ExpireSilence(p[2]) : NotAllowed(method, "DELETE");
+      return method == "DELETE" ? ExpireSilence(p[2]) : MethodNotAllowed(method, "DELETE");
     }
   }
   return ErrorResponse(404, "no endpoint at " + request.path +
@@ -190,7 +177,7 @@ HttpResponse AlertApi::List(const std::string& query) {
   if (!alerts.ok()) return ErrorResponse(alerts.status());
   json list = json::array();
   for (const AlertRecord& a : *alerts) list.push_back(json::parse(AlertEngine::ToJson(a)));
-  return Json(200, {{"alerts", list}});
+  return JsonResponse(200, {{"alerts", list}});
 }
 
 HttpResponse AlertApi::Get(const std::string& id_text) {
@@ -210,7 +197,7 @@ HttpResponse AlertApi::Get(const std::string& id_text) {
                     {"detail", json::parse(e.detail, nullptr, false)}});
   }
   body["events"] = list;
-  return Json(200, body);
+  return JsonResponse(200, body);
 }
 
 HttpResponse AlertApi::Acknowledge(const std::string& id_text, const std::string& body) {
@@ -233,14 +220,14 @@ HttpResponse AlertApi::Acknowledge(const std::string& id_text, const std::string
     return ErrorResponse(code == StatusCode::kFailedPrecondition ? 409 : code == StatusCode::kNotFound ? 404 : 503,
                          acked.status().message());
   }
-  return Json(200, json::parse(AlertEngine::ToJson(*acked)));
+  return JsonResponse(200, json::parse(AlertEngine::ToJson(*acked)));
 }
 
 HttpResponse AlertApi::ListSilences() {
   const int64_t now = NowMs();
   json list = json::array();
   for (const Silence& s : engine_.ActiveSilences()) list.push_back(SilenceJson(s, now));
-  return Json(200, {{"silences", list}});
+  return JsonResponse(200, {{"silences", list}});
 }
 
 HttpResponse AlertApi::AddSilence(const std::string& body) {
@@ -279,7 +266,7 @@ HttpResponse AlertApi::AddSilence(const std::string& body) {
   }
   auto id = engine_.AddSilence(s);
   if (!id.ok()) return ErrorResponse(id.status());
-  return Json(200, {{"silenceID", *id}});
+  return JsonResponse(200, {{"silenceID", *id}});
 }
 
 HttpResponse AlertApi::ExpireSilence(const std::string& id_text) {
@@ -288,7 +275,7 @@ HttpResponse AlertApi::ExpireSilence(const std::string& id_text) {
   auto expired = engine_.ExpireSilence(id);
   if (!expired.ok()) return ErrorResponse(expired.status());
   if (!*expired) return ErrorResponse(404, "no active silence " + id_text);
-  return Json(200, {{"silenceID", id}, {"status", "expired"}});
+  return JsonResponse(200, {{"silenceID", id}, {"status", "expired"}});
 }
 
 }  // namespace vigil

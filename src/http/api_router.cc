@@ -32,19 +32,6 @@ std::vector<std::string> SplitPath(std::string_view path) {
   return parts;
 }
 
-HttpResponse JsonResponse(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
-}
-
-HttpResponse MethodNotAllowed(const std::string& method, const std::string& allowed) {
-  HttpResponse r = ErrorResponse(405, "method " + method + " is not allowed here; use " + allowed);
-  r.headers.emplace_back("Allow", allowed);
-  return r;
-}
-
 json TensorSpecJson(const TensorSpec& spec) {
   return {{"name", spec.name}, {"datatype", DataTypeName(spec.type)}, {"shape", spec.shape}};
 }

@@ -1,5 +1,7 @@
 #include "http/error_mapping.h"
 
+#include <nlohmann/json.hpp>
+
 #include "common/json_text.h"
 
 namespace vigil {
@@ -29,6 +31,19 @@ HttpResponse ErrorResponse(int http_status, std::string_view message) {
 
 HttpResponse ErrorResponse(const Status& status) {
   return ErrorResponse(HttpStatusFor(status.code()), status.message());
+}
+
+HttpResponse MethodNotAllowed(const std::string& method, const std::string& allowed) {
+  HttpResponse r = ErrorResponse(405, "method " + method + " is not allowed here; use " + allowed);
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+HttpResponse JsonResponse(int status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
 }
 
 }  // namespace vigil

@@ -9,6 +9,7 @@
 #ifndef VIGIL_HTTP_ERROR_MAPPING_H_
 #define VIGIL_HTTP_ERROR_MAPPING_H_
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,10 @@ HttpResponse ErrorResponse(const Status& status);
 // {"error": message} with an explicit status (for errors found by the server
 // itself, such as 413 or 405).
 HttpResponse ErrorResponse(int http_status, std::string_view message);
+// 405 naming the allowed methods, with an Allow header.
+HttpResponse MethodNotAllowed(const std::string& method, const std::string& allowed);
+// `body` as JSON with `status` (invalid UTF-8 in it is replaced, never thrown).
+HttpResponse JsonResponse(int status, const nlohmann::json& body);
 
 }  // namespace vigil
 
