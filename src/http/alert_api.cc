@@ -1,10 +1,9 @@
 #include "http/alert_api.h"
 
 #include <charconv>
-#include <cstring>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/rfc3339.h"
 #include "http/error_mapping.h"
 #include "repository/alert_rule.h"
 
@@ -18,72 +17,17 @@ bool ParseId(const std::string& text, int64_t* id) {
   return ec == std::errc() && ptr == text.data() + text.size() && *id > 0;
 }
 
-std::string Iso(int64_t ms) {
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buffer[96];
-  std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buffer;
-}
-
 json SilenceJson(const Silence& s, int64_t now) {
   return {{"id", s.id},
           {"matchers", json::parse(s.matchers, nullptr, false)},
-          {"startsAt", Iso(s.starts_ms)},
-          {"endsAt", Iso(s.ends_ms)},
+          {"startsAt", FormatRfc3339(s.starts_ms)},
+          {"endsAt", FormatRfc3339(s.ends_ms)},
           {"createdBy", s.created_by},
           {"comment", s.comment},
           {"status", s.starts_ms > now ? "pending" : "active"}};
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
-
-bool ParseRfc3339(const std::string& text, int64_t* ms) {
-  std::tm tm{};
-  int frac_ms = 0;
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return false;
-  if (*rest == '.') {
-    ++rest;
-    int digits = 0;
-    while (*rest >= '0' && *rest <= '9') {
-      if (digits < 3) frac_ms = frac_ms * 10 + (*rest - '0');
-      ++digits;
-      ++rest;
-    }
-    if (digits == 0) return false;
-    for (int d = digits; d < 3; ++d) frac_ms *= 10;
-  }
-  int64_t offset_s = 0;
-  if (*rest == 'Z' || *rest == 'z') {
-    ++rest;
-  } else if (*rest == '+' || *rest == '-') {
-    // Exactly "+HH:MM".
-    const int sign = *rest == '-' ? -1 : 1;
-    auto digit = [](char c) { return c >= '0' && c <= '9'; };
-    if (std::strlen(rest) != 6 || !digit(rest[1]) || !digit(rest[2]) || rest[3] != ':' || !digit(rest[4]) ||
-        !digit(rest[5])) {
-      return false;
-    }
-    const int hh = (rest[1] - '0') * 10 + (rest[2] - '0');
-    const int mm = (rest[4] - '0') * 10 + (rest[5] - '0');
-    if (hh > 23 || mm > 59) return false;
-    offset_s = sign * (hh * 3600 + mm * 60);
-    rest += 6;
-  } else {
-    return false;
-  }
-  if (*rest != '\0') return false;
-  *ms = (static_cast<int64_t>(timegm(&tm)) - offset_s) * 1000 + frac_ms;
-  return true;
-}
 
 bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* out) {
   auto decode = [](std::string_view in, std::string* s) {
@@ -191,7 +135,7 @@ HttpResponse AlertApi::Get(const std::string& id_text) {
   json body = json::parse(AlertEngine::ToJson(**alert));
   json list = json::array();
   for (const AlertEvent& e : *events) {
-    list.push_back({{"time", Iso(e.time_ms)},
+    list.push_back({{"time", FormatRfc3339(e.time_ms)},
                     {"kind", e.kind},
                     {"value", e.value},
                     {"detail", json::parse(e.detail, nullptr, false)}});
@@ -224,7 +168,7 @@ HttpResponse AlertApi::Acknowledge(const std::string& id_text, const std::string
 }
 
 HttpResponse AlertApi::ListSilences() {
-  const int64_t now = NowMs();
+  const int64_t now = engine_.Now();
   json list = json::array();
   for (const Silence& s : engine_.ActiveSilences()) list.push_back(SilenceJson(s, now));
   return JsonResponse(200, {{"silences", list}});
@@ -262,7 +206,7 @@ HttpResponse AlertApi::AddSilence(const std::string& body) {
   } else {
     auto seconds = ParseDurationSeconds(doc["duration"].get<std::string>());
     if (!seconds.ok()) return ErrorResponse(400, "duration: " + seconds.status().message());
-    s.ends_ms = (s.starts_ms ? s.starts_ms : NowMs()) + *seconds * 1000;
+    s.ends_ms = (s.starts_ms ? s.starts_ms : engine_.Now()) + *seconds * 1000;
   }
   auto id = engine_.AddSilence(s);
   if (!id.ok()) return ErrorResponse(id.status());

@@ -48,10 +48,6 @@ class AlertApi {
 // is malformed.
 bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* out);
 
-// Parses an RFC 3339 time ("2026-11-28T12:00:00Z", fractional seconds and a
-// "+HH:MM" offset allowed) into Unix milliseconds; false if it is not one.
-bool ParseRfc3339(const std::string& text, int64_t* ms);
-
 }  // namespace vigil
 
 #endif  // VIGIL_HTTP_ALERT_API_H_

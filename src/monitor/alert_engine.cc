@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <re2/re2.h>
 
+#include "common/rfc3339.h"
 #include "monitor/learned_threshold.h"
 #include "monitor/monitor_report.h"
 
@@ -16,16 +17,6 @@ namespace vigil {
 namespace {
 
 using nlohmann::json;
-
-std::string Rfc3339(int64_t ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[96];
-  std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buffer;
-}
 
 std::string RaisedSeverity(const std::string& severity) {
   return severity == "info" ? "warning" : "critical";
@@ -226,18 +217,18 @@ std::string AlertEngine::ToJson(const AlertRecord& a) {
             {"threshold", std::isfinite(a.threshold) ? json(a.threshold) : json(nullptr)},
             {"labels", json::parse(a.labels, nullptr, false)},
             {"annotations", json::parse(a.annotations, nullptr, false)},
-            {"started_at", Rfc3339(a.started_ms)},
-            {"updated_at", Rfc3339(a.updated_ms)}};
+            {"started_at", FormatRfc3339(a.started_ms)},
+            {"updated_at", FormatRfc3339(a.updated_ms)}};
   if (a.version > 0) j["version"] = a.version;
   if (!a.feature.empty()) j["feature"] = a.feature;
-  if (a.fired_ms) j["fired_at"] = Rfc3339(a.fired_ms);
-  if (a.resolve_by_ms) j["resolve_by"] = Rfc3339(a.resolve_by_ms);
-  if (a.escalated_ms) j["escalated_at"] = Rfc3339(a.escalated_ms);
-  if (a.resolved_ms) j["resolved_at"] = Rfc3339(a.resolved_ms);
+  if (a.fired_ms) j["fired_at"] = FormatRfc3339(a.fired_ms);
+  if (a.resolve_by_ms) j["resolve_by"] = FormatRfc3339(a.resolve_by_ms);
+  if (a.escalated_ms) j["escalated_at"] = FormatRfc3339(a.escalated_ms);
+  if (a.resolved_ms) j["resolved_at"] = FormatRfc3339(a.resolved_ms);
   if (a.acknowledged_ms) {
     j["acknowledged"] = {{"by", a.acknowledged_by},
                          {"note", a.acknowledgement_note},
-                         {"at", Rfc3339(a.acknowledged_ms)}};
+                         {"at", FormatRfc3339(a.acknowledged_ms)}};
   }
   return SafeDump(j);
 }
@@ -475,7 +466,7 @@ std::vector<Notification> AlertEngine::Notifications(const Tracked& t, const std
     const json payload = {{"event", event},
                           {"idempotency_key", key},
                           {"alert", json::parse(ToJson(a))},
-                          {"sent_at", Rfc3339(now)}};
+                          {"sent_at", FormatRfc3339(now)}};
     for (const std::string& url : webhooks) {
       out.push_back({0, a.id, "webhook", url, SafeDump(payload), key, now, 0, now, ""});
     }
@@ -495,8 +486,8 @@ std::vector<Notification> AlertEngine::Notifications(const Tracked& t, const std
   }
   const json am = json::array({{{"labels", labels},
                                 {"annotations", annotations},
-                                {"startsAt", Rfc3339(a.fired_ms ? a.fired_ms : a.started_ms)},
-                                {"endsAt", Rfc3339(ends)},
+                                {"startsAt", FormatRfc3339(a.fired_ms ? a.fired_ms : a.started_ms)},
+                                {"endsAt", FormatRfc3339(ends)},
                                 {"generatorURL", options_.external_url + "/api/alerts/" + std::to_string(a.id)}}});
   for (const std::string& url : alertmanagers) {
     std::string target = url;

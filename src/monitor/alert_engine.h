@@ -105,6 +105,9 @@ class AlertEngine {
   double Threshold(const ModelConfig& config, const AlertRule& rule, const ReferenceProfile* profile, int64_t version,
                    int feature, int64_t window_rows);
 
+  // Now, by the engine's clock (injected in tests).
+  int64_t Now() const { return clock_(); }
+
   // The alert as JSON (the API's and the webhook's form).
   static std::string ToJson(const AlertRecord& alert);
 
