@@ -468,7 +468,7 @@ std::vector<Notification> AlertEngine::Notifications(const Tracked& t, const std
                           {"alert", json::parse(ToJson(a))},
                           {"sent_at", FormatRfc3339(now)}};
     for (const std::string& url : webhooks) {
-      out.push_back({0, a.id, "webhook", url, SafeDump(payload), key, now, 0, now, ""});
+      out.push_back({0, a.id, "webhook", url, SafeDump(payload), key, now, 0, now, "", false});
     }
   }
   if (event == "acknowledged") return out;  // Alertmanager has no acknowledgements.
@@ -492,7 +492,8 @@ std::vector<Notification> AlertEngine::Notifications(const Tracked& t, const std
   for (const std::string& url : alertmanagers) {
     std::string target = url;
     while (!target.empty() && target.back() == '/') target.pop_back();
-    out.push_back({0, a.id, "alertmanager", target + "/api/v2/alerts", SafeDump(am), key, now, 0, now, ""});
+    out.push_back({0, a.id, "alertmanager", target + "/api/v2/alerts", SafeDump(am), key, now, 0, now, "",
+                   event == "resend"});
   }
   return out;
 }
@@ -608,17 +609,12 @@ void AlertEngine::Evaluate(const std::vector<ServedModel>& models, const Serving
         t.last_sent_ms = now;
         (void)Save(t, "notified", R"({"reason":"its silence ended while it fires"})", true, now);
       } else if (now - t.last_sent_ms >= options_.resend_interval_ms && !SilencedBy(t.record, now)) {
-        std::vector<Notification> resend;
-        for (Notification& n : Notifications(t, "resend", now)) {
-          if (n.kind == "alertmanager") resend.push_back(std::move(n));
-        }
+        // Alertmanager targets only; a newer re-send replaces an undelivered
+        // older one, so a dead Alertmanager does not pile them up.
+        const std::vector<Notification> resend = Notifications(t, "resend", now);
         t.last_sent_ms = now;
         if (!resend.empty()) {
-          // One pending re-send per alert and target: a newer one replaces
-          // an undelivered older one (a dead Alertmanager does not pile them up).
-          if (Status s = store_.AddNotifications(resend, /*replace_pending_resends=*/true); !s.ok()) {
-            spdlog::error("alerts: {}", s.ToString());
-          }
+          if (Status s = store_.AddNotifications(resend); !s.ok()) spdlog::error("alerts: {}", s.ToString());
         }
       }
     }

@@ -476,3 +476,27 @@ TEST_F(AlertEngineTest, AlertsThatEndedAreDeletedAfterTheHistoryPeriod) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST_F(AlertEngineTest, OneUndeliveredReSendPerAlertAndNoneOnceResolved) {
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.9));
+  DrainOutbox();
+  for (int i = 0; i < 3; ++i) {  // Alertmanager is down: nothing is delivered.
+    now_ += 60'000;
+    engine_->Evaluate(Served(config_), nullptr);
+  }
+  auto outbox = Outbox();
+  ASSERT_EQ(outbox.size(), 1u) << "each re-send replaced the last";
+  EXPECT_TRUE(outbox[0].resend);
+  EXPECT_EQ(json::parse(outbox[0].payload)[0]["endsAt"], "2027-01-15T08:07:00.000Z") << "the newest";
+  now_ += 1000;
+  engine_->OnWindow(Window(config_, profile_, 0.0, 0.0));
+  outbox = Outbox();
+  ASSERT_EQ(outbox.size(), 2u) << "the resolution only, to the webhook and Alertmanager";
+  for (const Notification& n : outbox) EXPECT_FALSE(n.resend);
+}
+
+}  // namespace
+}  // namespace vigil

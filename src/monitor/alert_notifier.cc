@@ -92,8 +92,7 @@ int64_t AlertNotifier::DeliverDue() {
     if (error.empty()) {
       sent_.WithLabels({n.kind, "delivered"}).Increment();
       // Re-sends to Alertmanager repeat what it was told: not an event.
-      const bool resend = n.idempotency_key.find("-resend-") != std::string::npos;
-      if (Status s = store_.FinishNotification(n, {0, n.alert_id, now, resend ? "" : "notified", 0, SafeDump(detail)});
+      if (Status s = store_.FinishNotification(n, {0, n.alert_id, now, n.resend ? "" : "notified", 0, SafeDump(detail)});
           !s.ok()) {
         spdlog::error("notifications: {}", s.ToString());
       }

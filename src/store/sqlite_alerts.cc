@@ -52,16 +52,24 @@ Status InsertEvent(sqlite3* db, int64_t alert_id, const AlertEvent& e) {
   return Status::Ok();
 }
 
+// Queues `notifications` for `alert_id` (0: each one's own); a re-send
+// first replaces an undelivered re-send of the same alert to the same URL.
 Status InsertNotifications(sqlite3* db, int64_t alert_id, const std::vector<Notification>& notifications) {
   if (notifications.empty()) return Status::Ok();
+  Statement drop(db, "DELETE FROM notifications WHERE alert = ? AND url = ? AND resend = 1");
   Statement q(db,
               "INSERT INTO notifications (alert, kind, url, payload, idempotency_key, created_ms, attempts, "
-              "next_attempt_ms, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  if (!q.ok()) return Error(db, "preparing the notification insert");
+              "next_attempt_ms, last_error, resend) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!drop.ok() || !q.ok()) return Error(db, "preparing the notification insert");
   for (const Notification& n : notifications) {
-    q.Bind(1, alert_id ? alert_id : n.alert_id).Bind(2, n.kind).Bind(3, n.url).Bind(4, n.payload);
+    const int64_t alert = alert_id ? alert_id : n.alert_id;
+    if (n.resend) {
+      if (drop.Bind(1, alert).Bind(2, n.url).Step() != SQLITE_DONE) return Error(db, "replacing a pending re-send");
+      drop.Reset();
+    }
+    q.Bind(1, alert).Bind(2, n.kind).Bind(3, n.url).Bind(4, n.payload);
     q.Bind(5, n.idempotency_key).Bind(6, n.created_ms).Bind(7, n.attempts).Bind(8, n.next_attempt_ms);
-    q.Bind(9, n.last_error);
+    q.Bind(9, n.last_error).Bind(10, int64_t{n.resend ? 1 : 0});
     if (q.Step() != SQLITE_DONE) return Error(db, "queueing a notification");
     q.Reset();
   }
@@ -103,7 +111,7 @@ Result<int64_t> SqliteStore::SaveAlert(const AlertRecord& a, const AlertEvent& e
   }
   VIGIL_RETURN_IF_ERROR(InsertEvent(db_, id, event));
   if (a.state == "resolved") {
-    Statement drop(db_, "DELETE FROM notifications WHERE alert = ? AND idempotency_key LIKE '%-resend-%'");
+    Statement drop(db_, "DELETE FROM notifications WHERE alert = ? AND resend = 1");
     if (!drop.ok() || drop.Bind(1, id).Step() != SQLITE_DONE) return Error(db_, "dropping a resolved alert's re-sends");
   }
   VIGIL_RETURN_IF_ERROR(InsertNotifications(db_, id, notifications));
@@ -204,19 +212,10 @@ Result<bool> SqliteStore::ExpireSilence(int64_t id, int64_t now_ms) {
   return sqlite3_changes(db_) == 1;
 }
 
-Status SqliteStore::AddNotifications(const std::vector<Notification>& notifications, bool replace_pending_resends) {
+Status SqliteStore::AddNotifications(const std::vector<Notification>& notifications) {
   std::lock_guard lock(mu_);
   Transaction t(db_);
   VIGIL_RETURN_IF_ERROR(t.status());
-  if (replace_pending_resends) {
-    Statement drop(db_, "DELETE FROM notifications WHERE alert = ? AND url = ? AND idempotency_key LIKE '%-resend-%'");
-    if (!drop.ok()) return Error(db_, "preparing the re-send replacement");
-    for (const Notification& n : notifications) {
-      drop.Bind(1, n.alert_id).Bind(2, n.url);
-      if (drop.Step() != SQLITE_DONE) return Error(db_, "replacing a pending re-send");
-      drop.Reset();
-    }
-  }
   VIGIL_RETURN_IF_ERROR(InsertNotifications(db_, 0, notifications));
   return t.Commit();
 }
@@ -225,14 +224,14 @@ Result<std::vector<Notification>> SqliteStore::DueNotifications(int64_t now_ms, 
   std::lock_guard lock(mu_);
   Statement q(db_,
               "SELECT id, alert, kind, url, payload, idempotency_key, created_ms, attempts, next_attempt_ms, "
-              "last_error FROM notifications WHERE next_attempt_ms <= ? ORDER BY id LIMIT ?");
+              "last_error, resend FROM notifications WHERE next_attempt_ms <= ? ORDER BY id LIMIT ?");
   if (!q.ok()) return Error(db_, "preparing the outbox query");
   q.Bind(1, now_ms).Bind(2, limit);
   std::vector<Notification> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
     out.push_back({q.Int(0), q.Int(1), q.Text(2), q.Text(3), q.Text(4), q.Text(5), q.Int(6), q.Int(7), q.Int(8),
-                   q.Text(9)});
+                   q.Text(9), q.Int(10) != 0});
   }
   if (rc != SQLITE_DONE) return Error(db_, "reading the outbox");
   return out;

@@ -100,7 +100,8 @@ CREATE TABLE notifications (
   created_ms INTEGER NOT NULL,
   attempts INTEGER NOT NULL,
   next_attempt_ms INTEGER NOT NULL,
-  last_error TEXT NOT NULL
+  last_error TEXT NOT NULL,
+  resend INTEGER NOT NULL
 );
 CREATE INDEX notifications_due ON notifications (next_attempt_ms);
 CREATE TABLE windows (

@@ -59,7 +59,7 @@ class SqliteStore : public Store {
   Result<int64_t> AddSilence(const Silence& silence) override;
   Result<std::vector<Silence>> Silences(int64_t now_ms) override;
   Result<bool> ExpireSilence(int64_t id, int64_t now_ms) override;
-  Status AddNotifications(const std::vector<Notification>& notifications, bool replace_pending_resends) override;
+  Status AddNotifications(const std::vector<Notification>& notifications) override;
   Result<std::vector<Notification>> DueNotifications(int64_t now_ms, int64_t limit) override;
   Status FinishNotification(const Notification& notification, const AlertEvent& event) override;
   Status RetryNotification(const Notification& notification) override;

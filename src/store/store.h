@@ -118,6 +118,10 @@ struct Notification {
   int64_t attempts = 0;
   int64_t next_attempt_ms = 0;
   std::string last_error;
+  // A re-send of a firing alert to Alertmanager: it replaces an undelivered
+  // re-send of the same alert to the same URL, is dropped when the alert
+  // resolves, and its delivery records no event.
+  bool resend = false;
 };
 
 struct AlertQuery {
@@ -184,10 +188,9 @@ class Store {
   // Ends a silence now; false if there is none with this id or it had ended.
   virtual Result<bool> ExpireSilence(int64_t id, int64_t now_ms) = 0;
 
-  // With `replace_pending_resends`, an undelivered re-send (key containing
-  // "-resend-") of the same alert to the same URL is replaced.
-  virtual Status AddNotifications(const std::vector<Notification>& notifications,
-                                  bool replace_pending_resends = false) = 0;
+  // Queues notifications (a re-send replaces an undelivered one, see
+  // Notification::resend).
+  virtual Status AddNotifications(const std::vector<Notification>& notifications) = 0;
   // Notifications due at `now_ms`, oldest first.
   virtual Result<std::vector<Notification>> DueNotifications(int64_t now_ms, int64_t limit) = 0;
   // Delivered (or given up): removed from the outbox, with an event on the
