@@ -119,7 +119,7 @@ constexpr size_t kMaxPattern = 1024;
 
 std::string SafeDump(const nlohmann::json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-Result<std::shared_ptr<const AlertEngine::CompiledSilence>> AlertEngine::CompileSilence(const Silence& silence) {
+Result<std::shared_ptr<AlertEngine::CompiledSilence>> AlertEngine::CompileSilence(const Silence& silence) {
   auto compiled = std::make_shared<CompiledSilence>();
   compiled->silence = silence;
   const json matchers = json::parse(silence.matchers, nullptr, false);
@@ -160,7 +160,7 @@ Result<std::shared_ptr<const AlertEngine::CompiledSilence>> AlertEngine::Compile
     }
     compiled->matchers.push_back(std::move(matcher));
   }
-  return std::shared_ptr<const CompiledSilence>(std::move(compiled));
+  return compiled;
 }
 
 Clock SystemClock() {
@@ -656,7 +656,7 @@ Result<int64_t> AlertEngine::AddSilence(Silence silence) {
   if (silence.ends_ms <= silence.starts_ms) return Status::InvalidArgument("endsAt: must be after startsAt");
   if (silence.ends_ms <= now) return Status::InvalidArgument("endsAt: is in the past");
   silence.created_ms = now;
-  auto compiled = CompileSilence(silence);  // Validates the matchers.
+  auto compiled = CompileSilence(silence);  // Validates the matchers, once.
   if (!compiled.ok()) return compiled.status();
   std::lock_guard lock(mu_);
   std::erase_if(silences_, [&](const auto& s) { return s->silence.ends_ms <= now; });
@@ -666,10 +666,8 @@ Result<int64_t> AlertEngine::AddSilence(Silence silence) {
   }
   auto id = store_.AddSilence(silence);
   if (!id.ok()) return id.status();
-  silence.id = *id;
-  auto stored = CompileSilence(silence);
-  if (!stored.ok()) return stored.status();
-  silences_.push_back(*stored);
+  (*compiled)->silence.id = *id;
+  silences_.push_back(std::move(*compiled));
   return *id;
 }
 
@@ -680,9 +678,7 @@ Result<bool> AlertEngine::ExpireSilence(int64_t id) {
   if (!expired.ok()) return expired.status();
   for (auto& s : silences_) {
     if (s->silence.id != id) continue;
-    Silence ended = s->silence;  // Compiled silences are immutable: replace it.
-    ended.ends_ms = std::min(ended.ends_ms, now);
-    if (auto recompiled = CompileSilence(ended); recompiled.ok()) s = *recompiled;
+    s->silence.ends_ms = std::min(s->silence.ends_ms, now);
   }
   return *expired;
 }

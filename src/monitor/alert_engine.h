@@ -155,8 +155,8 @@ class AlertEngine {
   std::map<std::string, Tracked> active_;  // By fingerprint.
   struct CompiledSilence;
   // Parses the matchers and compiles their regular expressions.
-  static Result<std::shared_ptr<const CompiledSilence>> CompileSilence(const Silence& silence);
-  std::vector<std::shared_ptr<const CompiledSilence>> silences_;
+  static Result<std::shared_ptr<CompiledSilence>> CompileSilence(const Silence& silence);
+  std::vector<std::shared_ptr<CompiledSilence>> silences_;
   std::map<std::string, double> learned_;  // By rule, model, version, feature.
   std::map<std::string, ServingMetrics::ModelTotals> serving_before_;  // By model.
   int64_t last_evaluation_ms_ = 0;

@@ -100,11 +100,11 @@ DriftMonitor::Counts DriftMonitor::EmptyCounts(const ReferenceProfile& profile) 
   return c;
 }
 
-void DriftMonitor::CountUnseen(size_t feature, int64_t n, Counts* counts) {
-  if (feature + 1 >= counts->missing.size()) return;  // Not a feature (the prediction's slot is last).
-  const int64_t moved = std::min(n, counts->missing[feature]);
-  counts->missing[feature] -= moved;
-  counts->unseen[feature] += moved;
+void DriftMonitor::CountUnseen(size_t feature, Counts* counts) {
+  // Not a feature (the prediction's slot is last), or no missing value to move.
+  if (feature + 1 >= counts->missing.size() || counts->missing[feature] == 0) return;
+  --counts->missing[feature];
+  ++counts->unseen[feature];
 }
 
 void DriftMonitor::Count(const ReferenceProfile& profile, const float* row, size_t num_features, float score,
@@ -263,14 +263,13 @@ void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int
     std::lock_guard lock(mu_);
     VersionState& s = State(config, version);
     if (!s.profile) return;
-    if (s.open.rows == 0 && s.open.rejected == 0) s.open_since_ms = time_ms;
     ++s.open.requests;
     for (int64_t r = 0; r < rows; ++r) {
       if (s.open.rows == 0 && s.open.rejected == 0) s.open_since_ms = time_ms;
       const float score = static_cast<size_t>(r) < scores.size() ? scores[r] : NAN;
       Count(*s.profile, features.values<float>().data() + r * f, f, score, &s.open);
       for (; next_unseen != unseen.end() && *next_unseen < (r + 1) * static_cast<int64_t>(f); ++next_unseen) {
-        CountUnseen(static_cast<size_t>(*next_unseen % static_cast<int64_t>(f)), 1, &s.open);
+        CountUnseen(static_cast<size_t>(*next_unseen % static_cast<int64_t>(f)), &s.open);
       }
       const int64_t window_rows = config->monitoring.window_rows ? config->monitoring.window_rows : options_.window_rows;
       if (s.open.rows >= window_rows) Close(version, s, time_ms, &closed);
@@ -353,7 +352,7 @@ void DriftMonitor::Close(int64_t version, VersionState& s, int64_t now_ms, std::
   }
   dataset_drift_share_.WithLabels({model, v}).Set(report.drift_share);
   windows_.WithLabels({model, v}).Increment();
-  closed->push_back({s.config, version, s.profile, report, CountsToJson(s.open)});
+  closed->push_back({s.config, version, s.profile, report, options_.store ? CountsToJson(s.open) : std::string()});
   s.closed.push_back(std::move(report));
   while (s.closed.size() > options_.history) s.closed.pop_front();
   s.open = EmptyCounts(*s.profile);

@@ -92,7 +92,7 @@ struct ClosedWindow {
   int64_t version = 0;
   std::shared_ptr<const ReferenceProfile> profile;
   WindowReport report;
-  std::string counts_json;  // The window's counts (DriftMonitor::CountsToJson).
+  std::string counts_json;  // The window's counts (DriftMonitor::CountsToJson), when there is a store.
 };
 
 class DriftMonitor {
@@ -141,9 +141,9 @@ class DriftMonitor {
   static Counts EmptyCounts(const ReferenceProfile& profile);
   static void Count(const ReferenceProfile& profile, const float* row, size_t num_features, float score,
                     Counts* counts);
-  // Moves `n` of feature `feature`'s missing values of the counted rows to
-  // unseen categories.
-  static void CountUnseen(size_t feature, int64_t n, Counts* counts);
+  // Moves one of feature `feature`'s missing values of the counted rows to
+  // the unseen categories.
+  static void CountUnseen(size_t feature, Counts* counts);
   static WindowReport Report(const ReferenceProfile& profile, const Counts& counts, const DriftSettings& settings);
   // Windows merge by adding their counts (over time, and across replicas).
   static void Merge(const Counts& from, Counts* into);

@@ -265,7 +265,7 @@ size_t PredictionLog::Drain() {
   if (records.empty()) return 0;
   depth_.Add(-static_cast<double>(records.size()));
   if (monitor_) {
-    for (const auto& r : records) monitor_->Observe(r->config, r->version, r->time_ms, r->features, Scores(*r), r->unseen_categories);
+    for (const auto& r : records) monitor_->Observe(r->config, r->version, r->time_ms, r->features, Scores(*r), std::move(r->unseen_categories));
   }
   std::vector<StoredPrediction> stored;
   stored.reserve(records.size());
