@@ -1,7 +1,7 @@
 // The `vigil` command: `vigil serve` runs the server; `vigil train` trains a
 // model into a repository, `vigil optimize` prunes one, `vigil profile`
 // builds a version's reference profile, `vigil monitor` reports drift and
-// quality from the store. `vigil --help` and `vigil SUBCOMMAND
+// quality from the store, `vigil log` prints the logged requests. `vigil --help` and `vigil SUBCOMMAND
 // --help` describe every option.
 #include <spdlog/spdlog.h>
 
@@ -10,9 +10,12 @@
 #include <CLI/CLI.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <map>
 #include <mutex>
+#include <span>
 #include <stop_token>
 #include <thread>
+#include <tuple>
 #include <iostream>
 
 #include "backends/backend.h"
@@ -248,6 +251,51 @@ int Monitor(const MonitorFlags& flags) {
   return 0;
 }
 
+struct LogFlags {
+  std::string store, model;
+  double hours = 1;
+  int64_t limit = 1000;
+};
+
+// Prints the logged requests of the period, oldest first, one JSON object
+// per line, each with the feedback its rows have.
+int Log(const LogFlags& flags) {
+  auto store = SqliteStore::Open(flags.store);
+  if (!store.ok()) {
+    std::fprintf(stderr, "vigil log: %s\n", store.status().message().c_str());
+    return 1;
+  }
+  const int64_t to_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count() + 1;
+  const int64_t from_ms = to_ms - static_cast<int64_t>(flags.hours * 3600 * 1000);
+  auto logged = (*store)->Predictions(flags.model, from_ms, to_ms, flags.limit);
+  auto labeled = (*store)->LabeledPredictions(flags.model, from_ms, to_ms, 100'000'000);
+  if (!logged.ok() || !labeled.ok()) {
+    std::fprintf(stderr, "vigil log: %s\n", (logged.ok() ? labeled.status() : logged.status()).message().c_str());
+    return 1;
+  }
+  // Labelled rows come grouped by request.
+  std::map<std::tuple<std::string, int64_t, int64_t>, std::pair<size_t, size_t>> feedback;
+  for (size_t i = 0; i < labeled->size();) {
+    const StoredPrediction& p = *(*labeled)[i].prediction;
+    size_t j = i;
+    while (j < labeled->size() && (*labeled)[j].prediction == (*labeled)[i].prediction) ++j;
+    feedback.try_emplace({p.request_id, p.time_ms, p.version}, i, j);
+    i = j;
+  }
+  for (const StoredPrediction& p : *logged) {
+    std::span<const LabeledPrediction> labels;
+    if (auto it = feedback.find({p.request_id, p.time_ms, p.version}); it != feedback.end()) {
+      labels = std::span<const LabeledPrediction>(*labeled).subspan(it->second.first,
+                                                                     it->second.second - it->second.first);
+    }
+    std::string line = PredictionLog::ToJson(p, labels);
+    line += '\n';
+    std::fputs(line.c_str(), stdout);
+  }
+  return 0;
+}
+
 int Profile(const ProfileOptions& options) {
   auto result = ProfileVersion(options);
   if (!result.ok()) {
@@ -387,8 +435,19 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.001, 24.0 * 365 * 100))->capture_default_str();
   monitor_cmd->add_option("--window-rows", monitor.window_rows, "Rows per window")->check(CLI::PositiveNumber)->capture_default_str();
 
+  LogFlags log_flags;
+  CLI::App* log_cmd = app.add_subcommand(
+      "log", "Print a model's logged requests (inputs, outputs, feedback), oldest first, as JSON lines, read from the "
+             "store.");
+  log_cmd->add_option("--store", log_flags.store, "The server's store (its --store)")->required()->check(CLI::ExistingFile);
+  log_cmd->add_option("--model", log_flags.model, "Model name")->required();
+  log_cmd->add_option("--hours", log_flags.hours, "The period: the last this many hours")
+      ->check(CLI::Range(0.001, 24.0 * 365 * 100))->capture_default_str();
+  log_cmd->add_option("--limit", log_flags.limit, "Requests printed at most")->check(CLI::PositiveNumber)->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (*monitor_cmd) return Monitor(monitor);
+  if (*log_cmd) return Log(log_flags);
   if (*profile_cmd) {
     profile.repository = profile_repository;
     profile.data = profile_data;

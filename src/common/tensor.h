@@ -39,6 +39,9 @@ class Tensor {
   std::span<const T> values() const {
     return {reinterpret_cast<const T*>(buffer_.data()), static_cast<size_t>(element_count_)};
   }
+  // The element buffer as bytes (numeric and BOOL tensors).
+  std::span<unsigned char> bytes() { return buffer_; }
+  std::span<const unsigned char> bytes() const { return buffer_; }
   std::vector<std::string>& strings() { return strings_; }
   const std::vector<std::string>& strings() const { return strings_; }
 

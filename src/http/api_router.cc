@@ -235,6 +235,9 @@ HttpResponse ApiRouter::ModelReady(const std::string& model,
 HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std::string>& version,
                               std::string& body, bool explain) {
   const auto start = std::chrono::steady_clock::now();
+  const int64_t arrival_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   auto servable = inference_.Resolve(model, version);
   if (!servable.ok()) {
     // Unknown models are counted only by route, to keep label values bounded.
@@ -257,17 +260,15 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
   };
   auto request = DecodeInferRequest(body);
   if (!request.ok()) return fail(request.status());
-  if (request->id.empty()) request->id = GenerateRequestId();
+  const bool client_id = !request->id.empty();
+  if (!client_id) request->id = GenerateRequestId(arrival_ms);
   auto response = explain ? inference_.Explain(s, *request) : inference_.Infer(s, *request);
   if (!response.ok()) {
     // Inputs that do not fit the model are a data-quality signal of the
     // version's traffic (sampled like the log, so the rates compare).
     if (monitor_ && log_ && !explain && response.status().code() == StatusCode::kInvalidArgument &&
         s.config().is_tabular() && log_->Sampled()) {
-      monitor_->ObserveRejected(s.shared_config(), s.version(),
-                                std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count());
+      monitor_->ObserveRejected(s.shared_config(), s.version(), arrival_ms);
     }
     return fail(response.status());
   }
@@ -277,18 +278,10 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
   vm.request_latency->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (log_ && !explain && response->features.element_count() > 0 && log_->Sampled()) {
-    // The response is encoded: its tensors move to the log, no copy.
-    auto record = std::make_unique<PredictionRecord>();
-    record->config = s.shared_config();
-    record->version = s.version();
-    record->request_id = std::move(response->id);
-    record->time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-    record->features = std::move(response->features);
-    record->unseen_categories = std::move(response->unseen_categories);
-    record->outputs = std::move(response->outputs);
-    log_->Record(std::move(record));
+    // The record copies the features and outputs into one buffer.
+    log_->Record(PredictionLog::MakeRecord(s.shared_config(), s.version(), response->id, client_id, arrival_ms,
+                                           "champion", response->features, response->unseen_categories,
+                                           response->outputs));
   }
   return r;
 }

@@ -315,14 +315,11 @@ std::string EncodeInferResponse(const InferenceResponse& response) {
   return out;
 }
 
-std::string GenerateRequestId() {
+std::string GenerateRequestId(int64_t unix_ms) {
   // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random
-  // bits. Ids of one period sort together, so the prediction log's index
-  // grows at its end instead of touching a random page per request.
+  // bits. Ids of one period sort together.
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  const uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                std::chrono::system_clock::now().time_since_epoch())
-                                                .count());
+  const uint64_t ms = static_cast<uint64_t>(unix_ms) & 0xffffffffffffULL;
   uint64_t hi = (ms << 16) | (rng() & 0x0fffULL) | 0x7000ULL;  // Version 7 in bits 12-15.
   uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // Variant 10.
   static constexpr char kHex[] = "0123456789abcdef";

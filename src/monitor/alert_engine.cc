@@ -322,7 +322,7 @@ void AlertEngine::EvaluateQuality(const ModelConfig& config, int64_t now) {
   auto since = [&](int64_t seconds) {
     std::vector<LabeledPrediction> rows;
     for (const LabeledPrediction& l : *labeled) {
-      if (l.prediction.time_ms >= now - seconds * 1000) rows.push_back(l);
+      if (l.prediction->time_ms >= now - seconds * 1000) rows.push_back(l);
     }
     return rows;
   };

@@ -254,8 +254,14 @@ Result<DriftMonitor::Counts> DriftMonitor::CountsFromJson(const std::string& tex
 void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms,
                            const Tensor& features, const std::vector<float>& scores, std::vector<int64_t> unseen) {
   if (features.shape().size() != 2) return;
-  const int64_t rows = features.shape()[0];
-  const size_t f = static_cast<size_t>(features.shape()[1]);
+  Observe(config, version, time_ms, features.values<float>().data(), features.shape()[0], features.shape()[1], scores,
+          std::move(unseen));
+}
+
+void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms,
+                           const float* features, int64_t rows, int64_t num_features, std::span<const float> scores,
+                           std::vector<int64_t> unseen) {
+  const size_t f = static_cast<size_t>(num_features);
   std::sort(unseen.begin(), unseen.end());  // By row, so each row's are moved after it is counted.
   auto next_unseen = unseen.begin();
   std::vector<ClosedWindow> closed;
@@ -267,7 +273,7 @@ void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int
     for (int64_t r = 0; r < rows; ++r) {
       if (s.open.rows == 0 && s.open.rejected == 0) s.open_since_ms = time_ms;
       const float score = static_cast<size_t>(r) < scores.size() ? scores[r] : NAN;
-      Count(*s.profile, features.values<float>().data() + r * f, f, score, &s.open);
+      Count(*s.profile, features + r * f, f, score, &s.open);
       for (; next_unseen != unseen.end() && *next_unseen < (r + 1) * static_cast<int64_t>(f); ++next_unseen) {
         CountUnseen(static_cast<size_t>(*next_unseen % static_cast<int64_t>(f)), &s.open);
       }

@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,10 @@ class DriftMonitor {
   // `unseen`: cells (row * F + feature) that held an unseen category.
   void Observe(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms,
                const Tensor& features, const std::vector<float>& scores, std::vector<int64_t> unseen = {});
+  // The same over a row-major [rows, num_features] matrix.
+  void Observe(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms,
+               const float* features, int64_t rows, int64_t num_features, std::span<const float> scores,
+               std::vector<int64_t> unseen);
   // Counts one request refused because its inputs did not fit the model.
   void ObserveRejected(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms);
 

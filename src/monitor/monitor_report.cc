@@ -40,14 +40,15 @@ std::vector<VersionQuality> MultiClassQualityByVersion(const ModelConfig& config
     if (!label.is_string()) continue;
     const auto cls = std::find(config.classes.begin(), config.classes.end(), label.get<std::string>());
     if (cls == config.classes.end()) continue;
-    const nlohmann::json outputs = nlohmann::json::parse(l.prediction.outputs, nullptr, false);
-    if (!outputs.is_object() || !outputs.contains(output)) continue;
-    const nlohmann::json& column = outputs[output];
-    if (!column.is_array() || l.row < 0 || l.row >= static_cast<int64_t>(column.size())) continue;
-    const nlohmann::json& row = column[static_cast<size_t>(l.row)];
-    if (!row.is_array() || row.size() != k) continue;
-    auto& [probabilities, labels] = by_version[l.prediction.version];
-    for (const nlohmann::json& p : row) probabilities.push_back(p.is_number() ? p.get<float>() : 0.0f);
+    const StoredPrediction& p = *l.prediction;
+    const auto t = std::find_if(p.outputs.begin(), p.outputs.end(), [&](const Tensor& t) { return t.name() == output; });
+    if (t == p.outputs.end() || t->type() != DataType::kFp32 || t->shape().size() != 2 ||
+        t->shape()[0] != p.rows || t->shape()[1] != static_cast<int64_t>(k) || l.row < 0 || l.row >= p.rows) {
+      continue;
+    }
+    auto& [probabilities, labels] = by_version[p.version];
+    const float* row = t->values<float>().data() + l.row * static_cast<int64_t>(k);
+    probabilities.insert(probabilities.end(), row, row + k);
     labels.push_back(static_cast<int>(cls - config.classes.begin()));
   }
   std::vector<VersionQuality> out;
@@ -68,10 +69,8 @@ std::vector<VersionQuality> QualityByVersion(const ModelConfig& config, const st
   if (config.classes.size() >= 3) return MultiClassQualityByVersion(config, labeled);
   if (!binary && !config.classes.empty()) return {};
   std::map<int64_t, std::pair<std::vector<float>, std::vector<float>>> by_version;  // Scores, labels.
-  Tensor features;
-  std::vector<float> scores;
   for (const LabeledPrediction& l : labeled) {
-    if (!PredictionLog::FromStored(config, l.prediction, &features, &scores).ok()) continue;
+    const std::vector<float>& scores = l.prediction->scores;
     if (l.row < 0 || l.row >= static_cast<int64_t>(scores.size()) || std::isnan(scores[l.row])) continue;
     const nlohmann::json label = nlohmann::json::parse(l.label, nullptr, false);
     float y;
@@ -82,8 +81,8 @@ std::vector<VersionQuality> QualityByVersion(const ModelConfig& config, const st
     } else {
       continue;
     }
-    by_version[l.prediction.version].first.push_back(scores[l.row]);
-    by_version[l.prediction.version].second.push_back(y);
+    by_version[l.prediction->version].first.push_back(scores[l.row]);
+    by_version[l.prediction->version].second.push_back(y);
   }
   std::vector<VersionQuality> out;
   for (const auto& [version, data] : by_version) {
@@ -137,7 +136,7 @@ Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& opti
     }
     v.rows += p.rows;
     if (!v.profile) continue;
-    VIGIL_RETURN_IF_ERROR(PredictionLog::FromStored(*config, p, &features, &scores));
+    PredictionLog::FromStored(*config, p, &features, &scores);
     const size_t f = config->features.size();
     for (int64_t r = 0; r < p.rows; ++r) {
       DriftMonitor::Count(*v.profile, features.values<float>().data() + r * f, f, scores[r], &v.open);

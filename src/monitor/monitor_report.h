@@ -33,7 +33,7 @@ struct MonitorReportOptions {
 Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& options);
 
 // Model quality per version from a model's labelled predictions: the score
-// (PredictionLog::FromStored) against the label, for binary classifiers
+// monitoring counted when it was logged against the label, for binary classifiers
 // (positive: classes[1], at label_threshold) and regressors; the logged
 // class probabilities against the label for multi-class models (which need
 // their probability output requested). Empty without usable labels.

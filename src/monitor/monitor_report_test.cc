@@ -34,25 +34,23 @@ classes: [good, bad]
   // Two windows of 100 rows: the first like the reference, the second with
   // x shifted by 60 (drift), in requests of 10 rows.
   auto shared = std::make_shared<const ModelConfig>(*config);
-  std::vector<StoredPrediction> logged;
+  MetricsRegistry registry;
+  PredictionLogOptions options;
+  options.flush_interval = std::chrono::hours(1);
+  PredictionLog log(**store, options, registry);
   for (int req = 0; req < 20; ++req) {
-    PredictionRecord r;
-    r.config = shared;
-    r.version = 1;
-    r.request_id = "r" + std::to_string(req);
-    r.time_ms = 1000 + req;
-    r.features = Tensor("input", DataType::kFp32, {10, 2});
+    Tensor features("input", DataType::kFp32, {10, 2});
     Tensor p("probability", DataType::kFp32, {10});
     for (int i = 0; i < 10; ++i) {
       const int row = req * 10 + i;
-      r.features.values<float>()[i * 2] = static_cast<float>((row * 37) % 100 + (req >= 10 ? 60 : 0));
-      r.features.values<float>()[i * 2 + 1] = static_cast<float>(row % 2);
+      features.values<float>()[i * 2] = static_cast<float>((row * 37) % 100 + (req >= 10 ? 60 : 0));
+      features.values<float>()[i * 2 + 1] = static_cast<float>(row % 2);
       p.values<float>()[i] = i < 5 ? 0.9f : 0.1f;
     }
-    r.outputs.push_back(std::move(p));
-    logged.push_back(PredictionLog::ToStored(r));
+    ASSERT_TRUE(log.Record(PredictionLog::MakeRecord(shared, 1, "r" + std::to_string(req), true, 1000 + req,
+                                                     "champion", features, {}, {p})));
   }
-  ASSERT_TRUE((*store)->AppendPredictions(logged).ok());
+  ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
   // Feedback: r0's ten rows, all "bad": five right (0.9), five wrong.
   std::vector<FeedbackItem> feedback;
   for (int i = 0; i < 10; ++i) feedback.push_back({"r0", i, "\"bad\""});
@@ -89,17 +87,15 @@ outputs: [{name: probability, kind: probability}, {name: label, kind: label}]
 )", "m");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   const auto shared = std::make_shared<const ModelConfig>(*config);
-  PredictionRecord r;
-  r.config = shared;
-  r.version = 2;
-  r.request_id = "batch";
-  r.time_ms = 1000;
-  r.features = Tensor("input", DataType::kFp32, {3, 1});
   Tensor p("probability", DataType::kFp32, {3, 3});
   const float probabilities[] = {0.7f, 0.2f, 0.1f, 0.1f, 0.6f, 0.3f, 0.2f, 0.3f, 0.5f};
   std::copy(std::begin(probabilities), std::end(probabilities), p.values<float>().begin());
-  r.outputs.push_back(std::move(p));
-  const StoredPrediction stored = PredictionLog::ToStored(r);
+  const auto record = PredictionLog::MakeRecord(shared, 2, "batch", true, 1000, "champion",
+                                                Tensor("input", DataType::kFp32, {3, 1}), {}, {p});
+  auto decoded = std::make_shared<StoredPrediction>();
+  ASSERT_TRUE(DecodeLogRecord(record->data, decoded.get()).ok());
+  decoded->version = 2;
+  const std::shared_ptr<const StoredPrediction> stored = decoded;
   std::vector<LabeledPrediction> labeled = {{stored, 0, "\"low\"", 2000},
                                             {stored, 1, "\"mid\"", 2000},
                                             {stored, 2, "\"mid\"", 2000},  // Predicted high.

@@ -5,14 +5,21 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "common/json_text.h"
+#include "common/rfc3339.h"
+#include "store/log_segment.h"
 
 namespace vigil {
 namespace {
+
+// Bounds of one segment, so that a feedback lookup reads little.
+constexpr size_t kMaxSegmentRequests = 4096;
+constexpr size_t kMaxSegmentBytes = 4 << 20;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -45,14 +52,13 @@ void AppendOutput(std::string& out, const Tensor& t) {
   out += ']';
 }
 
-// The model's score for each row of `record`: its first probability or
+// The model's score for each of `rows` rows: its first probability or
 // prediction output (for K classes, the largest probability); NaN without one.
-std::vector<float> Scores(const PredictionRecord& record) {
-  const int64_t rows = record.features.shape().empty() ? 0 : record.features.shape()[0];
+std::vector<float> Scores(const ModelConfig& config, const std::vector<Tensor>& outputs, int64_t rows) {
   std::vector<float> scores(rows, std::numeric_limits<float>::quiet_NaN());
-  for (const OutputSpec& spec : record.config->outputs) {
+  for (const OutputSpec& spec : config.outputs) {
     if (spec.kind != OutputKind::kProbability && spec.kind != OutputKind::kPrediction) continue;
-    for (const Tensor& t : record.outputs) {
+    for (const Tensor& t : outputs) {
       if (t.name() != spec.name || t.type() != DataType::kFp32 || t.shape().empty() || t.shape()[0] != rows) continue;
       const int64_t per_row = rows > 0 ? t.element_count() / rows : 0;
       for (int64_t r = 0; r < rows && per_row > 0; ++r) {
@@ -63,6 +69,14 @@ std::vector<float> Scores(const PredictionRecord& record) {
     }
   }
   return scores;
+}
+
+LogSchema SchemaOf(const ModelConfig& config) {
+  LogSchema schema;
+  for (const FeatureSpec& f : config.features) {
+    schema.features.push_back({f.name, f.kind == FeatureKind::kCategorical, f.categories});
+  }
+  return schema;
 }
 
 }  // namespace
@@ -160,102 +174,126 @@ bool PredictionLog::Flush(std::chrono::milliseconds timeout) {
   return handled_cv_.wait_for(lock, timeout, [&] { return handled_.load(std::memory_order_acquire) >= target; });
 }
 
-StoredPrediction PredictionLog::ToStored(const PredictionRecord& record) {
-  const ModelConfig& config = *record.config;
-  const int64_t rows = record.features.shape().size() == 2 ? record.features.shape()[0] : 0;
-  const int64_t f = record.features.shape().size() == 2 ? record.features.shape()[1] : 0;
-  StoredPrediction p;
-  p.model = config.name;
-  p.request_id = record.request_id;
-  p.version = record.version;
-  p.time_ms = record.time_ms;
-  p.route = record.route;
-  p.rows = rows;
-  // Columns, as the v2 per-feature input form: {"Age": [30, 41], ...}.
-  std::string& in = p.inputs;
-  in.reserve(static_cast<size_t>(f) * (16 + 8 * static_cast<size_t>(rows)) + 2);
-  in += '{';
-  const float* x = rows > 0 ? record.features.values<float>().data() : nullptr;
-  for (int64_t j = 0; j < f; ++j) {
-    if (j) in += ',';
-    const FeatureSpec* spec = j < static_cast<int64_t>(config.features.size()) ? &config.features[j] : nullptr;
-    AppendJsonString(in, spec ? spec->name : "f" + std::to_string(j));
-    in += ":[";
-    const bool categorical = spec && spec->kind == FeatureKind::kCategorical;
-    for (int64_t r = 0; r < rows; ++r) {
-      if (r) in += ',';
-      const float v = x[r * f + j];
-      if (categorical && v >= 0 && v < static_cast<float>(spec->categories.size())) {
-        AppendJsonString(in, spec->categories[static_cast<size_t>(v)]);  // The code the model saw back to its name.
-      } else {
-        AppendJsonNumber(in, v);  // NaN: null.
-      }
-    }
-    in += ']';
-  }
-  in += '}';
-  std::string& o = p.outputs;
-  o += '{';
-  bool first = true;
-  for (const Tensor& t : record.outputs) {
-    if (t.shape().empty() || t.shape()[0] != rows) continue;
-    if (!first) o += ',';
-    first = false;
-    AppendJsonString(o, t.name());
-    o += ':';
-    AppendOutput(o, t);
-  }
-  o += '}';
-  return p;
+std::unique_ptr<PredictionRecord> PredictionLog::MakeRecord(std::shared_ptr<const ModelConfig> config,
+                                                            int64_t version, std::string_view request_id,
+                                                            bool client_id, int64_t time_ms, std::string_view route,
+                                                            const Tensor& features, std::span<const int64_t> unseen,
+                                                            const std::vector<Tensor>& outputs) {
+  auto record = std::make_unique<PredictionRecord>();
+  const int64_t rows = features.shape().size() == 2 ? features.shape()[0] : 0;
+  record->data = EncodeLogRecord(request_id, client_id, time_ms, route, features, Scores(*config, outputs, rows),
+                                 unseen, outputs);
+  record->config = std::move(config);
+  record->version = version;
+  record->time_ms = time_ms;
+  return record;
 }
 
-Status PredictionLog::FromStored(const ModelConfig& config, const StoredPrediction& stored, Tensor* features,
-                                 std::vector<float>* scores) {
-  const nlohmann::json inputs = nlohmann::json::parse(stored.inputs, nullptr, false);
-  const nlohmann::json outputs = nlohmann::json::parse(stored.outputs, nullptr, false);
-  if (!inputs.is_object() || !outputs.is_object()) {
-    return Status::InvalidArgument("request " + stored.request_id + ": its logged JSON is malformed");
-  }
+void PredictionLog::FromStored(const ModelConfig& config, const StoredPrediction& stored, Tensor* features,
+                               std::vector<float>* scores) {
   const int64_t rows = stored.rows;
   const int64_t f = static_cast<int64_t>(config.features.size());
   *features = Tensor("input", DataType::kFp32, {rows, f});
   float* x = features->values<float>().data();
-  constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+  std::fill(x, x + rows * f, std::numeric_limits<float>::quiet_NaN());
+  const int64_t stored_f = stored.features.shape().size() == 2 ? stored.features.shape()[1] : 0;
+  const float* in = stored.features.values<float>().data();
   for (int64_t j = 0; j < f; ++j) {
     const FeatureSpec& spec = config.features[j];
-    const auto column = inputs.find(spec.name);
-    for (int64_t r = 0; r < rows; ++r) {
-      float v = kNaN;
-      if (column != inputs.end() && column->is_array() && r < static_cast<int64_t>(column->size())) {
-        const nlohmann::json& value = (*column)[r];
-        if (value.is_number()) {
-          v = value.get<float>();
-        } else if (value.is_string() && spec.kind == FeatureKind::kCategorical) {
-          const int code = spec.CategoryCode(value.get<std::string>());
-          if (code >= 0) v = static_cast<float>(code);
+    // The stored column of the same name (usually at the same position).
+    int64_t from = -1;
+    if (stored.schema) {
+      const auto& logged = stored.schema->features;
+      if (j < std::ssize(logged) && logged[j].name == spec.name) {
+        from = j;
+      } else {
+        for (int64_t k = 0; k < std::ssize(logged) && from < 0; ++k) {
+          if (logged[k].name == spec.name) from = k;
         }
+      }
+    }
+    if (from < 0 || from >= stored_f) continue;
+    const LogSchema::Feature& logged = stored.schema->features[from];
+    const bool same_codes = logged.categories == spec.categories;
+    for (int64_t r = 0; r < rows; ++r) {
+      float v = in[r * stored_f + from];
+      if (spec.kind == FeatureKind::kCategorical && !same_codes && !std::isnan(v)) {
+        // The logged code's name, in this configuration's codes.
+        const int code = v >= 0 && v < static_cast<float>(logged.categories.size())
+                             ? spec.CategoryCode(logged.categories[static_cast<size_t>(v)])
+                             : -1;
+        v = code >= 0 ? static_cast<float>(code) : std::numeric_limits<float>::quiet_NaN();
       }
       x[r * f + j] = v;
     }
   }
-  scores->assign(rows, kNaN);
-  for (const OutputSpec& spec : config.outputs) {
-    if (spec.kind != OutputKind::kProbability && spec.kind != OutputKind::kPrediction) continue;
-    const auto column = outputs.find(spec.name);
-    if (column == outputs.end() || !column->is_array()) continue;  // Not requested: the next one, as Scores() does.
-    for (int64_t r = 0; r < rows && r < static_cast<int64_t>(column->size()); ++r) {
-      const nlohmann::json& value = (*column)[r];
-      if (value.is_number()) {
-        (*scores)[r] = value.get<float>();
-      } else if (value.is_array() && !value.empty()) {
-        float best = -std::numeric_limits<float>::infinity();
-        for (const nlohmann::json& p : value) best = std::max(best, p.is_number() ? p.get<float>() : best);
-        (*scores)[r] = best;
+  *scores = stored.scores;
+  scores->resize(static_cast<size_t>(rows), std::numeric_limits<float>::quiet_NaN());
+}
+
+std::string PredictionLog::ToJson(const StoredPrediction& p, std::span<const LabeledPrediction> feedback) {
+  std::string out = "{\"id\":";
+  AppendJsonString(out, p.request_id);
+  out += ",\"model\":";
+  AppendJsonString(out, p.model);
+  out += ",\"version\":" + std::to_string(p.version) + ",\"time\":";
+  AppendJsonString(out, FormatRfc3339(p.time_ms));
+  out += ",\"route\":";
+  AppendJsonString(out, p.route);
+  // Columns, as the v2 per-feature input form: {"Age": [30, 41], ...}.
+  out += ",\"inputs\":{";
+  const int64_t rows = p.rows;
+  const int64_t f = p.features.shape().size() == 2 ? p.features.shape()[1] : 0;
+  const float* x = p.features.values<float>().data();
+  for (int64_t j = 0; j < f; ++j) {
+    if (j) out += ',';
+    const LogSchema::Feature* spec = p.schema && j < std::ssize(p.schema->features) ? &p.schema->features[j] : nullptr;
+    AppendJsonString(out, spec ? spec->name : "f" + std::to_string(j));
+    out += ":[";
+    for (int64_t r = 0; r < rows; ++r) {
+      if (r) out += ',';
+      const float v = x[r * f + j];
+      if (spec && spec->categorical && v >= 0 && v < static_cast<float>(spec->categories.size())) {
+        AppendJsonString(out, spec->categories[static_cast<size_t>(v)]);  // The code the model saw back to its name.
+      } else {
+        AppendJsonNumber(out, v);  // NaN: null.
       }
     }
-    break;
+    out += ']';
   }
-  return Status::Ok();
+  out += "},\"outputs\":{";
+  bool first = true;
+  for (const Tensor& t : p.outputs) {
+    if (t.shape().empty() || t.shape()[0] != rows) continue;
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, t.name());
+    out += ':';
+    AppendOutput(out, t);
+  }
+  out += '}';
+  if (!p.unseen.empty() && f > 0) {
+    out += ",\"unseen_categories\":[";
+    for (size_t i = 0; i < p.unseen.size(); ++i) {
+      const int64_t j = p.unseen[i] % f;
+      out += (i ? ",[" : "[") + std::to_string(p.unseen[i] / f) + ',';
+      AppendJsonString(out, p.schema && j < std::ssize(p.schema->features) ? p.schema->features[j].name
+                                                                           : "f" + std::to_string(j));
+      out += ']';
+    }
+    out += ']';
+  }
+  if (!feedback.empty()) {
+    out += ",\"feedback\":[";
+    for (size_t i = 0; i < feedback.size(); ++i) {
+      // The label is stored as JSON text (a class name or a number).
+      out += (i ? ",{\"row\":" : "{\"row\":") + std::to_string(feedback[i].row) + ",\"label\":" + feedback[i].label +
+             "}";
+    }
+    out += ']';
+  }
+  out += '}';
+  return out;
 }
 
 size_t PredictionLog::Drain() {
@@ -264,18 +302,65 @@ size_t PredictionLog::Drain() {
   while (queue_.pop(raw)) records.emplace_back(raw);
   if (records.empty()) return 0;
   depth_.Add(-static_cast<double>(records.size()));
-  if (monitor_) {
-    for (const auto& r : records) monitor_->Observe(r->config, r->version, r->time_ms, r->features, Scores(*r), std::move(r->unseen_categories));
-  }
-  std::vector<StoredPrediction> stored;
-  stored.reserve(records.size());
-  for (const auto& r : records) stored.push_back(ToStored(*r));
-  if (auto ignored = store_.AppendPredictions(stored); !ignored.ok()) {
-    write_errors_.Increment();
-    spdlog::error("prediction log: {} requests lost: {}", stored.size(), ignored.status().ToString());
-  } else {
-    written_.Increment(static_cast<double>(stored.size() - static_cast<size_t>(*ignored)));
-    duplicate_ids_.Increment(static_cast<double>(*ignored));
+  // By model version (a model has one or two serving at a time), in arrival
+  // order within each.
+  std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+    if (a->config.get() != b->config.get()) return a->config.get() < b->config.get();
+    if (a->version != b->version) return a->version < b->version;
+    return a->time_ms < b->time_ms;
+  });
+  std::vector<float> features, scores;
+  std::vector<int64_t> unseen;
+  for (size_t begin = 0; begin < records.size();) {
+    const PredictionRecord& head = *records[begin];
+    const ModelConfig& config = *head.config;
+    LogSegmentBuilder builder(SchemaOf(config));
+    LogSegment segment;
+    segment.model = config.name;
+    segment.version = head.version;
+    segment.first_ms = head.time_ms;
+    size_t bytes = 0;
+    size_t end = begin;
+    for (; end < records.size(); ++end) {
+      const PredictionRecord& r = *records[end];
+      // A segment holds one version, spans at most kLogSegmentMaxSpanMs and
+      // stays small enough to read whole for one feedback lookup.
+      if (r.config.get() != head.config.get() || r.version != head.version ||
+          r.time_ms - segment.first_ms > kLogSegmentMaxSpanMs || end - begin >= kMaxSegmentRequests ||
+          bytes >= kMaxSegmentBytes) {
+        break;
+      }
+      LogRecordHeader h;
+      if (!ReadLogRecordHeader(r.data, &h).ok()) continue;  // Cannot happen: MakeRecord wrote it.
+      if (h.client_id) segment.client_ids.push_back({std::string(h.request_id), builder.records(), h.rows});
+      builder.Add(r.data);
+      bytes += r.data.size();
+      segment.last_ms = r.time_ms;
+      ++segment.requests;
+      segment.rows += h.rows;
+      if (monitor_) {
+        features.resize(static_cast<size_t>(h.rows * h.features));
+        scores.resize(static_cast<size_t>(h.rows));
+        unseen.resize(h.unseen_count);
+        std::memcpy(features.data(), h.feature_data, features.size() * sizeof(float));
+        std::memcpy(scores.data(), h.score_data, scores.size() * sizeof(float));
+        for (uint32_t i = 0; i < h.unseen_count; ++i) {
+          uint32_t cell;
+          std::memcpy(&cell, h.unseen_data + 4 * i, 4);
+          unseen[i] = cell;
+        }
+        monitor_->Observe(r.config, r.version, r.time_ms, features.data(), h.rows, h.features, scores, unseen);
+      }
+    }
+    segment.data = builder.Finish();
+    if (auto ignored = store_.AppendLogSegment(segment); !ignored.ok()) {
+      write_errors_.Increment();
+      spdlog::error("prediction log: {} requests lost: {}", segment.requests, ignored.status().ToString());
+    } else {
+      written_.Increment(static_cast<double>(segment.requests));
+      duplicate_ids_.Increment(static_cast<double>(*ignored));
+    }
+    begin = end;
   }
   return records.size();
 }

@@ -1,15 +1,14 @@
 // PredictionLog: the tap from the request path into the store.
 //
-// After a successful inference the HTTP edge hands the request's features
-// (the [N, F] matrix the model saw) and outputs to Record(), which only
-// pushes a pointer onto a bounded lock-free queue: the request never waits
-// on formatting or disk. A background writer drains the queue every
-// `flush_interval` (or at once when Flush() asks), turns each request into a
-// StoredPrediction (inputs as columns of raw values by feature name:
-// category names, null for missing) and appends the batch to the store in
-// one transaction.
+// After a successful inference the HTTP edge encodes the request (the [N, F]
+// matrix the model saw, its scores and outputs; store/log_segment.h) with
+// MakeRecord() and hands it to Record(), which only pushes a pointer onto a
+// bounded lock-free queue: the request never waits on the store. A
+// background writer drains the queue every `flush_interval` (or at once when
+// Flush() asks), counts each request into the drift windows, and appends
+// the records of each model version as one segment, in one transaction.
 // When the queue is full the record is dropped and counted, never the
-// request. The writer also applies the retention (age and row count).
+// request. Retention (age and count) runs on its own thread.
 //
 // Metrics: vigil_prediction_log_dropped_total, _written_total (requests),
 // _duplicate_ids_total, _write_errors_total, _pruned_total, and the queue
@@ -25,7 +24,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -48,16 +49,12 @@ struct PredictionLogOptions {
   std::chrono::seconds prune_interval{60};
 };
 
-// One inference request as logged.
+// One inference request on its way to the log.
 struct PredictionRecord {
   std::shared_ptr<const ModelConfig> config;
   int64_t version = 0;
-  std::string request_id;
-  int64_t time_ms = 0;
-  const char* route = "champion";
-  Tensor features;               // FP32 [N, F], NaN for missing.
-  std::vector<int64_t> unseen_categories;  // Cells of `features` that held an unseen category.
-  std::vector<Tensor> outputs;   // As answered, first dimension N.
+  int64_t time_ms = 0;  // When the request arrived.
+  std::string data;     // EncodeLogRecord's bytes.
 };
 
 class PredictionLog {
@@ -78,15 +75,30 @@ class PredictionLog {
   // most `timeout`; false on timeout.
   bool Flush(std::chrono::milliseconds timeout);
 
-  // `record` as the store keeps it (exposed for tests).
-  static StoredPrediction ToStored(const PredictionRecord& record);
-  // The inverse, for reading the log back: the stored request's features as
-  // the model saw them (FP32 [N, F] in `config`'s order, category codes, NaN
-  // for missing or unknown values) and its scores (the first probability or
-  // prediction output; for K classes the largest; NaN without one).
-  // INVALID_ARGUMENT if the stored JSON is not the log's.
-  static Status FromStored(const ModelConfig& config, const StoredPrediction& stored, Tensor* features,
-                           std::vector<float>* scores);
+  // The record of a request: `features` FP32 [N, F] as the model saw it
+  // (NaN for missing), `unseen` the cells that held an unseen category,
+  // `outputs` as answered. `client_id`: the client chose `request_id`. The
+  // score per row is the first probability or prediction output (for K
+  // classes the largest), NaN without one.
+  static std::unique_ptr<PredictionRecord> MakeRecord(std::shared_ptr<const ModelConfig> config, int64_t version,
+                                                      std::string_view request_id, bool client_id, int64_t time_ms,
+                                                      std::string_view route, const Tensor& features,
+                                                      std::span<const int64_t> unseen,
+                                                      const std::vector<Tensor>& outputs);
+  // Reading the log back: the stored request's features in `config`'s
+  // order (FP32 [N, F], category codes of `config`, NaN for missing or
+  // unknown values; matched by name, so a version with other features
+  // reads too) and its scores.
+  static void FromStored(const ModelConfig& config, const StoredPrediction& stored, Tensor* features,
+                         std::vector<float>* scores);
+  // The request as one line of JSON (`vigil log`): id, model, version,
+  // time (RFC 3339), route, inputs (a column per feature as in the v2
+  // per-feature form: raw values, category names, null for missing),
+  // outputs (a column per output, an array per row for per-class outputs),
+  // and, when any, unseen_categories: [row, feature] of each null that was
+  // a category the model had not seen, and feedback: {row, label} per
+  // labelled row (`feedback`: the LabeledPredictions of this request).
+  static std::string ToJson(const StoredPrediction& stored, std::span<const LabeledPrediction> feedback = {});
 
  private:
   void Run();

@@ -25,24 +25,19 @@ classes: [good, bad]
 }
 
 std::unique_ptr<PredictionRecord> Record(const std::shared_ptr<const ModelConfig>& config, const std::string& id,
-                                         int64_t time_ms) {
-  auto r = std::make_unique<PredictionRecord>();
-  r->config = config;
-  r->version = 3;
-  r->request_id = id;
-  r->time_ms = time_ms;
-  r->features = Tensor("input", DataType::kFp32, {2, 2});
+                                         int64_t time_ms, bool client_id = true, int64_t version = 3) {
+  Tensor features("input", DataType::kFp32, {2, 2});
   const float x[4] = {42.5f, 1.0f, NAN, NAN};
-  std::copy(x, x + 4, r->features.values<float>().begin());
+  std::copy(x, x + 4, features.values<float>().begin());
   Tensor p("probability", DataType::kFp32, {2});
   p.values<float>()[0] = 0.25f;
   p.values<float>()[1] = 0.75f;
   Tensor label("label", DataType::kBytes, {2});
   label.strings()[0] = "good";
   label.strings()[1] = "bad";
-  r->outputs.push_back(std::move(p));
-  r->outputs.push_back(std::move(label));
-  return r;
+  const std::vector<int64_t> unseen = {3};  // Row 1's Home.
+  return PredictionLog::MakeRecord(config, version, id, client_id, time_ms, "champion", features, unseen,
+                                   {std::move(p), std::move(label)});
 }
 
 int64_t Now() {
@@ -50,22 +45,90 @@ int64_t Now() {
       .count();
 }
 
-TEST(PredictionLogTest, RequestsKeepRawFeatureValuesByName) {
-  const StoredPrediction p = PredictionLog::ToStored(*Record(Config(), "req-1", 1234));
-  EXPECT_EQ(p.model, "credit");
-  EXPECT_EQ(p.request_id, "req-1");
-  EXPECT_EQ(p.rows, 2);
-  EXPECT_EQ(p.version, 3);
-  EXPECT_EQ(p.time_ms, 1234);
-  EXPECT_EQ(p.route, "champion");
-  EXPECT_EQ(p.inputs, R"({"Age":[42.5,null],"Home":["rent \"x\"",null]})");
-  EXPECT_EQ(p.outputs, R"({"probability":[0.25,0.75],"label":["good","bad"]})");
+TEST(PredictionLogTest, RequestsReadBackAsJsonWithRawValuesByName) {
+  testing::TempDir dir;
+  auto store = SqliteStore::Open(dir.path() / "vigil.db");
+  ASSERT_TRUE(store.ok());
+  MetricsRegistry registry;
+  PredictionLog log(**store, PredictionLogOptions{}, registry);
+  const auto config = Config();
+  ASSERT_TRUE(log.Record(Record(config, "req-1", 1234)));
   // Per-class outputs are an array per row.
-  auto multi = Record(Config(), "req-2", 1);
+  Tensor features("input", DataType::kFp32, {2, 2});
   Tensor p3("probability", DataType::kFp32, {2, 3});
   for (int i = 0; i < 6; ++i) p3.values<float>()[i] = 0.125f * static_cast<float>(i);
-  multi->outputs = {p3};
-  EXPECT_EQ(PredictionLog::ToStored(*multi).outputs, R"({"probability":[[0,0.125,0.25],[0.375,0.5,0.625]]})");
+  ASSERT_TRUE(log.Record(PredictionLog::MakeRecord(config, 3, "req-2", true, 1235, "champion", features, {}, {p3})));
+  ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
+  auto logged = (*store)->Predictions("credit", 0, 10000, 10);
+  ASSERT_TRUE(logged.ok()) << logged.status().ToString();
+  ASSERT_EQ(logged->size(), 2u);
+  EXPECT_EQ(PredictionLog::ToJson((*logged)[0]),
+            R"({"id":"req-1","model":"credit","version":3,"time":"1970-01-01T00:00:01.234Z","route":"champion",)"
+            R"("inputs":{"Age":[42.5,null],"Home":["rent \"x\"",null]},)"
+            R"("outputs":{"probability":[0.25,0.75],"label":["good","bad"]},"unseen_categories":[[1,"Home"]]})");
+  EXPECT_NE(PredictionLog::ToJson((*logged)[1]).find(R"("outputs":{"probability":[[0,0.125,0.25],[0.375,0.5,0.625]]})"),
+            std::string::npos);
+}
+
+TEST(PredictionLogTest, ReadsBackInTheCurrentConfigurationsOrderAndCodes) {
+  testing::TempDir dir;
+  auto store = SqliteStore::Open(dir.path() / "vigil.db");
+  ASSERT_TRUE(store.ok());
+  MetricsRegistry registry;
+  {
+    PredictionLog log(**store, PredictionLogOptions{}, registry);
+    ASSERT_TRUE(log.Record(Record(Config(), "req-1", 1234)));
+  }
+  // A later configuration: the features swapped, a category added first.
+  auto later = ParseModelConfig(R"(
+backend: xgboost
+features:
+  - {name: Home, type: categorical, categories: [other, owner, "rent \"x\""]}
+  - {name: Age, type: numeric}
+classes: [good, bad]
+)",
+                                "credit");
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  auto logged = (*store)->Predictions("credit", 0, 10000, 10);
+  ASSERT_TRUE(logged.ok());
+  ASSERT_EQ(logged->size(), 1u);
+  Tensor features;
+  std::vector<float> scores;
+  PredictionLog::FromStored(*later, (*logged)[0], &features, &scores);
+  ASSERT_EQ(features.shape(), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(features.values<float>()[0], 2.0f);  // "rent \"x\"": code 1 then, 2 now.
+  EXPECT_EQ(features.values<float>()[1], 42.5f);
+  EXPECT_TRUE(std::isnan(features.values<float>()[2]));
+  EXPECT_EQ(scores, (std::vector<float>{0.25f, 0.75f}));
+}
+
+TEST(PredictionLogTest, OneSegmentPerVersionAndClientIdsIndexed) {
+  testing::TempDir dir;
+  auto store = SqliteStore::Open(dir.path() / "vigil.db");
+  ASSERT_TRUE(store.ok());
+  MetricsRegistry registry;
+  PredictionLogOptions options;
+  options.flush_interval = std::chrono::hours(1);
+  PredictionLog log(**store, options, registry);
+  const auto config = Config();
+  const int64_t now = Now();
+  ASSERT_TRUE(log.Record(Record(config, "client-a", now, true, 3)));
+  ASSERT_TRUE(log.Record(Record(config, "client-b", now, true, 4)));
+  ASSERT_TRUE(log.Record(Record(config, "client-a", now + 1, true, 3)));  // The same id again.
+  ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
+  auto logged = (*store)->Predictions("credit", 0, now + 10, 10);
+  ASSERT_TRUE(logged.ok());
+  ASSERT_EQ(logged->size(), 3u);
+  EXPECT_EQ((*logged)[0].version, 3);
+  EXPECT_EQ((*logged)[1].version, 3);
+  EXPECT_EQ((*logged)[2].version, 4);
+  EXPECT_NE(registry.Render().find("vigil_prediction_log_duplicate_ids_total 1"), std::string::npos);
+  auto outcomes = (*store)->RecordFeedback("credit", {{"client-a", 1, "\"bad\""}, {"client-b", 0, "\"bad\""}}, now);
+  ASSERT_TRUE(outcomes.ok());
+  EXPECT_EQ(*outcomes, (std::vector<FeedbackOutcome>{FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded}));
+  auto labeled = (*store)->LabeledPredictions("credit", 0, now + 10, 10);
+  ASSERT_EQ(labeled->size(), 2u);
+  EXPECT_EQ((*labeled)[0].prediction->time_ms, now);  // The first "client-a".
 }
 
 TEST(PredictionLogTest, FlushMakesQueuedRecordsVisible) {

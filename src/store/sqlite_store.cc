@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -14,33 +16,6 @@ using sqlite::Exec;
 using sqlite::Statement;
 using sqlite::Transaction;
 namespace {
-
-// Schema version 1: the prediction log and the feedback joined to it. A
-// prediction is one request (its rows as arrays). Rows are appended in time
-// order, so the id orders them by time too: retention and time ranges use
-// the primary key, and the only other index is the one feedback looks up.
-// Feedback goes with its request when retention deletes it.
-constexpr char kSchemaV1[] = R"sql(
-CREATE TABLE predictions (
-  id INTEGER PRIMARY KEY,
-  model TEXT NOT NULL,
-  request_id TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  time_ms INTEGER NOT NULL,
-  route TEXT NOT NULL,
-  rows INTEGER NOT NULL,
-  inputs TEXT NOT NULL,
-  outputs TEXT NOT NULL,
-  UNIQUE (model, request_id)
-);
-CREATE TABLE feedback (
-  prediction INTEGER NOT NULL REFERENCES predictions (id) ON DELETE CASCADE,
-  row INTEGER NOT NULL,
-  label TEXT NOT NULL,
-  time_ms INTEGER NOT NULL,
-  PRIMARY KEY (prediction, row)
-) WITHOUT ROWID;
-)sql";
 
 // Schema version 2: closed monitoring windows as counts, and alerting. An
 // alert row holds the alert's current state;
@@ -116,11 +91,53 @@ CREATE TABLE windows (
 CREATE INDEX windows_by_version ON windows (model, version, end_ms);
 )sql";
 
-// The columns of kPredictionColumns, in order.
-constexpr char kPredictionColumns[] = "p.model, p.request_id, p.version, p.time_ms, p.route, p.rows, p.inputs, p.outputs";
-StoredPrediction ReadPrediction(const Statement& q) {
-  return {q.Text(0), q.Text(1), q.Int(2), q.Int(3), q.Text(4), q.Int(5), q.Text(6), q.Text(7)};
-}
+// Schema version 3: the prediction log as segments (store/log_segment.h),
+// one row per batch the log's writer drained for one model version; a
+// request costs no row of its own. `total` counts the requests logged up to
+// and including the segment (all models), for the count limit. Ids the
+// client chose are indexed in log_ids (Vigil's own ids are UUIDv7, whose
+// time finds the segment through log_segments_by_time). Feedback labels a
+// (segment, slot, row) and goes with its segment when retention deletes it.
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE log_segments (
+  id INTEGER PRIMARY KEY,
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  first_ms INTEGER NOT NULL,
+  last_ms INTEGER NOT NULL,
+  requests INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
+  total INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+CREATE INDEX log_segments_by_time ON log_segments (model, first_ms);
+CREATE INDEX log_segments_by_total ON log_segments (total);
+CREATE TABLE log_ids (
+  model TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  segment INTEGER NOT NULL REFERENCES log_segments (id) ON DELETE CASCADE,
+  slot INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
+  PRIMARY KEY (model, request_id)
+) WITHOUT ROWID;
+CREATE INDEX log_ids_by_segment ON log_ids (segment);
+CREATE TABLE feedback (
+  segment INTEGER NOT NULL REFERENCES log_segments (id) ON DELETE CASCADE,
+  slot INTEGER NOT NULL,
+  row INTEGER NOT NULL,
+  label TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  PRIMARY KEY (segment, slot, row)
+) WITHOUT ROWID;
+)sql";
+
+// From schema 1 or 2 to 3: version 1's log (a row per request, inputs and
+// outputs as JSON) and its feedback are kept, renamed, for querying; Vigil
+// no longer reads them.
+constexpr char kRetireV1Log[] = R"sql(
+ALTER TABLE predictions RENAME TO predictions_v1;
+ALTER TABLE feedback RENAME TO feedback_v1;
+)sql";
 
 }  // namespace
 
@@ -197,31 +214,102 @@ Status SqliteStore::Migrate() {
                                    std::to_string(kSchemaVersion) + ")");
   }
   if (version == kSchemaVersion) return t.Commit();
-  if (version < 1) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV1));
   if (version < 2) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV2));
+  if (version >= 1 && version < 3) VIGIL_RETURN_IF_ERROR(Exec(db_, kRetireV1Log));
+  if (version < 3) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV3));
   VIGIL_RETURN_IF_ERROR(Exec(db_, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
   return t.Commit();
 }
 
-Result<int64_t> SqliteStore::AppendPredictions(const std::vector<StoredPrediction>& predictions) {
+Result<int64_t> SqliteStore::AppendLogSegment(const LogSegment& segment) {
   std::lock_guard lock(log_mu_);
   Transaction t(log_db_);
   VIGIL_RETURN_IF_ERROR(t.status());
-  Statement insert(log_db_,
-                   "INSERT INTO predictions (model, request_id, version, time_ms, route, rows, inputs, outputs) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
-  if (!insert.ok()) return Error(log_db_, "preparing the prediction insert");
+  {
+    Statement insert(log_db_,
+                     "INSERT INTO log_segments (model, version, first_ms, last_ms, requests, rows, total, data) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?5 + coalesce((SELECT total FROM log_segments ORDER BY id DESC "
+                     "LIMIT 1), 0), ?)");
+    if (!insert.ok()) return Error(log_db_, "preparing the log segment insert");
+    insert.Bind(1, segment.model).Bind(2, segment.version).Bind(3, segment.first_ms).Bind(4, segment.last_ms);
+    insert.Bind(5, segment.requests).Bind(6, segment.rows).BindBlob(7, segment.data);
+    if (insert.Step() != SQLITE_DONE) return Error(log_db_, "logging a segment of predictions");
+  }
+  const int64_t id = sqlite3_last_insert_rowid(log_db_);
   int64_t ignored = 0;
-  for (const StoredPrediction& p : predictions) {
-    insert.Bind(1, p.model).Bind(2, p.request_id).Bind(3, p.version).Bind(4, p.time_ms).Bind(5, p.route);
-    insert.Bind(6, p.rows).Bind(7, p.inputs).Bind(8, p.outputs);
-    if (insert.Step() != SQLITE_DONE) return Error(log_db_, "logging a prediction");
-    if (sqlite3_changes(log_db_) == 0) ++ignored;
-    insert.Reset();
+  if (!segment.client_ids.empty()) {
+    Statement index(log_db_,
+                    "INSERT INTO log_ids (model, request_id, segment, slot, rows) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING");
+    if (!index.ok()) return Error(log_db_, "preparing the id insert");
+    for (const LogSegment::ClientId& c : segment.client_ids) {
+      index.Bind(1, segment.model).Bind(2, c.request_id).Bind(3, id).Bind(4, c.slot).Bind(5, c.rows);
+      if (index.Step() != SQLITE_DONE) return Error(log_db_, "indexing a request id");
+      if (sqlite3_changes(log_db_) == 0) ++ignored;
+      index.Reset();
+    }
   }
   VIGIL_RETURN_IF_ERROR(t.Commit());
   return ignored;
 }
+
+namespace {
+
+// The time in a UUIDv7 (RFC 9562: 48 bits of Unix ms, version 7, variant
+// 10), the form of the ids Vigil generates; nullopt for any other string.
+std::optional<int64_t> Uuid7Time(std::string_view id) {
+  if (id.size() != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' || id[14] != '7') {
+    return std::nullopt;
+  }
+  if (id[19] != '8' && id[19] != '9' && id[19] != 'a' && id[19] != 'b') return std::nullopt;
+  int64_t ms = 0;
+  for (char c : std::string(id.substr(0, 8)) + std::string(id.substr(9, 4))) {
+    int v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    ms = ms * 16 + v;
+  }
+  return ms;
+}
+
+// A segment's records, read once per call that needs them.
+struct SegmentIndex {
+  std::string data;
+  std::shared_ptr<const LogSchema> schema;
+  int64_t version = 0;
+  std::vector<std::string_view> records;  // By slot.
+  std::vector<LogRecordHeader> headers;
+};
+
+// Loads segment `id` into `cache` (once); null if it is gone or unreadable.
+const SegmentIndex* LoadSegment(sqlite3* db, int64_t id, std::map<int64_t, std::unique_ptr<SegmentIndex>>& cache) {
+  auto [it, added] = cache.try_emplace(id);
+  if (!added) return it->second.get();
+  Statement q(db, "SELECT version, data FROM log_segments WHERE id = ?");
+  if (!q.ok() || q.Bind(1, id).Step() != SQLITE_ROW) return nullptr;
+  auto index = std::make_unique<SegmentIndex>();
+  index->version = q.Int(0);
+  index->data = q.Blob(1);
+  auto reader = LogSegmentReader::Open(index->data);
+  if (!reader.ok()) return nullptr;
+  index->schema = reader->schema();
+  std::string_view record;
+  while (reader->Next(&record)) {
+    LogRecordHeader header;
+    if (!ReadLogRecordHeader(record, &header).ok()) break;
+    index->records.push_back(record);
+    index->headers.push_back(header);
+  }
+  it->second = std::move(index);
+  return it->second.get();
+}
+
+}  // namespace
 
 Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::string& model,
                                                                  const std::vector<FeedbackItem>& items,
@@ -229,32 +317,62 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
   std::lock_guard lock(mu_);
   Transaction t(db_);
   VIGIL_RETURN_IF_ERROR(t.status());
-  Statement find(db_, "SELECT id, rows FROM predictions WHERE model = ? AND request_id = ?");
+  Statement by_id(db_, "SELECT segment, slot, rows FROM log_ids WHERE model = ? AND request_id = ?");
+  Statement by_time(db_,
+                    "SELECT id FROM log_segments WHERE model = ? AND first_ms BETWEEN ? AND ? AND last_ms >= ? "
+                    "ORDER BY id");
   Statement insert(db_,
-                   "INSERT INTO feedback (prediction, row, label, time_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
-  Statement existing(db_, "SELECT label FROM feedback WHERE prediction = ? AND row = ?");
-  if (!find.ok() || !insert.ok() || !existing.ok()) return Error(db_, "preparing the feedback statements");
+                   "INSERT INTO feedback (segment, slot, row, label, time_ms) VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT DO NOTHING");
+  Statement existing(db_, "SELECT label FROM feedback WHERE segment = ? AND slot = ? AND row = ?");
+  if (!by_id.ok() || !by_time.ok() || !insert.ok() || !existing.ok()) {
+    return Error(db_, "preparing the feedback statements");
+  }
+  std::map<int64_t, std::unique_ptr<SegmentIndex>> segments;
   std::vector<FeedbackOutcome> outcomes;
   outcomes.reserve(items.size());
   for (const FeedbackItem& item : items) {
-    find.Bind(1, model).Bind(2, item.request_id);
-    const int rc = find.Step();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(db_, "looking up a prediction");
-    if (rc == SQLITE_DONE || item.row >= find.Int(1)) {
+    // The request: by the client's id, else by the time in Vigil's id.
+    int64_t segment = 0, slot = -1, rows = 0;
+    by_id.Bind(1, model).Bind(2, item.request_id);
+    int rc = by_id.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(db_, "looking up a request id");
+    if (rc == SQLITE_ROW) {
+      segment = by_id.Int(0);
+      slot = by_id.Int(1);
+      rows = by_id.Int(2);
+    }
+    by_id.Reset();
+    const std::optional<int64_t> time = slot < 0 ? Uuid7Time(item.request_id) : std::nullopt;
+    if (time) {
+      by_time.Bind(1, model).Bind(2, *time - kLogSegmentMaxSpanMs).Bind(3, *time).Bind(4, *time);
+      while (slot < 0 && (rc = by_time.Step()) == SQLITE_ROW) {
+        const SegmentIndex* s = LoadSegment(db_, by_time.Int(0), segments);
+        for (size_t i = 0; s && i < s->headers.size(); ++i) {
+          const LogRecordHeader& h = s->headers[i];
+          if (!h.client_id && h.time_ms == *time && h.request_id == item.request_id) {
+            segment = by_time.Int(0);
+            slot = static_cast<int64_t>(i);
+            rows = h.rows;
+            break;
+          }
+        }
+      }
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(db_, "finding a request by its time");
+      by_time.Reset();
+    }
+    if (slot < 0 || item.row >= rows) {
       outcomes.push_back(FeedbackOutcome::kUnknownId);
-      find.Reset();
       continue;
     }
-    const int64_t prediction = find.Int(0);
-    find.Reset();
-    insert.Bind(1, prediction).Bind(2, item.row).Bind(3, item.label).Bind(4, now_ms);
+    insert.Bind(1, segment).Bind(2, slot).Bind(3, item.row).Bind(4, item.label).Bind(5, now_ms);
     if (insert.Step() != SQLITE_DONE) return Error(db_, "recording feedback");
     insert.Reset();
     if (sqlite3_changes(db_) == 1) {
       outcomes.push_back(FeedbackOutcome::kRecorded);
       continue;
     }
-    existing.Bind(1, prediction).Bind(2, item.row);
+    existing.Bind(1, segment).Bind(2, slot).Bind(3, item.row);
     if (existing.Step() != SQLITE_ROW) return Error(db_, "reading earlier feedback");
     outcomes.push_back(existing.Text(0) == item.label ? FeedbackOutcome::kDuplicate : FeedbackOutcome::kConflict);
     existing.Reset();
@@ -267,20 +385,24 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_req
   // The log's connection is taken for one step at a time, so that the log's
   // writer appends between the chunks however much is due.
   std::unique_lock lock(log_mu_);
-  // Ids follow time, and retention only ever deletes the oldest: everything
-  // below one id goes. By age, the first request at or after `before_ms`
-  // (found walking from the oldest, through the rows to delete); by count,
-  // the newest id minus the limit.
-  int64_t cut, newest;
+  // Segments are appended in time order, and retention only ever deletes the
+  // oldest: everything below one segment id goes. By age, the first segment
+  // with a request at or after `before_ms` (found walking from the oldest,
+  // through the segments to delete); by count, the first segment whose
+  // running total is within the newest `max_requests`.
+  int64_t cut;
   {
     Statement q(log_db_,
-                "SELECT coalesce((SELECT id FROM predictions WHERE time_ms >= ? ORDER BY id LIMIT 1), "
-                "(SELECT coalesce(max(id), 0) + 1 FROM predictions)), (SELECT coalesce(max(id), 0) FROM predictions)");
-    if (!q.ok() || q.Bind(1, before_ms).Step() != SQLITE_ROW) return Error(log_db_, "finding what retention deletes");
+                "SELECT coalesce((SELECT id FROM log_segments WHERE last_ms >= ?1 ORDER BY id LIMIT 1), "
+                "(SELECT coalesce(max(id), 0) + 1 FROM log_segments)), "
+                "coalesce((SELECT id FROM log_segments WHERE total > (SELECT coalesce(max(total), 0) FROM "
+                "log_segments) - ?2 ORDER BY total LIMIT 1), 0)");
+    if (!q.ok() || q.Bind(1, before_ms).Bind(2, max_requests).Step() != SQLITE_ROW) {
+      return Error(log_db_, "finding what retention deletes");
+    }
     cut = q.Int(0);
-    newest = q.Int(1);
+    if (max_requests > 0) cut = std::max(cut, q.Int(1));
   }
-  if (max_requests > 0) cut = std::max(cut, newest - max_requests + 1);
   {
     Statement windows(log_db_, "DELETE FROM windows WHERE end_ms < ?");
     if (!windows.ok() || windows.Bind(1, before_ms).Step() != SQLITE_DONE) {
@@ -290,54 +412,115 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_req
   // In chunks of short transactions, so that feedback (on the other
   // connection) and the log's writer get the write lock between them,
   // however much is due.
-  constexpr int64_t kChunk = 10000;
+  constexpr int64_t kChunk = 8;  // Segments: up to 32,768 requests.
   int64_t deleted = 0;
   for (;;) {
     if (!lock.owns_lock()) lock.lock();
     Transaction t(log_db_);
     VIGIL_RETURN_IF_ERROR(t.status());
-    Statement chunk(log_db_, "DELETE FROM predictions WHERE id < min(?, (SELECT min(id) FROM predictions) + ?)");
-    if (!chunk.ok() || chunk.Bind(1, cut).Bind(2, kChunk).Step() != SQLITE_DONE) {
-      return Error(log_db_, "deleting predictions past their retention");
-    }
-    const int64_t n = sqlite3_changes(log_db_);
+    Statement chunk(log_db_,
+                    "DELETE FROM log_segments WHERE id < min(?, (SELECT min(id) FROM log_segments) + ?) "
+                    "RETURNING requests");
+    if (!chunk.ok()) return Error(log_db_, "preparing the retention delete");
+    chunk.Bind(1, cut).Bind(2, kChunk);
+    int64_t n = 0;
+    int rc;
+    while ((rc = chunk.Step()) == SQLITE_ROW) n += chunk.Int(0);
+    if (rc != SQLITE_DONE) return Error(log_db_, "deleting predictions past their retention");
+    const bool any = sqlite3_changes(log_db_) > 0;
     VIGIL_RETURN_IF_ERROR(t.Commit());
     deleted += n;
-    if (n == 0) break;
+    if (!any) break;
     lock.unlock();
     std::this_thread::yield();
   }
   return deleted;
 }
 
+namespace {
+
+// Decodes a segment row's records that arrived in [from_ms, to_ms) into
+// `out`, up to `limit` in all.
+Status DecodeSegment(const std::string& model, int64_t version, std::string_view data, int64_t from_ms,
+                     int64_t to_ms, int64_t limit, std::vector<StoredPrediction>* out) {
+  auto reader = LogSegmentReader::Open(data);
+  if (!reader.ok()) return reader.status();
+  std::string_view record;
+  while (std::ssize(*out) < limit && reader->Next(&record)) {
+    LogRecordHeader header;
+    VIGIL_RETURN_IF_ERROR(ReadLogRecordHeader(record, &header));
+    if (header.time_ms < from_ms || header.time_ms >= to_ms) continue;
+    StoredPrediction p;
+    VIGIL_RETURN_IF_ERROR(DecodeLogRecord(record, &p));
+    p.model = model;
+    p.version = version;
+    p.schema = reader->schema();
+    out->push_back(std::move(p));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::vector<StoredPrediction>> SqliteStore::Predictions(const std::string& model, int64_t from_ms,
                                                                int64_t to_ms, int64_t limit) {
   std::lock_guard lock(mu_);
-  Statement q(db_, std::string("SELECT ") + kPredictionColumns +
-                       " FROM predictions p WHERE p.model = ? AND p.time_ms >= ? AND p.time_ms < ? ORDER BY p.id LIMIT ?");
+  Statement q(db_,
+              "SELECT version, data FROM log_segments WHERE model = ? AND first_ms >= ? AND first_ms < ? ORDER BY id");
   if (!q.ok()) return Error(db_, "preparing the prediction query");
-  q.Bind(1, model).Bind(2, from_ms).Bind(3, to_ms).Bind(4, limit);
+  q.Bind(1, model).Bind(2, from_ms - kLogSegmentMaxSpanMs).Bind(3, to_ms);
   std::vector<StoredPrediction> out;
   int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadPrediction(q));
-  if (rc != SQLITE_DONE) return Error(db_, "reading predictions");
+  while (std::ssize(out) < limit && (rc = q.Step()) == SQLITE_ROW) {
+    const std::string data = q.Blob(1);
+    if (Status s = DecodeSegment(model, q.Int(0), data, from_ms, to_ms, limit, &out); !s.ok()) {
+      return Status::Internal("the prediction log of '" + model + "': " + s.message());
+    }
+  }
+  if (std::ssize(out) < limit && rc != SQLITE_DONE) return Error(db_, "reading predictions");
   return out;
 }
 
 Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std::string& model, int64_t from_ms,
                                                                        int64_t to_ms, int64_t limit) {
   std::lock_guard lock(mu_);
-  // Driven from feedback (far fewer rows than the log), each prediction
-  // found by its primary key: CROSS JOIN fixes that order for SQLite.
-  Statement q(db_, std::string("SELECT ") + kPredictionColumns +
-                       ", f.row, f.label, f.time_ms FROM feedback f CROSS JOIN predictions p ON p.id = f.prediction "
-                       "WHERE p.model = ? AND p.time_ms >= ? AND p.time_ms < ? ORDER BY p.id, f.row LIMIT ?");
+  // Driven from the segments of the period to their feedback (the feedback
+  // table's key starts with the segment); each labelled request is decoded
+  // once, whatever number of its rows have labels.
+  Statement q(db_,
+              "SELECT f.segment, f.slot, f.row, f.label, f.time_ms FROM log_segments s CROSS JOIN feedback f "
+              "ON f.segment = s.id WHERE s.model = ? AND s.first_ms >= ? AND s.first_ms < ? "
+              "ORDER BY f.segment, f.slot, f.row");
   if (!q.ok()) return Error(db_, "preparing the labelled prediction query");
-  q.Bind(1, model).Bind(2, from_ms).Bind(3, to_ms).Bind(4, limit);
+  q.Bind(1, model).Bind(2, from_ms - kLogSegmentMaxSpanMs).Bind(3, to_ms);
+  std::map<int64_t, std::unique_ptr<SegmentIndex>> segments;
+  std::shared_ptr<const StoredPrediction> request;
+  int64_t request_segment = -1, request_slot = -1;
   std::vector<LabeledPrediction> out;
   int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) out.push_back({ReadPrediction(q), q.Int(8), q.Text(9), q.Int(10)});
-  if (rc != SQLITE_DONE) return Error(db_, "reading labelled predictions");
+  while (std::ssize(out) < limit && (rc = q.Step()) == SQLITE_ROW) {
+    const int64_t segment = q.Int(0), slot = q.Int(1);
+    if (segment != request_segment || slot != request_slot) {
+      request_segment = segment;
+      request_slot = slot;
+      request.reset();
+      if (segment != (segments.empty() ? -1 : segments.rbegin()->first)) segments.clear();  // One at a time.
+      const SegmentIndex* s = LoadSegment(db_, segment, segments);
+      if (!s || slot >= std::ssize(s->records)) continue;
+      const LogRecordHeader& h = s->headers[slot];
+      if (h.time_ms < from_ms || h.time_ms >= to_ms) continue;
+      auto p = std::make_shared<StoredPrediction>();
+      if (Status st = DecodeLogRecord(s->records[slot], p.get()); !st.ok()) {
+        return Status::Internal("the prediction log of '" + model + "': " + st.message());
+      }
+      p->model = model;
+      p->version = s->version;
+      p->schema = s->schema;
+      request = std::move(p);
+    }
+    if (request) out.push_back({request, q.Int(2), q.Text(3), q.Int(4)});
+  }
+  if (std::ssize(out) < limit && rc != SQLITE_DONE) return Error(db_, "reading labelled predictions");
   return out;
 }
 
@@ -369,7 +552,7 @@ Result<std::vector<StoredWindow>> SqliteStore::Windows(const std::string& model,
 
 Result<int64_t> SqliteStore::CountPredictions(const std::string& model) {
   std::lock_guard lock(mu_);
-  Statement q(db_, "SELECT count(*) FROM predictions WHERE model = ?");  // Uses the (model, request_id) index.
+  Statement q(db_, "SELECT coalesce(sum(requests), 0) FROM log_segments WHERE model = ?");
   if (!q.ok() || q.Bind(1, model).Step() != SQLITE_ROW) return Error(db_, "counting predictions");
   return q.Int(0);
 }

@@ -36,7 +36,7 @@ class SqliteStore : public Store {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
-  Result<int64_t> AppendPredictions(const std::vector<StoredPrediction>& predictions) override;
+  Result<int64_t> AppendLogSegment(const LogSegment& segment) override;
   Result<std::vector<FeedbackOutcome>> RecordFeedback(const std::string& model, const std::vector<FeedbackItem>& items,
                                                       int64_t now_ms) override;
   Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests) override;
@@ -65,7 +65,7 @@ class SqliteStore : public Store {
   Status RetryNotification(const Notification& notification) override;
 
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
  private:
   SqliteStore() = default;

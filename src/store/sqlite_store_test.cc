@@ -4,36 +4,88 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cstdio>
+#include <tuple>
+
 #include "testing/test_repository.h"
 
 namespace vigil {
 namespace {
 
-// A logged request of `rows` rows.
-StoredPrediction Prediction(const std::string& id, int64_t rows, int64_t time_ms, const std::string& model = "credit") {
-  return {model, id, 1, time_ms, "champion", rows, R"({"Age": [30]})", R"({"probability": [0.25]})"};
+// A request of `rows` rows: features [rows, 2] = 0, 1, 2, ...; outputs a
+// probability and a label per row.
+std::string Record(const std::string& id, bool client_id, int64_t rows, int64_t time_ms) {
+  Tensor features("input", DataType::kFp32, {rows, 2});
+  for (int64_t i = 0; i < rows * 2; ++i) features.values<float>()[i] = static_cast<float>(i);
+  Tensor probability("probability", DataType::kFp32, {rows});
+  Tensor label("label", DataType::kBytes, {rows});
+  for (int64_t r = 0; r < rows; ++r) {
+    probability.values<float>()[r] = 0.25f;
+    label.strings()[r] = "good";
+  }
+  const std::vector<float> scores(rows, 0.25f);
+  return EncodeLogRecord(id, client_id, time_ms, "champion", features, scores, {}, {probability, label});
 }
 
-TEST(SqliteStoreTest, LogsPredictionsAndJoinsFeedback) {
+struct Request {
+  std::string id;
+  int64_t rows;
+  int64_t time_ms;
+  bool client_id = true;
+};
+
+// A segment of `model` version 1 holding `requests`, as the log's writer builds it.
+LogSegment Segment(const std::vector<Request>& requests, const std::string& model = "credit") {
+  LogSchema schema;
+  schema.features = {{"Age", false, {}}, {"Home", true, {"owner", "rent"}}};
+  LogSegmentBuilder builder(schema);
+  LogSegment s;
+  s.model = model;
+  s.version = 1;
+  s.first_ms = requests.front().time_ms;
+  for (const Request& r : requests) {
+    if (r.client_id) s.client_ids.push_back({r.id, builder.records(), r.rows});
+    builder.Add(Record(r.id, r.client_id, r.rows, r.time_ms));
+    s.first_ms = std::min(s.first_ms, r.time_ms);
+    s.last_ms = std::max(s.last_ms, r.time_ms);
+    ++s.requests;
+    s.rows += r.rows;
+  }
+  s.data = builder.Finish();
+  return s;
+}
+
+// A UUIDv7 as Vigil generates it, at `ms`.
+std::string Uuid7(int64_t ms, int n) {
+  char id[40];
+  std::snprintf(id, sizeof(id), "%08llx-%04llx-7%03x-8%03x-%012x", static_cast<unsigned long long>(ms >> 16),
+                static_cast<unsigned long long>(ms & 0xffff), n & 0xfff, n & 0xfff, n);
+  return id;
+}
+
+TEST(SqliteStoreTest, LogsSegmentsAndJoinsFeedback) {
   testing::TempDir dir;
   auto store = SqliteStore::Open(dir.path() / "vigil.db");
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   SqliteStore& s = **store;
-  ASSERT_TRUE(s.AppendPredictions({Prediction("a", 2, 1000), Prediction("b", 1, 2000), Prediction("a", 1, 1000, "churn")})
-                  .ok());
-  // A request logged twice is kept once, as first logged, and counted.
-  auto ignored = s.AppendPredictions({Prediction("b", 1, 9999), Prediction("c", 1, 9999)});
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{"a", 2, 1000}, {"b", 1, 2000}})).ok());
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{"a", 1, 1000}}, "churn")).ok());
+  // An id the model already logged: both requests are in the log, the id
+  // stays with the first, and the second is counted.
+  auto ignored = s.AppendLogSegment(Segment({{"b", 1, 9999}, {"c", 1, 9999}}));
   ASSERT_TRUE(ignored.ok());
   EXPECT_EQ(*ignored, 1);
-  EXPECT_EQ(*s.CountPredictions("credit"), 3);
+  EXPECT_EQ(*s.CountPredictions("credit"), 4);
   EXPECT_EQ(*s.CountPredictions("churn"), 1);
 
   auto outcomes = s.RecordFeedback("credit", {{"a", 0, "\"bad\""}, {"a", 1, "\"good\""}, {"zzz", 0, "\"bad\""},
-                                              {"a", 2, "\"bad\""}},
+                                              {"a", 2, "\"bad\""}, {"b", 0, "\"bad\""}},
                                    5000);
   ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
-  EXPECT_EQ(*outcomes, (std::vector<FeedbackOutcome>{FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded,
-                                                     FeedbackOutcome::kUnknownId, FeedbackOutcome::kUnknownId}));
+  EXPECT_EQ(*outcomes,
+            (std::vector<FeedbackOutcome>{FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded,
+                                          FeedbackOutcome::kUnknownId, FeedbackOutcome::kUnknownId,
+                                          FeedbackOutcome::kRecorded}));
   // Idempotent: the same label again changes nothing; a different one is a conflict.
   outcomes = s.RecordFeedback("credit", {{"a", 0, "\"bad\""}, {"a", 1, "\"bad\""}}, 6000);
   ASSERT_TRUE(outcomes.ok());
@@ -41,54 +93,102 @@ TEST(SqliteStoreTest, LogsPredictionsAndJoinsFeedback) {
   // Feedback is per model: churn's "a" is another prediction.
   EXPECT_EQ(s.RecordFeedback("churn", {{"a", 0, "1"}}, 6000)->at(0), FeedbackOutcome::kRecorded);
 
-  auto labeled = s.LabeledPredictions("credit", 0, 10000, 100);
-  ASSERT_TRUE(labeled.ok());
-  ASSERT_EQ(labeled->size(), 2u);
-  EXPECT_EQ((*labeled)[0].prediction.request_id, "a");
-  EXPECT_EQ((*labeled)[0].row, 0);
-  EXPECT_EQ((*labeled)[0].label, "\"bad\"");
+  auto labeled = s.LabeledPredictions("credit", 0, 100000, 100);
+  ASSERT_TRUE(labeled.ok()) << labeled.status().ToString();
+  ASSERT_EQ(labeled->size(), 3u);
+  const LabeledPrediction& a0 = (*labeled)[0];
+  EXPECT_EQ(a0.prediction->request_id, "a");
+  EXPECT_EQ(a0.row, 0);
+  EXPECT_EQ(a0.label, "\"bad\"");
   EXPECT_EQ((*labeled)[1].row, 1);
-  EXPECT_EQ((*labeled)[1].prediction.rows, 2);
+  EXPECT_EQ((*labeled)[1].prediction, a0.prediction);  // One decoded request for its labelled rows.
+  EXPECT_EQ((*labeled)[1].prediction->rows, 2);
   EXPECT_EQ((*labeled)[1].label, "\"good\"");  // The first label stands.
   EXPECT_EQ((*labeled)[1].feedback_time_ms, 5000);
+  EXPECT_EQ((*labeled)[2].prediction->time_ms, 2000);  // "b" labels the first "b".
+
   auto window = s.Predictions("credit", 1500, 2500, 100);
   ASSERT_TRUE(window.ok());
   ASSERT_EQ(window->size(), 1u);
-  EXPECT_EQ((*window)[0].time_ms, 2000);
-  EXPECT_EQ((*window)[0].inputs, R"({"Age": [30]})");
+  const StoredPrediction& b = (*window)[0];
+  EXPECT_EQ(b.request_id, "b");
+  EXPECT_TRUE(b.client_id);
+  EXPECT_EQ(b.time_ms, 2000);
+  EXPECT_EQ(b.model, "credit");
+  EXPECT_EQ(b.route, "champion");
+  ASSERT_EQ(b.schema->features.size(), 2u);
+  EXPECT_EQ(b.schema->features[1].categories, (std::vector<std::string>{"owner", "rent"}));
+  ASSERT_EQ(b.features.shape(), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(b.features.values<float>()[1], 1.0f);
+  EXPECT_EQ(b.scores, std::vector<float>{0.25f});
+  ASSERT_EQ(b.outputs.size(), 2u);
+  EXPECT_EQ(b.outputs[1].strings(), std::vector<std::string>{"good"});
 }
 
-TEST(SqliteStoreTest, RetentionDeletesOldAndExcessRequestsWithTheirFeedback) {
+TEST(SqliteStoreTest, FindsVigilsOwnIdsByTheirTime) {
   testing::TempDir dir;
   auto store = SqliteStore::Open(dir.path() / "vigil.db");
   ASSERT_TRUE(store.ok());
   SqliteStore& s = **store;
-  std::vector<StoredPrediction> batch;
-  for (int i = 0; i < 10; ++i) batch.push_back(Prediction("r" + std::to_string(i), 1, 1000 * i));
-  ASSERT_TRUE(s.AppendPredictions(batch).ok());
+  constexpr int64_t t = 1'800'000'000'000;
+  // The second segment starts almost a segment's span before the id's time.
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{Uuid7(t, 1), 1, t, false}, {Uuid7(t, 2), 1, t, false}})).ok());
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{Uuid7(t - 59'000, 3), 1, t - 59'000, false},
+                                          {Uuid7(t + 1, 4), 1, t + 1, false}})).ok());
+  auto outcomes = s.RecordFeedback("credit",
+                                   {{Uuid7(t, 2), 0, "1"},
+                                    {Uuid7(t + 1, 4), 0, "1"},
+                                    {Uuid7(t - 59'000, 3), 0, "1"},
+                                    {Uuid7(t, 5), 0, "1"},          // Never logged.
+                                    {Uuid7(t, 1), 1, "1"},          // No row 1.
+                                    {Uuid7(t, 1).substr(1), 0, "1"}},  // Not an id at all.
+                                   t + 10);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
+  EXPECT_EQ(*outcomes, (std::vector<FeedbackOutcome>{FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded,
+                                                     FeedbackOutcome::kRecorded, FeedbackOutcome::kUnknownId,
+                                                     FeedbackOutcome::kUnknownId, FeedbackOutcome::kUnknownId}));
+  auto labeled = s.LabeledPredictions("credit", t - 60'000, t + 2, 100);
+  ASSERT_TRUE(labeled.ok());
+  ASSERT_EQ(labeled->size(), 3u);
+  EXPECT_EQ((*labeled)[0].prediction->request_id, Uuid7(t, 2));
+  EXPECT_FALSE((*labeled)[0].prediction->client_id);
+}
+
+TEST(SqliteStoreTest, RetentionDeletesOldAndExcessSegmentsWithTheirFeedbackAndIds) {
+  testing::TempDir dir;
+  auto store = SqliteStore::Open(dir.path() / "vigil.db");
+  ASSERT_TRUE(store.ok());
+  SqliteStore& s = **store;
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(s.AppendLogSegment(Segment({{"r" + std::to_string(i), 1, 1000 * i}})).ok());
   ASSERT_TRUE(s.RecordFeedback("credit", {{"r1", 0, "1"}, {"r5", 0, "0"}}, 20000).ok());
-  // Older than 3000 ms: r0, r1, r2; then beyond 4 rows: r3, r4, r5.
+  // Older than 3000 ms: r0, r1, r2; then beyond 4 requests: r3, r4, r5.
   auto deleted = s.PrunePredictions(3000, 4);
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_EQ(*deleted, 6);
   EXPECT_EQ(*s.CountPredictions("credit"), 4);
   EXPECT_EQ(s.LabeledPredictions("credit", 0, 100000, 100)->size(), 0u);
   EXPECT_EQ(s.Predictions("credit", 0, 100000, 100)->front().request_id, "r6");
+  // Their ids went with them: "r1" is new again.
+  EXPECT_EQ(*s.AppendLogSegment(Segment({{"r1", 1, 50000}})), 0);
 }
 
-TEST(SqliteStoreTest, RetentionDeletesManyRequestsInChunks) {
+TEST(SqliteStoreTest, RetentionKeepsASegmentUntilAllOfItIsPastTheAge) {
   testing::TempDir dir;
   auto store = SqliteStore::Open(dir.path() / "vigil.db");
   ASSERT_TRUE(store.ok());
-  std::vector<StoredPrediction> batch;
-  for (int i = 0; i < 25000; ++i) batch.push_back(Prediction("r" + std::to_string(i), 1, i));
-  ASSERT_TRUE((*store)->AppendPredictions(batch).ok());
-  // 22,000 are older than 22,000 ms: more than two chunks of 10,000.
-  auto deleted = (*store)->PrunePredictions(22000, 0);
+  std::vector<Request> requests;
+  for (int i = 0; i < 25000; ++i) requests.push_back({"r" + std::to_string(i), 1, i});
+  for (int k = 0; k < 25; ++k) {
+    const std::vector<Request> part(requests.begin() + 1000 * k, requests.begin() + 1000 * (k + 1));
+    ASSERT_TRUE((*store)->AppendLogSegment(Segment(part)).ok());
+  }
+  // 22 segments end before 22,000 ms: several chunks; the 23rd straddles 22,500.
+  auto deleted = (*store)->PrunePredictions(22500, 0);
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_EQ(*deleted, 22000);
   EXPECT_EQ(*(*store)->CountPredictions("credit"), 3000);
   EXPECT_EQ((*store)->Predictions("credit", 0, 100000, 1)->front().request_id, "r22000");
+  EXPECT_EQ((*store)->Predictions("credit", 22500, 100000, 1)->front().request_id, "r22500");
 }
 
 TEST(SqliteStoreTest, SurvivesReopeningAndRefusesANewerSchema) {
@@ -97,7 +197,7 @@ TEST(SqliteStoreTest, SurvivesReopeningAndRefusesANewerSchema) {
   {
     auto store = SqliteStore::Open(path);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->AppendPredictions({Prediction("kept", 1, 1)}).ok());
+    ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"kept", 1, 1}})).ok());
   }
   {
     auto store = SqliteStore::Open(path);
@@ -114,6 +214,46 @@ TEST(SqliteStoreTest, SurvivesReopeningAndRefusesANewerSchema) {
 
   testing::WriteFile(dir.path() / "not.db", "this is not a database, just text long enough to have a header......");
   EXPECT_FALSE(SqliteStore::Open(dir.path() / "not.db").ok());
+}
+
+TEST(SqliteStoreTest, UpgradingFromSchema1KeepsTheOldLogAndItsFeedback) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "vigil.db";
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE predictions (id INTEGER PRIMARY KEY, model TEXT NOT NULL, request_id TEXT NOT "
+                         "NULL, version INTEGER NOT NULL, time_ms INTEGER NOT NULL, route TEXT NOT NULL, rows INTEGER "
+                         "NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL, UNIQUE (model, request_id));"
+                         "CREATE TABLE feedback (prediction INTEGER NOT NULL REFERENCES predictions (id) ON DELETE "
+                         "CASCADE, row INTEGER NOT NULL, label TEXT NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY "
+                         "(prediction, row)) WITHOUT ROWID;"
+                         "INSERT INTO predictions VALUES (1, 'credit', 'old', 1, 5, 'champion', 1, '{}', '{}');"
+                         "INSERT INTO feedback VALUES (1, 0, '\"bad\"', 6);"
+                         "PRAGMA user_version = 1;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_EQ(*(*store)->CountPredictions("credit"), 0);
+    ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"new", 1, 10}})).ok());
+    EXPECT_EQ((*store)->RecordFeedback("credit", {{"new", 0, "\"good\""}}, 11)->at(0), FeedbackOutcome::kRecorded);
+  }
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT p.request_id, f.label, (SELECT user_version FROM pragma_user_version) FROM "
+                               "predictions_v1 p JOIN feedback_v1 f ON f.prediction = p.id",
+                               -1, &q, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)), "old");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(q, 1)), "\"bad\"");
+  EXPECT_EQ(sqlite3_column_int(q, 2), SqliteStore::kSchemaVersion);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
 }
 
 }  // namespace

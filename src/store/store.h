@@ -14,25 +14,37 @@
 #define VIGIL_STORE_STORE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "store/log_segment.h"
 
 namespace vigil {
 
-// One logged inference request (all its rows).
-struct StoredPrediction {
+// A segment of the prediction log (store/log_segment.h): requests of one
+// model version that the log's writer drained together.
+struct LogSegment {
   std::string model;
-  std::string request_id;  // The inference response's id.
   int64_t version = 0;
-  int64_t time_ms = 0;     // Unix time, milliseconds.
-  std::string route;       // "champion", "canary" or "shadow".
-  int64_t rows = 0;        // Rows in the request's batch.
-  std::string inputs;      // JSON object: feature name -> [raw value per row] (category names, null when missing).
-  std::string outputs;     // JSON object: output name -> [value per row].
+  int64_t first_ms = 0, last_ms = 0;  // The earliest and latest request time in it.
+  int64_t requests = 0, rows = 0;
+  std::string data;  // LogSegmentBuilder's bytes.
+  // The records whose id the client chose, indexed for feedback. (Vigil's
+  // own ids are UUIDv7, whose time finds the segment.)
+  struct ClientId {
+    std::string request_id;
+    int64_t slot = 0;  // The record's position in the segment.
+    int64_t rows = 0;
+  };
+  std::vector<ClientId> client_ids;
 };
+
+// A segment is at most this long in time (the writer cuts it), so that an
+// id's time bounds the segments that can hold it.
+inline constexpr int64_t kLogSegmentMaxSpanMs = 60'000;
 
 // Ground truth for a logged prediction.
 struct FeedbackItem {
@@ -51,7 +63,7 @@ const char* FeedbackOutcomeName(FeedbackOutcome outcome);
 
 // A row of a logged request with its feedback, for model quality.
 struct LabeledPrediction {
-  StoredPrediction prediction;
+  std::shared_ptr<const StoredPrediction> prediction;  // Shared by the request's labelled rows.
   int64_t row = 0;
   std::string label;
   int64_t feedback_time_ms = 0;
@@ -134,10 +146,11 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Appends predictions in one transaction. A request whose (model,
-  // request_id) is already logged is kept as it was, and the new one is not
-  // logged; returns how many were so ignored.
-  virtual Result<int64_t> AppendPredictions(const std::vector<StoredPrediction>& predictions) = 0;
+  // Appends a segment of the log, with its client ids, in one transaction.
+  // A client id that `model` already logged keeps pointing at the first
+  // request (feedback by that id labels it); returns how many were so
+  // ignored. Both requests stay in the log.
+  virtual Result<int64_t> AppendLogSegment(const LogSegment& segment) = 0;
 
   // Records feedback for `model`'s predictions in one transaction, committed
   // before it returns; one outcome per item, in order.
@@ -147,11 +160,13 @@ class Store {
 
   // Deletes the requests (and their feedback) logged before `before_ms`, then
   // the oldest beyond `max_requests` (0: no limit), and the windows that
-  // ended before `before_ms`. Returns how many requests were deleted.
+  // ended before `before_ms`; whole segments, so a segment straddling a
+  // limit is kept until all of it is past it. Returns how many requests
+  // were deleted.
   virtual Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests) = 0;
 
-  // The requests of `model` logged in [from_ms, to_ms), oldest first, at
-  // most `limit`.
+  // The requests of `model` that arrived in [from_ms, to_ms), in logging
+  // order, at most `limit`.
   virtual Result<std::vector<StoredPrediction>> Predictions(const std::string& model, int64_t from_ms,
                                                             int64_t to_ms, int64_t limit) = 0;
   // The rows of `model`'s requests that have feedback, by request time in

@@ -1,11 +1,12 @@
 // End-to-end monitoring: the real `vigil` binary with its SQLite store logs
 // every inference and joins feedback to it, across restarts.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "e2e/http_client.h"
@@ -39,18 +40,18 @@ std::string Row(const std::string& id) {
          R"(", "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 13], "data": [9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846]}]})";
 }
 
-// One column of a logged request in the store's predictions table, read
-// with SQLite.
-std::string Column(const fs::path& db_path, const std::string& column, const std::string& request_id) {
-  sqlite3* db;
-  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  const std::string sql = "SELECT " + column + " FROM predictions WHERE request_id = '" + request_id + "'";
-  sqlite3_stmt* q;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &q, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  std::string out;
-  if (sqlite3_step(q) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
-  sqlite3_finalize(q);
-  sqlite3_close(db);
+// The logged requests of `model`, as `vigil log` prints them, by id.
+std::map<std::string, json> LoggedRequests(const fs::path& db_path, const std::string& model) {
+  std::string output;
+  EXPECT_EQ(RunCommand(std::string(VIGIL_BINARY) + " log --store " + db_path.string() + " --model " + model, &output), 0)
+      << output;
+  std::map<std::string, json> out;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    const json request = json::parse(line, nullptr, false);
+    EXPECT_TRUE(request.is_object()) << line;
+    if (request.is_object()) out[request["id"].get<std::string>()] = request;
+  }
   return out;
 }
 
@@ -135,17 +136,21 @@ TEST_F(MonitoringE2eTest, FeedbackJoinsLoggedPredictionsIdempotentlyAndSurvivesR
     EXPECT_NE(metrics.find("vigil_prediction_log_written_total 3"), std::string::npos);
     EXPECT_NE(metrics.find("vigil_prediction_log_dropped_total 0"), std::string::npos);
   }
-  // The log keeps raw values by feature name, a column per feature: category
-  // names, null for missing.
-  const json inputs = json::parse(Column(db_path_, "inputs", "batch-1"));
-  EXPECT_EQ(inputs["Home"], json({"rent", nullptr}));
-  EXPECT_EQ(inputs["Seniority"], json({9, 0}));
-  EXPECT_EQ(inputs["Income"][1], nullptr);
-  EXPECT_EQ(Column(db_path_, "rows", "batch-1"), "2");
-  const json outputs = json::parse(Column(db_path_, "outputs", "batch-1"));
-  ASSERT_EQ(outputs["probability"].size(), 2u);
-  EXPECT_TRUE(outputs["probability"][0].is_number());
-  EXPECT_TRUE(outputs["label"][1] == "good" || outputs["label"][1] == "bad");
+  // `vigil log` reads the log back: raw values by feature name, a column per
+  // feature (category names, null for missing), the outputs, the feedback.
+  auto logged = LoggedRequests(db_path_, "credit");
+  ASSERT_EQ(logged.size(), 3u);
+  const json& batch = logged["batch-1"];
+  EXPECT_EQ(batch["model"], "credit");
+  EXPECT_EQ(batch["version"], 1);
+  EXPECT_EQ(batch["inputs"]["Home"], json({"rent", nullptr}));
+  EXPECT_EQ(batch["inputs"]["Seniority"], json({9, 0}));
+  EXPECT_EQ(batch["inputs"]["Income"][1], nullptr);
+  ASSERT_EQ(batch["outputs"]["probability"].size(), 2u);
+  EXPECT_TRUE(batch["outputs"]["probability"][0].is_number());
+  EXPECT_TRUE(batch["outputs"]["label"][1] == "good" || batch["outputs"]["label"][1] == "bad");
+  EXPECT_EQ(batch["feedback"], json::parse(R"([{"row": 1, "label": "good"}])"));
+  EXPECT_EQ(logged["app-1"]["feedback"], json::parse(R"([{"row": 0, "label": "bad"}])"));
 
   // After a restart, what was acknowledged is still there.
   auto server = StartServer();
