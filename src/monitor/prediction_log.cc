@@ -100,8 +100,8 @@ PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, Metrics
                         .WithLabels({})),
       duplicate_ids_(registry
                          .AddCounter("vigil_prediction_log_duplicate_ids_total",
-                                     "Requests not logged because their model already has a logged request with "
-                                     "the same id (feedback by that id goes to the first)",
+                                     "Requests logged with an id their model had already logged (feedback by that "
+                                     "id goes to the first)",
                                      {})
                          .WithLabels({})),
       pruned_(registry
@@ -314,7 +314,7 @@ size_t PredictionLog::Drain() {
   for (size_t begin = 0; begin < records.size();) {
     const PredictionRecord& head = *records[begin];
     const ModelConfig& config = *head.config;
-    LogSegmentBuilder builder(SchemaOf(config));
+    LogSegmentBuilder builder(SchemaOf(config), &segment_buffer_);
     LogSegment segment;
     segment.model = config.name;
     segment.version = head.version;

@@ -107,6 +107,7 @@ class PredictionLog {
 
   Store& store_;
   const PredictionLogOptions options_;
+  std::string segment_buffer_;  // The writer's, reused for every segment.
   DriftMonitor* monitor_;
   boost::lockfree::queue<PredictionRecord*, boost::lockfree::fixed_sized<true>> queue_;
   std::atomic<int64_t> queued_{0};   // Records pushed, ever.

@@ -184,32 +184,31 @@ Status DecodeLogRecord(std::string_view record, StoredPrediction* out) {
   return c.ok() ? Status::Ok() : Malformed("truncated output");
 }
 
-LogSegmentBuilder::LogSegmentBuilder(const LogSchema& schema) {
-  head_.append(kMagic, sizeof(kMagic));
-  Put<uint32_t>(head_, static_cast<uint32_t>(schema.features.size()));
+LogSegmentBuilder::LogSegmentBuilder(const LogSchema& schema, std::string* buffer) : buffer_(buffer) {
+  std::string& out = *buffer_;
+  out.clear();
+  out.append(kMagic, sizeof(kMagic));
+  Put<uint32_t>(out, static_cast<uint32_t>(schema.features.size()));
   for (const LogSchema::Feature& f : schema.features) {
-    PutShortString(head_, f.name);
-    Put<uint8_t>(head_, f.categorical ? 1 : 0);
-    Put<uint32_t>(head_, static_cast<uint32_t>(f.categories.size()));
-    for (const std::string& category : f.categories) PutShortString(head_, category);
+    PutShortString(out, f.name);
+    Put<uint8_t>(out, f.categorical ? 1 : 0);
+    Put<uint32_t>(out, static_cast<uint32_t>(f.categories.size()));
+    for (const std::string& category : f.categories) PutShortString(out, category);
   }
+  count_at_ = out.size();
+  Put<uint32_t>(out, 0);
 }
 
 void LogSegmentBuilder::Add(std::string_view record) {
-  Put<uint32_t>(body_, static_cast<uint32_t>(record.size()));
-  body_.append(record);
+  Put<uint32_t>(*buffer_, static_cast<uint32_t>(record.size()));
+  buffer_->append(record);
   ++records_;
 }
 
-std::string LogSegmentBuilder::Finish() {
-  std::string out;
-  out.reserve(head_.size() + 4 + body_.size());
-  out += head_;
-  Put<uint32_t>(out, static_cast<uint32_t>(records_));
-  out += body_;
-  body_.clear();
-  records_ = 0;
-  return out;
+std::string_view LogSegmentBuilder::Finish() {
+  const uint32_t n = static_cast<uint32_t>(records_);
+  std::memcpy(buffer_->data() + count_at_, &n, sizeof(n));
+  return *buffer_;
 }
 
 Result<LogSegmentReader> LogSegmentReader::Open(std::string_view data) {

@@ -87,17 +87,20 @@ Status ReadLogRecordHeader(std::string_view record, LogRecordHeader* header);
 // Decodes every field of `record` except model, version and schema.
 Status DecodeLogRecord(std::string_view record, StoredPrediction* out);
 
-// Builds a segment: the schema, then records appended one by one.
+// Builds a segment in `buffer` (cleared first; its capacity is reused, so a
+// writer that keeps one buffer allocates nothing per segment): the schema,
+// then records appended one by one.
 class LogSegmentBuilder {
  public:
-  explicit LogSegmentBuilder(const LogSchema& schema);
+  LogSegmentBuilder(const LogSchema& schema, std::string* buffer);
   void Add(std::string_view record);
   int64_t records() const { return records_; }
-  // The segment's bytes; the builder is then empty of records.
-  std::string Finish();
+  // The segment's bytes, in the buffer.
+  std::string_view Finish();
 
  private:
-  std::string head_, body_;
+  std::string* buffer_;
+  size_t count_at_ = 0;  // Where the record count goes.
   int64_t records_ = 0;
 };
 

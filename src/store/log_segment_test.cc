@@ -30,11 +30,12 @@ std::string TwoRowRecord() {
 TEST(LogSegmentTest, RecordsRoundTripThroughASegment) {
   LogSchema schema;
   schema.features = {{"Age", false, {}}, {"Home", true, {"owner", "rent", "other"}}, {"Income", false, {}}};
-  LogSegmentBuilder builder(schema);
+  std::string data;
+  LogSegmentBuilder builder(schema, &data);
   builder.Add(TwoRowRecord());
   builder.Add(TwoRowRecord());
   EXPECT_EQ(builder.records(), 2);
-  const std::string data = builder.Finish();
+  EXPECT_EQ(builder.Finish().size(), data.size());
 
   auto reader = LogSegmentReader::Open(data);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
@@ -96,9 +97,10 @@ TEST(LogSegmentTest, TruncatedOrForeignBytesAreRefusedNotRead) {
   EXPECT_FALSE(LogSegmentReader::Open("{\"Age\": [30]}").ok());
   LogSchema schema;
   schema.features = {{"Home", true, {"owner"}}};
-  LogSegmentBuilder builder(schema);
+  std::string data;
+  LogSegmentBuilder builder(schema, &data);
   builder.Add(record);
-  std::string data = builder.Finish();
+  builder.Finish();
   data.resize(data.size() - 1);  // The last record is cut: the reader stops before it.
   auto reader = LogSegmentReader::Open(data);
   ASSERT_TRUE(reader.ok());

@@ -286,10 +286,13 @@ struct SegmentIndex {
   std::vector<LogRecordHeader> headers;
 };
 
-// Loads segment `id` into `cache` (once); null if it is gone or unreadable.
+// Loads segment `id` into `cache` (once while it stays there; the cache
+// holds a few segments, up to 4 MiB each); null if it is gone or unreadable.
 const SegmentIndex* LoadSegment(sqlite3* db, int64_t id, std::map<int64_t, std::unique_ptr<SegmentIndex>>& cache) {
+  constexpr size_t kCachedSegments = 8;
+  if (auto it = cache.find(id); it != cache.end()) return it->second.get();
+  if (cache.size() >= kCachedSegments) cache.clear();
   auto [it, added] = cache.try_emplace(id);
-  if (!added) return it->second.get();
   Statement q(db, "SELECT version, data FROM log_segments WHERE id = ?");
   if (!q.ok() || q.Bind(1, id).Step() != SQLITE_ROW) return nullptr;
   auto index = std::make_unique<SegmentIndex>();

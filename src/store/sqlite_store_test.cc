@@ -34,12 +34,24 @@ struct Request {
   bool client_id = true;
 };
 
-// A segment of `model` version 1 holding `requests`, as the log's writer builds it.
-LogSegment Segment(const std::vector<Request>& requests, const std::string& model = "credit") {
+// A segment of `model` version 1 holding `requests`, as the log's writer
+// builds it, with the bytes it points to.
+struct OwnedSegment {
+  std::string bytes;
+  LogSegment meta;
+  // The segment to append (its data points into `bytes`).
+  LogSegment segment() const {
+    LogSegment s = meta;
+    s.data = bytes;
+    return s;
+  }
+};
+OwnedSegment Segment(const std::vector<Request>& requests, const std::string& model = "credit") {
   LogSchema schema;
   schema.features = {{"Age", false, {}}, {"Home", true, {"owner", "rent"}}};
-  LogSegmentBuilder builder(schema);
-  LogSegment s;
+  OwnedSegment out;
+  LogSegmentBuilder builder(schema, &out.bytes);
+  LogSegment& s = out.meta;
   s.model = model;
   s.version = 1;
   s.first_ms = requests.front().time_ms;
@@ -51,8 +63,8 @@ LogSegment Segment(const std::vector<Request>& requests, const std::string& mode
     ++s.requests;
     s.rows += r.rows;
   }
-  s.data = builder.Finish();
-  return s;
+  builder.Finish();
+  return out;
 }
 
 // A UUIDv7 as Vigil generates it, at `ms`.
@@ -68,11 +80,11 @@ TEST(SqliteStoreTest, LogsSegmentsAndJoinsFeedback) {
   auto store = SqliteStore::Open(dir.path() / "vigil.db");
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   SqliteStore& s = **store;
-  ASSERT_TRUE(s.AppendLogSegment(Segment({{"a", 2, 1000}, {"b", 1, 2000}})).ok());
-  ASSERT_TRUE(s.AppendLogSegment(Segment({{"a", 1, 1000}}, "churn")).ok());
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{"a", 2, 1000}, {"b", 1, 2000}}).segment()).ok());
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{"a", 1, 1000}}, "churn").segment()).ok());
   // An id the model already logged: both requests are in the log, the id
   // stays with the first, and the second is counted.
-  auto ignored = s.AppendLogSegment(Segment({{"b", 1, 9999}, {"c", 1, 9999}}));
+  auto ignored = s.AppendLogSegment(Segment({{"b", 1, 9999}, {"c", 1, 9999}}).segment());
   ASSERT_TRUE(ignored.ok());
   EXPECT_EQ(*ignored, 1);
   EXPECT_EQ(*s.CountPredictions("credit"), 4);
@@ -132,9 +144,10 @@ TEST(SqliteStoreTest, FindsVigilsOwnIdsByTheirTime) {
   SqliteStore& s = **store;
   constexpr int64_t t = 1'800'000'000'000;
   // The second segment starts almost a segment's span before the id's time.
-  ASSERT_TRUE(s.AppendLogSegment(Segment({{Uuid7(t, 1), 1, t, false}, {Uuid7(t, 2), 1, t, false}})).ok());
+  ASSERT_TRUE(
+      s.AppendLogSegment(Segment({{Uuid7(t, 1), 1, t, false}, {Uuid7(t, 2), 1, t, false}}).segment()).ok());
   ASSERT_TRUE(s.AppendLogSegment(Segment({{Uuid7(t - 59'000, 3), 1, t - 59'000, false},
-                                          {Uuid7(t + 1, 4), 1, t + 1, false}})).ok());
+                                          {Uuid7(t + 1, 4), 1, t + 1, false}}).segment()).ok());
   auto outcomes = s.RecordFeedback("credit",
                                    {{Uuid7(t, 2), 0, "1"},
                                     {Uuid7(t + 1, 4), 0, "1"},
@@ -159,7 +172,9 @@ TEST(SqliteStoreTest, RetentionDeletesOldAndExcessSegmentsWithTheirFeedbackAndId
   auto store = SqliteStore::Open(dir.path() / "vigil.db");
   ASSERT_TRUE(store.ok());
   SqliteStore& s = **store;
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(s.AppendLogSegment(Segment({{"r" + std::to_string(i), 1, 1000 * i}})).ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(s.AppendLogSegment(Segment({{"r" + std::to_string(i), 1, 1000 * i}}).segment()).ok());
+  }
   ASSERT_TRUE(s.RecordFeedback("credit", {{"r1", 0, "1"}, {"r5", 0, "0"}}, 20000).ok());
   // Older than 3000 ms: r0, r1, r2; then beyond 4 requests: r3, r4, r5.
   auto deleted = s.PrunePredictions(3000, 4);
@@ -169,7 +184,7 @@ TEST(SqliteStoreTest, RetentionDeletesOldAndExcessSegmentsWithTheirFeedbackAndId
   EXPECT_EQ(s.LabeledPredictions("credit", 0, 100000, 100)->size(), 0u);
   EXPECT_EQ(s.Predictions("credit", 0, 100000, 100)->front().request_id, "r6");
   // Their ids went with them: "r1" is new again.
-  EXPECT_EQ(*s.AppendLogSegment(Segment({{"r1", 1, 50000}})), 0);
+  EXPECT_EQ(*s.AppendLogSegment(Segment({{"r1", 1, 50000}}).segment()), 0);
 }
 
 TEST(SqliteStoreTest, RetentionKeepsASegmentUntilAllOfItIsPastTheAge) {
@@ -180,7 +195,7 @@ TEST(SqliteStoreTest, RetentionKeepsASegmentUntilAllOfItIsPastTheAge) {
   for (int i = 0; i < 25000; ++i) requests.push_back({"r" + std::to_string(i), 1, i});
   for (int k = 0; k < 25; ++k) {
     const std::vector<Request> part(requests.begin() + 1000 * k, requests.begin() + 1000 * (k + 1));
-    ASSERT_TRUE((*store)->AppendLogSegment(Segment(part)).ok());
+    ASSERT_TRUE((*store)->AppendLogSegment(Segment(part).segment()).ok());
   }
   // 22 segments end before 22,000 ms: several chunks; the 23rd straddles 22,500.
   auto deleted = (*store)->PrunePredictions(22500, 0);
@@ -197,7 +212,7 @@ TEST(SqliteStoreTest, SurvivesReopeningAndRefusesANewerSchema) {
   {
     auto store = SqliteStore::Open(path);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"kept", 1, 1}})).ok());
+    ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"kept", 1, 1}}).segment()).ok());
   }
   {
     auto store = SqliteStore::Open(path);
@@ -238,7 +253,7 @@ TEST(SqliteStoreTest, UpgradingFromSchema1KeepsTheOldLogAndItsFeedback) {
     auto store = SqliteStore::Open(path);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     EXPECT_EQ(*(*store)->CountPredictions("credit"), 0);
-    ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"new", 1, 10}})).ok());
+    ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"new", 1, 10}}).segment()).ok());
     EXPECT_EQ((*store)->RecordFeedback("credit", {{"new", 0, "\"good\""}}, 11)->at(0), FeedbackOutcome::kRecorded);
   }
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);

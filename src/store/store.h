@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -31,7 +32,7 @@ struct LogSegment {
   int64_t version = 0;
   int64_t first_ms = 0, last_ms = 0;  // The earliest and latest request time in it.
   int64_t requests = 0, rows = 0;
-  std::string data;  // LogSegmentBuilder's bytes.
+  std::string_view data;  // LogSegmentBuilder's bytes (valid during the call).
   // The records whose id the client chose, indexed for feedback. (Vigil's
   // own ids are UUIDv7, whose time finds the segment.)
   struct ClientId {
