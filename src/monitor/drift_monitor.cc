@@ -307,18 +307,33 @@ void DriftMonitor::Tick(int64_t now_ms) {
     }
   }
   Notify(closed);
+  SaveWindows();
 }
 
-void DriftMonitor::Notify(const std::vector<ClosedWindow>& closed) const {
+DriftMonitor::~DriftMonitor() { SaveWindows(); }
+
+void DriftMonitor::Notify(const std::vector<ClosedWindow>& closed) {
   for (const ClosedWindow& w : closed) {
     if (options_.store) {
-      const StoredWindow stored{w.config->name, w.version, w.report.start_ms, w.report.end_ms, options_.source,
-                                w.counts_json};
-      if (Status s = options_.store->AppendWindow(stored); !s.ok()) {
-        spdlog::warn("model {} version {}: window not saved: {}", w.config->name, w.version, s.ToString());
-      }
+      std::lock_guard lock(unsaved_mu_);
+      unsaved_.push_back(
+          {w.config->name, w.version, w.report.start_ms, w.report.end_ms, options_.source, w.counts_json});
     }
     if (listener_) listener_(w);
+  }
+}
+
+void DriftMonitor::SaveWindows() {
+  // A transaction per batch rather than per window: at hundreds of windows
+  // a second, a commit each cost the writer more than counting them.
+  std::vector<StoredWindow> windows;
+  {
+    std::lock_guard lock(unsaved_mu_);
+    windows.swap(unsaved_);
+  }
+  if (windows.empty() || !options_.store) return;
+  if (Status s = options_.store->AppendWindows(windows); !s.ok()) {
+    spdlog::warn("{} closed windows not saved: {}", windows.size(), s.ToString());
   }
 }
 

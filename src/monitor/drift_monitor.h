@@ -99,6 +99,8 @@ struct ClosedWindow {
 class DriftMonitor {
  public:
   DriftMonitor(DriftMonitorOptions options, MetricsRegistry& registry);
+  // Saves the closed windows not saved yet.
+  ~DriftMonitor();
 
   // Called with every closed window, on the thread that closed it (the
   // prediction log's writer), outside the monitor's lock. Set before use.
@@ -117,7 +119,9 @@ class DriftMonitor {
   // Counts one request refused because its inputs did not fit the model.
   void ObserveRejected(const std::shared_ptr<const ModelConfig>& config, int64_t version, int64_t time_ms);
 
-  // Closes windows whose time is up (called periodically).
+  // Closes windows whose time is up, and saves the closed windows to the
+  // store, all in one transaction (called periodically: the prediction
+  // log's writer calls it after every drain).
   void Tick(int64_t now_ms);
 
   // Starts watching a version before its first request, so that its saved
@@ -170,7 +174,9 @@ class DriftMonitor {
   void Restore(VersionState& state, int64_t version);
   // Closes the open window; the report goes to `closed` for the listener.
   void Close(int64_t version, VersionState& state, int64_t now_ms, std::vector<ClosedWindow>* closed);
-  void Notify(const std::vector<ClosedWindow>& closed) const;
+  // Queues the windows for saving, and tells the listener.
+  void Notify(const std::vector<ClosedWindow>& closed);
+  void SaveWindows();
 
   const DriftMonitorOptions options_;
   Family<Gauge>& feature_drift_;
@@ -184,6 +190,8 @@ class DriftMonitor {
   WindowListener listener_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int64_t>, VersionState> versions_;
+  std::mutex unsaved_mu_;
+  std::vector<StoredWindow> unsaved_;  // Closed, not yet in the store.
 };
 
 }  // namespace vigil

@@ -94,13 +94,15 @@ CREATE INDEX windows_by_version ON windows (model, version, end_ms);
 // Schema version 3: the prediction log as segments (store/log_segment.h),
 // one row per batch the log's writer drained for one model version; a
 // request costs no row of its own. `total` counts the requests logged up to
-// and including the segment (all models), for the count limit. Ids the
+// and including the segment (all models), for the count limit. Segment ids
+// are never reused (AUTOINCREMENT): retention deletes below an id, and a
+// segment appended after the log was emptied must not land below it. Ids the
 // client chose are indexed in log_ids (Vigil's own ids are UUIDv7, whose
 // time finds the segment through log_segments_by_time). Feedback labels a
 // (segment, slot, row) and goes with its segment when retention deletes it.
 constexpr char kSchemaV3[] = R"sql(
 CREATE TABLE log_segments (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   model TEXT NOT NULL,
   version INTEGER NOT NULL,
   first_ms INTEGER NOT NULL,
@@ -527,14 +529,19 @@ Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std
   return out;
 }
 
-Status SqliteStore::AppendWindow(const StoredWindow& w) {
+Status SqliteStore::AppendWindows(const std::vector<StoredWindow>& windows) {
   std::lock_guard lock(log_mu_);
+  Transaction t(log_db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
   Statement q(log_db_,
               "INSERT INTO windows (model, version, start_ms, end_ms, source, counts) VALUES (?, ?, ?, ?, ?, ?)");
   if (!q.ok()) return Error(log_db_, "preparing the window insert");
-  q.Bind(1, w.model).Bind(2, w.version).Bind(3, w.start_ms).Bind(4, w.end_ms).Bind(5, w.source).Bind(6, w.counts);
-  if (q.Step() != SQLITE_DONE) return Error(log_db_, "saving a window");
-  return Status::Ok();
+  for (const StoredWindow& w : windows) {
+    q.Bind(1, w.model).Bind(2, w.version).Bind(3, w.start_ms).Bind(4, w.end_ms).Bind(5, w.source).Bind(6, w.counts);
+    if (q.Step() != SQLITE_DONE) return Error(log_db_, "saving a window");
+    q.Reset();
+  }
+  return t.Commit();
 }
 
 Result<std::vector<StoredWindow>> SqliteStore::Windows(const std::string& model, int64_t version, int64_t limit) {

@@ -46,7 +46,7 @@ class SqliteStore : public Store {
                                                             int64_t to_ms, int64_t limit) override;
   Result<int64_t> CountPredictions(const std::string& model) override;
 
-  Status AppendWindow(const StoredWindow& window) override;
+  Status AppendWindows(const std::vector<StoredWindow>& windows) override;
   Result<std::vector<StoredWindow>> Windows(const std::string& model, int64_t version, int64_t limit) override;
 
   // Alerting (sqlite_alerts.cc), on the durable connection.

@@ -187,6 +187,26 @@ TEST(SqliteStoreTest, RetentionDeletesOldAndExcessSegmentsWithTheirFeedbackAndId
   EXPECT_EQ(*s.AppendLogSegment(Segment({{"r1", 1, 50000}}).segment()), 0);
 }
 
+// Retention deletes below a segment id it computed first: a segment that
+// arrives after the log was emptied must get a higher id, not a reused one.
+TEST(SqliteStoreTest, SegmentIdsAreNeverReused) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "vigil.db";
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"old", 1, 1}}).segment()).ok());
+  ASSERT_EQ(*(*store)->PrunePredictions(10, 0), 1);
+  ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"new", 1, 100}}).segment()).ok());
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT id FROM log_segments", -1, &q, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(q, 0), 2);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
 TEST(SqliteStoreTest, RetentionKeepsASegmentUntilAllOfItIsPastTheAge) {
   testing::TempDir dir;
   auto store = SqliteStore::Open(dir.path() / "vigil.db");

@@ -177,8 +177,9 @@ class Store {
   // Logged requests of `model`.
   virtual Result<int64_t> CountPredictions(const std::string& model) = 0;
 
-  // Appends a closed window (best effort, like the prediction log).
-  virtual Status AppendWindow(const StoredWindow& window) = 0;
+  // Appends closed windows in one transaction (best effort, like the
+  // prediction log).
+  virtual Status AppendWindows(const std::vector<StoredWindow>& windows) = 0;
   // The newest `limit` windows of a model version, oldest first.
   virtual Result<std::vector<StoredWindow>> Windows(const std::string& model, int64_t version, int64_t limit) = 0;
 
