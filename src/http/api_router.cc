@@ -474,39 +474,62 @@ HttpResponse ApiRouter::Monitor(const std::string& model) const {
     }
   }
   if (!monitor_) return ErrorResponse(503, "monitoring needs the prediction log, and this server runs without it");
-  // Quality over the last day of predictions that have feedback.
+  const std::vector<DriftMonitor::VersionView> views = monitor_->Snapshot(model);
+  // Quality over the last day of predictions that have feedback, and per
+  // closed window over the requests that arrived in it.
   json quality = json::object();
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
   const int64_t since_ms = now_ms - 24 * 3600 * 1000;
+  int64_t from_ms = since_ms;
+  for (const DriftMonitor::VersionView& v : views) {
+    for (const WindowReport& w : v.windows) from_ms = std::min(from_ms, w.start_ms);
+  }
+  std::vector<LabeledPrediction> labeled;
   if (store_ && config) {
-    auto labeled = store_->LabeledPredictions(model, since_ms, now_ms + 1, 1'000'000);
-    if (labeled.ok()) quality = QualityJson(*config, *labeled);
+    auto read = store_->LabeledPredictions(model, from_ms, now_ms + 1, 1'000'000);
+    if (read.ok()) labeled = std::move(*read);
+    std::vector<LabeledPrediction> day;
+    for (const LabeledPrediction& l : labeled) {
+      if (l.prediction->time_ms >= since_ms) day.push_back(l);
+    }
+    quality = QualityJson(*config, day);
   }
   json versions = json::array();
-  for (const DriftMonitor::VersionView& v : monitor_->Snapshot(model)) {
+  for (const DriftMonitor::VersionView& v : views) {
+    const std::string version = std::to_string(v.version);
     json windows = json::array();
     for (const WindowReport& w : v.windows) {
       json features = json::array();
       for (const FeatureDrift& d : w.features) features.push_back(DriftJson(d));
-      windows.push_back({{"start_ms", w.start_ms},
-                         {"end_ms", w.end_ms},
-                         {"rows", w.rows},
-                         {"requests", w.requests},
-                         {"rejected_requests", w.rejected},
-                         {"schema_violation_rate", w.schema_violation_rate},
-                         {"drift_share", w.drift_share},
-                         {"dataset_drift", w.dataset_drift},
-                         {"features", std::move(features)},
-                         {"prediction", DriftJson(w.prediction)}});
+      json window = {{"start_ms", w.start_ms},
+                     {"end_ms", w.end_ms},
+                     {"rows", w.rows},
+                     {"requests", w.requests},
+                     {"rejected_requests", w.rejected},
+                     {"schema_violation_rate", w.schema_violation_rate},
+                     {"drift_share", w.drift_share},
+                     {"dataset_drift", w.dataset_drift},
+                     {"features", std::move(features)},
+                     {"prediction", DriftJson(w.prediction)}};
+      std::vector<LabeledPrediction> in_window;
+      for (const LabeledPrediction& l : labeled) {
+        const StoredPrediction& p = *l.prediction;
+        if (p.version == v.version && p.time_ms >= w.start_ms && p.time_ms <= w.end_ms) in_window.push_back(l);
+      }
+      if (!in_window.empty() && config) {
+        const json q = QualityJson(*config, in_window);
+        if (q.contains(version)) window["quality"] = q[version];
+      }
+      windows.push_back(std::move(window));
     }
-    json jv = {{"version", std::to_string(v.version)},
+    json jv = {{"version", version},
                {"reference_profile", v.has_profile},
                {"open_window_rows", v.open_rows},
                {"windows", std::move(windows)}};
     if (!v.has_profile) jv["reason"] = v.profile_error;
-    if (quality.contains(jv["version"].get<std::string>())) jv["quality"] = quality[jv["version"].get<std::string>()];
+    if (quality.contains(version)) jv["quality"] = quality[version];
     versions.push_back(std::move(jv));
   }
   return JsonResponse(200, {{"model_name", model}, {"quality_since_ms", since_ms}, {"versions", std::move(versions)}});

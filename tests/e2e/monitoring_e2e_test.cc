@@ -202,6 +202,18 @@ TEST_F(MonitoringE2eTest, DriftWindowsAgainstTheVersionsReferenceProfile) {
   EXPECT_EQ(w["rejected_requests"], 1);
   EXPECT_NEAR(w["schema_violation_rate"].get<double>(), 1.0 / 3, 1e-12);
   EXPECT_TRUE(w["prediction"]["psi"].is_number());
+  EXPECT_FALSE(w.contains("quality"));  // No feedback yet.
+  // Feedback for the window's requests: its quality, from those rows only.
+  // ("batch-1" names all three requests; feedback labels the first.)
+  ASSERT_EQ(c.Post("/v2/models/credit/feedback",
+                   R"([{"id": "batch-1", "row": 0, "label": "good"}, {"id": "batch-1", "row": 1, "label": "bad"}])")
+                .status,
+            200);
+  monitor = json::parse(c.Get("/v2/models/credit/monitor").body);
+  const json& labelled = monitor["versions"][0]["windows"][0];
+  ASSERT_TRUE(labelled.contains("quality")) << labelled.dump();
+  EXPECT_EQ(labelled["quality"]["labelled_rows"], 2);
+  EXPECT_TRUE(labelled["quality"]["accuracy"]["value"].is_number());
   const std::string metrics = c.Get("/metrics").body;
   EXPECT_NE(metrics.find("vigil_feature_drift{model=\"credit\",version=\"1\",feature=\"Income\",statistic=\"psi\"}"),
             std::string::npos);
