@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
 
@@ -304,7 +305,7 @@ size_t PredictionLog::Drain() {
   // By model version (a model has one or two serving at a time), in arrival
   // order within each.
   std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
-    if (a->config.get() != b->config.get()) return a->config.get() < b->config.get();
+    if (a->config.get() != b->config.get()) return std::less<>()(a->config.get(), b->config.get());
     if (a->version != b->version) return a->version < b->version;
     return a->time_ms < b->time_ms;
   });
