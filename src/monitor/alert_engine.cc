@@ -304,7 +304,7 @@ void AlertEngine::OnWindow(const ClosedWindow& w) {
            now);
     }
   }
-  if (notify_hook_) notify_hook_();
+  WakeNotifierIfQueued();
 }
 
 void AlertEngine::EvaluateQuality(const ModelConfig& config, int64_t now) {
@@ -523,7 +523,13 @@ Status AlertEngine::Save(Tracked& t, const std::string& kind, const std::string&
     return id.status();
   }
   t.record.id = *id;
+  if (!notifications.empty()) queued_ = true;
   return Status::Ok();
+}
+
+void AlertEngine::WakeNotifierIfQueued() {
+  if (queued_ && notify_hook_) notify_hook_();
+  queued_ = false;
 }
 
 void AlertEngine::Evaluate(const std::vector<ServedModel>& models, const ServingMetrics* serving) {
@@ -614,13 +620,17 @@ void AlertEngine::Evaluate(const std::vector<ServedModel>& models, const Serving
         const std::vector<Notification> resend = Notifications(t, "resend", now);
         t.last_sent_ms = now;
         if (!resend.empty()) {
-          if (Status s = store_.AddNotifications(resend); !s.ok()) spdlog::error("alerts: {}", s.ToString());
+          if (Status s = store_.AddNotifications(resend); !s.ok()) {
+            spdlog::error("alerts: {}", s.ToString());
+          } else {
+            queued_ = true;
+          }
         }
       }
     }
     ++it;
   }
-  if (notify_hook_) notify_hook_();
+  WakeNotifierIfQueued();
 }
 
 Result<AlertRecord> AlertEngine::Acknowledge(int64_t id, const std::string& by, const std::string& note) {
@@ -640,7 +650,7 @@ Result<AlertRecord> AlertEngine::Acknowledge(int64_t id, const std::string& by, 
       t.record = before;
       return s;
     }
-    if (notify_hook_) notify_hook_();
+    WakeNotifierIfQueued();
     return t.record;
   }
   auto stored = store_.GetAlert(id);

@@ -133,6 +133,11 @@ class AlertEngine {
   // Feeds one evaluation of a series; `holds` nullopt: no data, no change.
   void Step(const Series& series, bool holds, double value, double threshold, int64_t now);
   Status Save(Tracked& t, const std::string& kind, const std::string& detail, bool notify, int64_t now);
+  // Tells the notifier there is something to deliver, if anything was
+  // queued since the last call (windows close hundreds of times a second;
+  // waking it for each cost a query each). Called with mu_ held.
+  void WakeNotifierIfQueued();
+  bool queued_ = false;  // Notifications queued since the last wake-up.
   std::vector<Notification> Notifications(const Tracked& t, const std::string& event, int64_t now);
   std::optional<int64_t> SilencedBy(const AlertRecord& record, int64_t now) const;
   // Reads and computes outside the lock; then steps the rules under it.
