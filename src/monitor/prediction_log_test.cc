@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "store/sqlite_store.h"
 #include "testing/test_repository.h"
@@ -129,6 +130,48 @@ TEST(PredictionLogTest, OneSegmentPerVersionAndClientIdsIndexed) {
   auto labeled = (*store)->LabeledPredictions("credit", 0, now + 10, 10);
   ASSERT_EQ(labeled->size(), 2u);
   EXPECT_EQ((*labeled)[0].prediction->time_ms, now);  // The first "client-a".
+}
+
+// A UUIDv7 as Vigil generates it, at `ms`.
+std::string Uuid7(int64_t ms, int n) {
+  char id[40];
+  std::snprintf(id, sizeof(id), "%08llx-%04llx-7%03x-8%03x-%012x", static_cast<unsigned long long>(ms >> 16),
+                static_cast<unsigned long long>(ms & 0xffff), n & 0xfff, n & 0xfff, n);
+  return id;
+}
+
+// Requests of one drain that arrived far apart go to segments that each
+// span at most a minute, so that feedback finds Vigil's ids by their time.
+TEST(PredictionLogTest, SegmentsSpanAtMostAMinuteAndVigilsIdsAreFoundByTheirTime) {
+  testing::TempDir dir;
+  auto store = SqliteStore::Open(dir.path() / "vigil.db");
+  ASSERT_TRUE(store.ok());
+  MetricsRegistry registry;
+  PredictionLogOptions options;
+  options.flush_interval = std::chrono::hours(1);
+  PredictionLog log(**store, options, registry);
+  const auto config = Config();
+  const int64_t t = Now() - 10 * 60'000;
+  // Queued out of order, as slow requests finish after later ones.
+  for (int64_t offset : {70'000, 0, 30'000, 130'000}) {
+    ASSERT_TRUE(log.Record(Record(config, Uuid7(t + offset, static_cast<int>(offset / 1000)), t + offset, false)));
+  }
+  ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
+  std::vector<FeedbackItem> items;
+  for (int64_t offset : {0, 30'000, 70'000, 130'000}) {
+    items.push_back({Uuid7(t + offset, static_cast<int>(offset / 1000)), 1, "\"bad\""});
+  }
+  items.push_back({Uuid7(t + 30'000, 99), 0, "\"bad\""});  // Never logged.
+  auto outcomes = (*store)->RecordFeedback("credit", items, Now());
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
+  EXPECT_EQ(*outcomes, (std::vector<FeedbackOutcome>{FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded,
+                                                     FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded,
+                                                     FeedbackOutcome::kUnknownId}));
+  auto logged = (*store)->Predictions("credit", 0, Now(), 10);
+  ASSERT_TRUE(logged.ok());
+  ASSERT_EQ(logged->size(), 4u);
+  EXPECT_EQ((*logged)[0].time_ms, t);  // In time order.
+  EXPECT_EQ((*logged)[3].time_ms, t + 130'000);
 }
 
 TEST(PredictionLogTest, FlushMakesQueuedRecordsVisible) {
