@@ -224,16 +224,23 @@ int Optimize(const OptimizeOptions& options) {
 }
 
 struct MonitorFlags {
-  std::string store, repository, model;
+  std::vector<std::string> stores;
+  std::string repository, model;
   double hours = 24;
   int64_t window_rows = 1000;
 };
 
 int Monitor(const MonitorFlags& flags) {
-  auto store = SqliteStore::Open(flags.store);
-  if (!store.ok()) {
-    std::fprintf(stderr, "vigil monitor: %s\n", store.status().message().c_str());
-    return 1;
+  std::vector<std::unique_ptr<SqliteStore>> opened;
+  std::vector<Store*> stores;
+  for (const std::string& path : flags.stores) {
+    auto store = SqliteStore::Open(path);
+    if (!store.ok()) {
+      std::fprintf(stderr, "vigil monitor: %s\n", store.status().message().c_str());
+      return 1;
+    }
+    stores.push_back(store->get());
+    opened.push_back(std::move(*store));
   }
   MonitorReportOptions options;
   options.repository = flags.repository;
@@ -242,7 +249,7 @@ int Monitor(const MonitorFlags& flags) {
                       std::chrono::system_clock::now().time_since_epoch()).count() + 1;
   options.from_ms = options.to_ms - static_cast<int64_t>(flags.hours * 3600 * 1000);
   options.window_rows = flags.window_rows;
-  auto report = MonitorReport(**store, options);
+  auto report = MonitorReport(stores, options);
   if (!report.ok()) {
     std::fprintf(stderr, "vigil monitor: %s\n", report.status().message().c_str());
     return 1;
@@ -428,7 +435,9 @@ int main(int argc, char** argv) {
   CLI::App* monitor_cmd = app.add_subcommand(
       "monitor", "Print a model's drift (per window, against its versions' reference profiles) and quality from feedback, "
                  "read from the store.");
-  monitor_cmd->add_option("--store", monitor.store, "The server's store (its --store)")->required()->check(CLI::ExistingFile);
+  monitor_cmd->add_option("--store", monitor.stores, "The server's store (its --store); repeat it for several replicas' stores, "
+                                                     "reported on together")
+      ->required()->check(CLI::ExistingFile);
   monitor_cmd->add_option("--repository", monitor.repository, "Model repository")->required()->check(CLI::ExistingDirectory);
   monitor_cmd->add_option("--model", monitor.model, "Model name")->required();
   monitor_cmd->add_option("--hours", monitor.hours, "The period: the last this many hours")

@@ -99,11 +99,25 @@ std::vector<VersionQuality> QualityByVersion(const ModelConfig& config, const st
   return out;
 }
 
-Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& options) {
+Result<std::string> MonitorReport(const std::vector<Store*>& stores, const MonitorReportOptions& options) {
   auto config = LoadModelConfig(options.repository / options.model_name / "model.yaml", options.model_name);
   if (!config.ok()) return config.status();
-  auto logged = store.Predictions(options.model_name, options.from_ms, options.to_ms, 10'000'000);
-  if (!logged.ok()) return logged.status();
+  // Every replica's requests, in arrival order (each store's are already).
+  std::vector<StoredPrediction> all;
+  std::vector<LabeledPrediction> labeled;
+  for (Store* store : stores) {
+    auto more = store->Predictions(options.model_name, options.from_ms, options.to_ms, 10'000'000);
+    if (!more.ok()) return more.status();
+    all.insert(all.end(), std::make_move_iterator(more->begin()), std::make_move_iterator(more->end()));
+    auto labels = store->LabeledPredictions(options.model_name, options.from_ms, options.to_ms, 10'000'000);
+    if (!labels.ok()) return labels.status();
+    labeled.insert(labeled.end(), labels->begin(), labels->end());
+  }
+  if (stores.size() > 1) {
+    std::stable_sort(all.begin(), all.end(),
+                     [](const StoredPrediction& a, const StoredPrediction& b) { return a.time_ms < b.time_ms; });
+  }
+  const std::vector<StoredPrediction>* logged = &all;
   std::string out;
   if (logged->empty()) return "no logged predictions of '" + options.model_name + "' in the period\n";
 
@@ -177,9 +191,7 @@ Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& opti
   }
 
   // Quality from feedback, for binary classifiers and regressors.
-  auto labeled = store.LabeledPredictions(options.model_name, options.from_ms, options.to_ms, 10'000'000);
-  if (!labeled.ok()) return labeled.status();
-  const std::vector<VersionQuality> quality = QualityByVersion(*config, *labeled);
+  const std::vector<VersionQuality> quality = QualityByVersion(*config, labeled);
   if (quality.empty()) out += "model quality: no feedback in the period\n";
   for (const VersionQuality& v : quality) {
     if (v.binary) {

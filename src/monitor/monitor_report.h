@@ -4,7 +4,8 @@
 // The logged requests of the period are replayed, per version, through the
 // same windows and statistics as the server's drift monitor
 // (drift_monitor.h), and the predictions with feedback give model quality
-// (quality_metrics.h).
+// (quality_metrics.h). Given several stores (one per replica), it reports
+// on all their requests together, in arrival order.
 //
 // Thread-safety: a pure function of its inputs, the store and the files.
 #ifndef VIGIL_MONITOR_MONITOR_REPORT_H_
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "monitor/quality_metrics.h"
@@ -30,7 +32,7 @@ struct MonitorReportOptions {
 
 // The report as text for a terminal: per version, a line per window and the
 // last window's statistics per feature, then quality from feedback.
-Result<std::string> MonitorReport(Store& store, const MonitorReportOptions& options);
+Result<std::string> MonitorReport(const std::vector<Store*>& stores, const MonitorReportOptions& options);
 
 // Model quality per version from a model's labelled predictions: the score
 // monitoring counted when it was logged against the label, for binary classifiers

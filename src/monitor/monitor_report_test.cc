@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "monitor/prediction_log.h"
 #include "monitor/reference_profile.h"
 #include "store/sqlite_store.h"
@@ -29,34 +31,41 @@ classes: [good, bad]
   ASSERT_TRUE(WriteReferenceProfile(BuildReferenceProfile(*config, ref, 1000, std::vector<float>(1000, 0.5f)),
                                     dir.path() / "m/1/profile.json")
                   .ok());
+  // Two windows of 100 rows: the first like the reference, the second with
+  // x shifted by 60 (drift), in requests of 10 rows. `log` writes the
+  // requests `which` picks into `store`, with feedback for r0: its ten rows,
+  // all "bad", five right (0.9) and five wrong.
+  auto shared = std::make_shared<const ModelConfig>(*config);
+  auto log = [&](Store& store, const std::function<bool(int)>& which) {
+    MetricsRegistry registry;
+    PredictionLogOptions options;
+    options.flush_interval = std::chrono::hours(1);
+    PredictionLog log(store, options, registry);
+    for (int req = 0; req < 20; ++req) {
+      if (!which(req)) continue;
+      Tensor features("input", DataType::kFp32, {10, 2});
+      Tensor p("probability", DataType::kFp32, {10});
+      for (int i = 0; i < 10; ++i) {
+        const int row = req * 10 + i;
+        features.values<float>()[i * 2] = static_cast<float>((row * 37) % 100 + (req >= 10 ? 60 : 0));
+        features.values<float>()[i * 2 + 1] = static_cast<float>(row % 2);
+        p.values<float>()[i] = i < 5 ? 0.9f : 0.1f;
+      }
+      ASSERT_TRUE(log.Record(PredictionLog::MakeRecord(shared, 1, "r" + std::to_string(req), true, 1000 + req,
+                                                       "champion", features, {}, {p})));
+    }
+    ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
+    if (which(0)) {
+      std::vector<FeedbackItem> feedback;
+      for (int i = 0; i < 10; ++i) feedback.push_back({"r0", i, "\"bad\""});
+      ASSERT_TRUE(store.RecordFeedback("m", feedback, 5000).ok());
+    }
+  };
   auto store = SqliteStore::Open(dir.path() / "vigil.db");
   ASSERT_TRUE(store.ok());
-  // Two windows of 100 rows: the first like the reference, the second with
-  // x shifted by 60 (drift), in requests of 10 rows.
-  auto shared = std::make_shared<const ModelConfig>(*config);
-  MetricsRegistry registry;
-  PredictionLogOptions options;
-  options.flush_interval = std::chrono::hours(1);
-  PredictionLog log(**store, options, registry);
-  for (int req = 0; req < 20; ++req) {
-    Tensor features("input", DataType::kFp32, {10, 2});
-    Tensor p("probability", DataType::kFp32, {10});
-    for (int i = 0; i < 10; ++i) {
-      const int row = req * 10 + i;
-      features.values<float>()[i * 2] = static_cast<float>((row * 37) % 100 + (req >= 10 ? 60 : 0));
-      features.values<float>()[i * 2 + 1] = static_cast<float>(row % 2);
-      p.values<float>()[i] = i < 5 ? 0.9f : 0.1f;
-    }
-    ASSERT_TRUE(log.Record(PredictionLog::MakeRecord(shared, 1, "r" + std::to_string(req), true, 1000 + req,
-                                                     "champion", features, {}, {p})));
-  }
-  ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
-  // Feedback: r0's ten rows, all "bad": five right (0.9), five wrong.
-  std::vector<FeedbackItem> feedback;
-  for (int i = 0; i < 10; ++i) feedback.push_back({"r0", i, "\"bad\""});
-  ASSERT_TRUE((*store)->RecordFeedback("m", feedback, 5000).ok());
+  log(**store, [](int) { return true; });
 
-  auto report = MonitorReport(**store, {dir.path(), "m", 0, 10000, 100});
+  auto report = MonitorReport({store->get()}, {dir.path(), "m", 0, 10000, 100});
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   const std::string& text = *report;
   EXPECT_NE(text.find("m version 1: 200 logged rows"), std::string::npos) << text;
@@ -66,8 +75,19 @@ classes: [good, bad]
   EXPECT_NE(text.find("accuracy  0.500"), std::string::npos) << text;
   EXPECT_NE(text.find("confusion: TP 5  FP 0  TN 0  FN 5"), std::string::npos) << text;
 
-  EXPECT_NE(MonitorReport(**store, {dir.path(), "m", 20000, 30000, 100})->find("no logged predictions"),
+  EXPECT_NE(MonitorReport({store->get()}, {dir.path(), "m", 20000, 30000, 100})->find("no logged predictions"),
             std::string::npos);
+
+  // Two replicas, each with every other request: reported on together, the
+  // same windows and quality as one store with all of them.
+  auto even = SqliteStore::Open(dir.path() / "even.db");
+  auto odd = SqliteStore::Open(dir.path() / "odd.db");
+  ASSERT_TRUE(even.ok() && odd.ok());
+  log(**even, [](int req) { return req % 2 == 0; });
+  log(**odd, [](int req) { return req % 2 == 1; });
+  auto merged = MonitorReport({even->get(), odd->get()}, {dir.path(), "m", 0, 10000, 100});
+  ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+  EXPECT_EQ(*merged, text);
 }
 
 }  // namespace
