@@ -112,7 +112,7 @@ CREATE TABLE log_segments (
   total INTEGER NOT NULL,
   data BLOB NOT NULL
 );
-CREATE INDEX log_segments_by_time ON log_segments (model, first_ms);
+CREATE INDEX log_segments_by_time ON log_segments (model, first_ms, last_ms);
 CREATE INDEX log_segments_by_total ON log_segments (total);
 CREATE TABLE log_ids (
   model TEXT NOT NULL,
