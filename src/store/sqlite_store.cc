@@ -98,7 +98,9 @@ CREATE INDEX windows_by_version ON windows (model, version, end_ms);
 // are never reused (AUTOINCREMENT): retention deletes below an id, and a
 // segment appended after the log was emptied must not land below it. Ids the
 // client chose are indexed in log_ids (Vigil's own ids are UUIDv7, whose
-// time finds the segment through log_segments_by_time). Feedback labels a
+// time finds the segment through log_segments_by_time); its rows are
+// written with their segment and deleted with it by retention, without a
+// foreign key, whose check cost a lookup per id. Feedback labels a
 // (segment, slot, row) and goes with its segment when retention deletes it.
 constexpr char kSchemaV3[] = R"sql(
 CREATE TABLE log_segments (
@@ -117,7 +119,7 @@ CREATE INDEX log_segments_by_total ON log_segments (total);
 CREATE TABLE log_ids (
   model TEXT NOT NULL,
   request_id TEXT NOT NULL,
-  segment INTEGER NOT NULL REFERENCES log_segments (id) ON DELETE CASCADE,
+  segment INTEGER NOT NULL,
   slot INTEGER NOT NULL,
   rows INTEGER NOT NULL,
   PRIMARY KEY (model, request_id)
@@ -423,6 +425,10 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_req
     if (!lock.owns_lock()) lock.lock();
     Transaction t(log_db_);
     VIGIL_RETURN_IF_ERROR(t.status());
+    Statement ids(log_db_, "DELETE FROM log_ids WHERE segment < min(?, (SELECT min(id) FROM log_segments) + ?)");
+    if (!ids.ok() || ids.Bind(1, cut).Bind(2, kChunk).Step() != SQLITE_DONE) {
+      return Error(log_db_, "deleting request ids past their retention");
+    }
     Statement chunk(log_db_,
                     "DELETE FROM log_segments WHERE id < min(?, (SELECT min(id) FROM log_segments) + ?) "
                     "RETURNING requests");
