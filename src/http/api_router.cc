@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/request_id.h"
 #include "http/error_mapping.h"
 #include "monitor/monitor_report.h"
 #include "http/v2_codec.h"
@@ -261,7 +262,7 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
   auto request = DecodeInferRequest(body);
   if (!request.ok()) return fail(request.status());
   const bool client_id = !request->id.empty();
-  if (!client_id) request->id = GenerateRequestId(arrival_ms);
+  if (!client_id) request->id = NewRequestId(arrival_ms);
   auto response = explain ? inference_.Explain(s, *request) : inference_.Infer(s, *request);
   if (!response.ok()) {
     // Inputs that do not fit the model are a data-quality signal of the

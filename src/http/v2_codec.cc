@@ -5,10 +5,8 @@
 #include <simdjson.h>
 
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <limits>
-#include <random>
 
 #include "http/error_mapping.h"
 
@@ -313,24 +311,6 @@ std::string EncodeInferResponse(const InferenceResponse& response) {
   }
   out += "]}";
   return out;
-}
-
-std::string GenerateRequestId(int64_t unix_ms) {
-  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random
-  // bits. Ids of one period sort together.
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  const uint64_t ms = static_cast<uint64_t>(unix_ms) & 0xffffffffffffULL;
-  uint64_t hi = (ms << 16) | (rng() & 0x0fffULL) | 0x7000ULL;  // Version 7 in bits 12-15.
-  uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // Variant 10.
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(36, '-');
-  int pos = 0;
-  for (int i = 0; i < 32; ++i) {
-    if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;  // Dashes stay.
-    const uint64_t word = i < 16 ? hi : lo;
-    id[pos++] = kHex[(word >> (60 - 4 * (i % 16))) & 0xf];
-  }
-  return id;
 }
 
 }  // namespace vigil

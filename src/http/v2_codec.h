@@ -22,10 +22,6 @@ namespace vigil {
 // `body` may be modified: it is padded for the SIMD parser.
 Result<InferenceRequest> DecodeInferRequest(std::string& body);
 std::string EncodeInferResponse(const InferenceResponse& response);
-// A time-ordered UUID (version 7, RFC 9562: `unix_ms`, then 74 random
-// bits), for requests that come without an id. The prediction log finds a
-// request by the time in its id, so `unix_ms` is the request's logged time.
-std::string GenerateRequestId(int64_t unix_ms);
 
 }  // namespace vigil
 

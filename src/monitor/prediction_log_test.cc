@@ -4,8 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
+#include <map>
 
+#include "common/request_id.h"
 #include "store/sqlite_store.h"
 #include "testing/test_repository.h"
 
@@ -46,12 +47,27 @@ int64_t Now() {
       .count();
 }
 
-TEST(PredictionLogTest, RequestsReadBackAsJsonWithRawValuesByName) {
-  testing::TempDir dir;
-  auto store = SqliteStore::Open(dir.path() / "vigil.db");
-  ASSERT_TRUE(store.ok());
-  MetricsRegistry registry;
-  PredictionLog log(**store, PredictionLogOptions{}, registry);
+// A real SQLite store in a temporary directory, and the metrics.
+class PredictionLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteStore::Open(dir_.path() / "vigil.db");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+  // Options under which only Flush() (and stopping) writes.
+  static PredictionLogOptions FlushOnly() {
+    PredictionLogOptions options;
+    options.flush_interval = std::chrono::hours(1);
+    return options;
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+  MetricsRegistry registry_;
+};
+
+TEST_F(PredictionLogTest, RequestsReadBackAsJsonWithRawValuesByName) {
+  PredictionLog log(*store_, PredictionLogOptions{}, registry_);
   const auto config = Config();
   ASSERT_TRUE(log.Record(Record(config, "req-1", 1234)));
   // Per-class outputs are an array per row.
@@ -60,7 +76,7 @@ TEST(PredictionLogTest, RequestsReadBackAsJsonWithRawValuesByName) {
   for (int i = 0; i < 6; ++i) p3.values<float>()[i] = 0.125f * static_cast<float>(i);
   ASSERT_TRUE(log.Record(PredictionLog::MakeRecord(config, 3, "req-2", true, 1235, "champion", features, {}, {p3})));
   ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
-  auto logged = (*store)->Predictions("credit", 0, 10000, 10);
+  auto logged = store_->Predictions("credit", 0, 10000, 10);
   ASSERT_TRUE(logged.ok()) << logged.status().ToString();
   ASSERT_EQ(logged->size(), 2u);
   EXPECT_EQ(PredictionLog::ToJson((*logged)[0]),
@@ -71,13 +87,9 @@ TEST(PredictionLogTest, RequestsReadBackAsJsonWithRawValuesByName) {
             std::string::npos);
 }
 
-TEST(PredictionLogTest, ReadsBackInTheCurrentConfigurationsOrderAndCodes) {
-  testing::TempDir dir;
-  auto store = SqliteStore::Open(dir.path() / "vigil.db");
-  ASSERT_TRUE(store.ok());
-  MetricsRegistry registry;
+TEST_F(PredictionLogTest, ReadsBackInTheCurrentConfigurationsOrderAndCodes) {
   {
-    PredictionLog log(**store, PredictionLogOptions{}, registry);
+    PredictionLog log(*store_, PredictionLogOptions{}, registry_);
     ASSERT_TRUE(log.Record(Record(Config(), "req-1", 1234)));
   }
   // A later configuration: the features swapped, a category added first.
@@ -90,7 +102,7 @@ classes: [good, bad]
 )",
                                 "credit");
   ASSERT_TRUE(later.ok()) << later.status().ToString();
-  auto logged = (*store)->Predictions("credit", 0, 10000, 10);
+  auto logged = store_->Predictions("credit", 0, 10000, 10);
   ASSERT_TRUE(logged.ok());
   ASSERT_EQ(logged->size(), 1u);
   Tensor features;
@@ -103,144 +115,105 @@ classes: [good, bad]
   EXPECT_EQ(scores, (std::vector<float>{0.25f, 0.75f}));
 }
 
-TEST(PredictionLogTest, OneSegmentPerVersionAndClientIdsIndexed) {
-  testing::TempDir dir;
-  auto store = SqliteStore::Open(dir.path() / "vigil.db");
-  ASSERT_TRUE(store.ok());
-  MetricsRegistry registry;
-  PredictionLogOptions options;
-  options.flush_interval = std::chrono::hours(1);
-  PredictionLog log(**store, options, registry);
+TEST_F(PredictionLogTest, OneSegmentPerVersionAndClientIdsIndexed) {
+  PredictionLog log(*store_, FlushOnly(), registry_);
   const auto config = Config();
   const int64_t now = Now();
   ASSERT_TRUE(log.Record(Record(config, "client-a", now, true, 3)));
   ASSERT_TRUE(log.Record(Record(config, "client-b", now, true, 4)));
   ASSERT_TRUE(log.Record(Record(config, "client-a", now + 1, true, 3)));  // The same id again.
   ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
-  auto logged = (*store)->Predictions("credit", 0, now + 10, 10);
+  auto logged = store_->Predictions("credit", 0, now + 10, 10);
   ASSERT_TRUE(logged.ok());
   ASSERT_EQ(logged->size(), 3u);
   EXPECT_EQ((*logged)[0].version, 3);
   EXPECT_EQ((*logged)[1].version, 3);
   EXPECT_EQ((*logged)[2].version, 4);
-  EXPECT_NE(registry.Render().find("vigil_prediction_log_duplicate_ids_total 1"), std::string::npos);
-  auto outcomes = (*store)->RecordFeedback("credit", {{"client-a", 1, "\"bad\""}, {"client-b", 0, "\"bad\""}}, now);
+  EXPECT_NE(registry_.Render().find("vigil_prediction_log_duplicate_ids_total 1"), std::string::npos);
+  auto outcomes = store_->RecordFeedback("credit", {{"client-a", 1, "\"bad\""}, {"client-b", 0, "\"bad\""}}, now);
   ASSERT_TRUE(outcomes.ok());
   EXPECT_EQ(*outcomes, (std::vector<FeedbackOutcome>{FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded}));
-  auto labeled = (*store)->LabeledPredictions("credit", 0, now + 10, 10);
+  auto labeled = store_->LabeledPredictions("credit", 0, now + 10, 10);
   ASSERT_EQ(labeled->size(), 2u);
   EXPECT_EQ((*labeled)[0].prediction->time_ms, now);  // The first "client-a".
 }
 
-// A UUIDv7 as Vigil generates it, at `ms`.
-std::string Uuid7(int64_t ms, int n) {
-  char id[40];
-  std::snprintf(id, sizeof(id), "%08llx-%04llx-7%03x-8%03x-%012x", static_cast<unsigned long long>(ms >> 16),
-                static_cast<unsigned long long>(ms & 0xffff), n & 0xfff, n & 0xfff, n);
-  return id;
-}
-
 // Requests of one drain that arrived far apart go to segments that each
 // span at most a minute, so that feedback finds Vigil's ids by their time.
-TEST(PredictionLogTest, SegmentsSpanAtMostAMinuteAndVigilsIdsAreFoundByTheirTime) {
-  testing::TempDir dir;
-  auto store = SqliteStore::Open(dir.path() / "vigil.db");
-  ASSERT_TRUE(store.ok());
-  MetricsRegistry registry;
-  PredictionLogOptions options;
-  options.flush_interval = std::chrono::hours(1);
-  PredictionLog log(**store, options, registry);
+TEST_F(PredictionLogTest, SegmentsSpanAtMostAMinuteAndVigilsIdsAreFoundByTheirTime) {
+  PredictionLog log(*store_, FlushOnly(), registry_);
   const auto config = Config();
   const int64_t t = Now() - 10 * 60'000;
   // Queued out of order, as slow requests finish after later ones.
+  std::map<int64_t, std::string> ids;  // By offset from t.
   for (int64_t offset : {70'000, 0, 30'000, 130'000}) {
-    ASSERT_TRUE(log.Record(Record(config, Uuid7(t + offset, static_cast<int>(offset / 1000)), t + offset, false)));
+    ids[offset] = NewRequestId(t + offset);
+    ASSERT_TRUE(log.Record(Record(config, ids[offset], t + offset, false)));
   }
   ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
   std::vector<FeedbackItem> items;
-  for (int64_t offset : {0, 30'000, 70'000, 130'000}) {
-    items.push_back({Uuid7(t + offset, static_cast<int>(offset / 1000)), 1, "\"bad\""});
-  }
-  items.push_back({Uuid7(t + 30'000, 99), 0, "\"bad\""});  // Never logged.
-  auto outcomes = (*store)->RecordFeedback("credit", items, Now());
+  for (const auto& [offset, id] : ids) items.push_back({id, 1, "\"bad\""});
+  items.push_back({NewRequestId(t + 30'000), 0, "\"bad\""});  // Never logged.
+  auto outcomes = store_->RecordFeedback("credit", items, Now());
   ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
   EXPECT_EQ(*outcomes, (std::vector<FeedbackOutcome>{FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded,
                                                      FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded,
                                                      FeedbackOutcome::kUnknownId}));
-  auto logged = (*store)->Predictions("credit", 0, Now(), 10);
+  auto logged = store_->Predictions("credit", 0, Now(), 10);
   ASSERT_TRUE(logged.ok());
   ASSERT_EQ(logged->size(), 4u);
   EXPECT_EQ((*logged)[0].time_ms, t);  // In time order.
   EXPECT_EQ((*logged)[3].time_ms, t + 130'000);
 }
 
-TEST(PredictionLogTest, FlushMakesQueuedRecordsVisible) {
-  testing::TempDir dir;
-  auto store = SqliteStore::Open(dir.path() / "vigil.db");
-  ASSERT_TRUE(store.ok());
-  MetricsRegistry registry;
-  PredictionLogOptions options;
-  options.flush_interval = std::chrono::hours(1);  // Only Flush() writes.
-  PredictionLog log(**store, options, registry);
+TEST_F(PredictionLogTest, FlushMakesQueuedRecordsVisible) {
+  PredictionLog log(*store_, FlushOnly(), registry_);
   const auto config = Config();
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(log.Record(Record(config, "r" + std::to_string(i), Now())));
   ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
-  EXPECT_EQ(*(*store)->CountPredictions("credit"), 10);
-  EXPECT_NE(registry.Render().find("vigil_prediction_log_written_total 10"), std::string::npos) << registry.Render();
+  EXPECT_EQ(*store_->CountPredictions("credit"), 10);
+  EXPECT_NE(registry_.Render().find("vigil_prediction_log_written_total 10"), std::string::npos) << registry_.Render();
 }
 
-TEST(PredictionLogTest, AFullQueueDropsAndCountsWithoutBlocking) {
-  testing::TempDir dir;
-  auto store = SqliteStore::Open(dir.path() / "vigil.db");
-  ASSERT_TRUE(store.ok());
-  MetricsRegistry registry;
-  PredictionLogOptions options;
+TEST_F(PredictionLogTest, AFullQueueDropsAndCountsWithoutBlocking) {
+  PredictionLogOptions options = FlushOnly();
   options.queue_capacity = 8;
-  options.flush_interval = std::chrono::hours(1);
-  PredictionLog log(**store, options, registry);
+  PredictionLog log(*store_, options, registry_);
   const auto config = Config();
   int accepted = 0;
   for (int i = 0; i < 20; ++i) accepted += log.Record(Record(config, "r" + std::to_string(i), Now()));
   EXPECT_EQ(accepted, 8);
-  EXPECT_NE(registry.Render().find("vigil_prediction_log_dropped_total 12"), std::string::npos) << registry.Render();
-  EXPECT_NE(registry.Render().find("vigil_prediction_log_queue_depth 8"), std::string::npos);
+  EXPECT_NE(registry_.Render().find("vigil_prediction_log_dropped_total 12"), std::string::npos) << registry_.Render();
+  EXPECT_NE(registry_.Render().find("vigil_prediction_log_queue_depth 8"), std::string::npos);
   ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
-  EXPECT_EQ(*(*store)->CountPredictions("credit"), 8);
-  EXPECT_NE(registry.Render().find("vigil_prediction_log_queue_depth 0"), std::string::npos);
+  EXPECT_EQ(*store_->CountPredictions("credit"), 8);
+  EXPECT_NE(registry_.Render().find("vigil_prediction_log_queue_depth 0"), std::string::npos);
 }
 
-TEST(PredictionLogTest, RetentionAndShutdownWrites) {
-  testing::TempDir dir;
-  auto store = SqliteStore::Open(dir.path() / "vigil.db");
-  ASSERT_TRUE(store.ok());
+TEST_F(PredictionLogTest, RetentionAndShutdownWrites) {
   const auto config = Config();
   {
-    MetricsRegistry registry;
     PredictionLogOptions options;
     options.flush_interval = std::chrono::milliseconds(10);
     options.retention = std::chrono::hours(1);
     options.prune_interval = std::chrono::seconds(0);
-    PredictionLog log(**store, options, registry);
+    PredictionLog log(*store_, options, registry_);
     ASSERT_TRUE(log.Record(Record(config, "old", Now() - 2 * 3600 * 1000)));
     ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
     // The next rounds prune the two-hour-old rows.
-    for (int i = 0; i < 500 && *(*store)->CountPredictions("credit") > 0; ++i) {
+    for (int i = 0; i < 500 && *store_->CountPredictions("credit") > 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    EXPECT_EQ(*(*store)->CountPredictions("credit"), 0);
+    EXPECT_EQ(*store_->CountPredictions("credit"), 0);
     ASSERT_TRUE(log.Record(Record(config, "new", Now())));
   }  // Stopping writes what is queued.
-  EXPECT_EQ(*(*store)->CountPredictions("credit"), 1);
+  EXPECT_EQ(*store_->CountPredictions("credit"), 1);
 }
 
-TEST(PredictionLogTest, SampleRateLogsTheGivenShare) {
-  testing::TempDir dir;
-  auto store = SqliteStore::Open(dir.path() / "vigil.db");
-  ASSERT_TRUE(store.ok());
-  MetricsRegistry registry;
+TEST_F(PredictionLogTest, SampleRateLogsTheGivenShare) {
   PredictionLogOptions options;
   options.sample_rate = 0.2;
-  PredictionLog log(**store, options, registry);
+  PredictionLog log(*store_, options, registry_);
   int sampled = 0;
   for (int i = 0; i < 20000; ++i) sampled += log.Sampled();
   // Binomial(20000, 0.2): mean 4000, standard deviation about 57.

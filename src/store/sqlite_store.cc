@@ -8,6 +8,7 @@
 #include <string_view>
 #include <thread>
 
+#include "common/request_id.h"
 #include "store/sqlite_util.h"
 
 namespace vigil {
@@ -259,28 +260,6 @@ Result<int64_t> SqliteStore::AppendLogSegment(const LogSegment& segment) {
 
 namespace {
 
-// The time in a UUIDv7 (RFC 9562: 48 bits of Unix ms, version 7, variant
-// 10), the form of the ids Vigil generates; nullopt for any other string.
-std::optional<int64_t> Uuid7Time(std::string_view id) {
-  if (id.size() != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' || id[14] != '7') {
-    return std::nullopt;
-  }
-  if (id[19] != '8' && id[19] != '9' && id[19] != 'a' && id[19] != 'b') return std::nullopt;
-  int64_t ms = 0;
-  for (char c : std::string(id.substr(0, 8)) + std::string(id.substr(9, 4))) {
-    int v;
-    if (c >= '0' && c <= '9') {
-      v = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      v = c - 'a' + 10;
-    } else {
-      return std::nullopt;
-    }
-    ms = ms * 16 + v;
-  }
-  return ms;
-}
-
 // A segment's records, read once per call that needs them.
 struct SegmentIndex {
   std::string data;
@@ -350,7 +329,7 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
       rows = by_id.Int(2);
     }
     by_id.Reset();
-    const std::optional<int64_t> time = slot < 0 ? Uuid7Time(item.request_id) : std::nullopt;
+    const std::optional<int64_t> time = slot < 0 ? RequestIdTime(item.request_id) : std::nullopt;
     if (time) {
       by_time.Bind(1, model).Bind(2, *time - kLogSegmentMaxSpanMs).Bind(3, *time).Bind(4, *time);
       while (slot < 0 && (rc = by_time.Step()) == SQLITE_ROW) {
@@ -515,7 +494,6 @@ Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std
       request_segment = segment;
       request_slot = slot;
       request.reset();
-      if (segment != (segments.empty() ? -1 : segments.rbegin()->first)) segments.clear();  // One at a time.
       const SegmentIndex* s = LoadSegment(db_, segment, segments);
       if (!s || slot >= std::ssize(s->records)) continue;
       const LogRecordHeader& h = s->headers[slot];

@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
-#include <cstdio>
 #include <tuple>
 
+#include "common/request_id.h"
 #include "testing/test_repository.h"
 
 namespace vigil {
@@ -65,14 +65,6 @@ OwnedSegment Segment(const std::vector<Request>& requests, const std::string& mo
   }
   builder.Finish();
   return out;
-}
-
-// A UUIDv7 as Vigil generates it, at `ms`.
-std::string Uuid7(int64_t ms, int n) {
-  char id[40];
-  std::snprintf(id, sizeof(id), "%08llx-%04llx-7%03x-8%03x-%012x", static_cast<unsigned long long>(ms >> 16),
-                static_cast<unsigned long long>(ms & 0xffff), n & 0xfff, n & 0xfff, n);
-  return id;
 }
 
 TEST(SqliteStoreTest, LogsSegmentsAndJoinsFeedback) {
@@ -143,18 +135,17 @@ TEST(SqliteStoreTest, FindsVigilsOwnIdsByTheirTime) {
   ASSERT_TRUE(store.ok());
   SqliteStore& s = **store;
   constexpr int64_t t = 1'800'000'000'000;
-  // The second segment starts almost a segment's span before the id's time.
-  ASSERT_TRUE(
-      s.AppendLogSegment(Segment({{Uuid7(t, 1), 1, t, false}, {Uuid7(t, 2), 1, t, false}}).segment()).ok());
-  ASSERT_TRUE(s.AppendLogSegment(Segment({{Uuid7(t - 59'000, 3), 1, t - 59'000, false},
-                                          {Uuid7(t + 1, 4), 1, t + 1, false}}).segment()).ok());
+  const std::string a = NewRequestId(t), b = NewRequestId(t), c = NewRequestId(t - 59'000), d = NewRequestId(t + 1);
+  // The second segment starts almost a segment's span before d's time.
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{a, 1, t, false}, {b, 1, t, false}}).segment()).ok());
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{c, 1, t - 59'000, false}, {d, 1, t + 1, false}}).segment()).ok());
   auto outcomes = s.RecordFeedback("credit",
-                                   {{Uuid7(t, 2), 0, "1"},
-                                    {Uuid7(t + 1, 4), 0, "1"},
-                                    {Uuid7(t - 59'000, 3), 0, "1"},
-                                    {Uuid7(t, 5), 0, "1"},          // Never logged.
-                                    {Uuid7(t, 1), 1, "1"},          // No row 1.
-                                    {Uuid7(t, 1).substr(1), 0, "1"}},  // Not an id at all.
+                                   {{b, 0, "1"},
+                                    {d, 0, "1"},
+                                    {c, 0, "1"},
+                                    {NewRequestId(t), 0, "1"},  // Never logged.
+                                    {a, 1, "1"},                // No row 1.
+                                    {a.substr(1), 0, "1"}},     // Not an id at all.
                                    t + 10);
   ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
   EXPECT_EQ(*outcomes, (std::vector<FeedbackOutcome>{FeedbackOutcome::kRecorded, FeedbackOutcome::kRecorded,
@@ -163,7 +154,7 @@ TEST(SqliteStoreTest, FindsVigilsOwnIdsByTheirTime) {
   auto labeled = s.LabeledPredictions("credit", t - 60'000, t + 2, 100);
   ASSERT_TRUE(labeled.ok());
   ASSERT_EQ(labeled->size(), 3u);
-  EXPECT_EQ((*labeled)[0].prediction->request_id, Uuid7(t, 2));
+  EXPECT_EQ((*labeled)[0].prediction->request_id, b);
   EXPECT_FALSE((*labeled)[0].prediction->client_id);
 }
 
