@@ -107,30 +107,46 @@ void DriftMonitor::CountUnseen(size_t feature, Counts* counts) {
   ++counts->unseen[feature];
 }
 
-void DriftMonitor::Count(const ReferenceProfile& profile, const float* row, size_t num_features, float score,
-                         Counts* counts) {
-  ++counts->rows;
+void DriftMonitor::Count(const ReferenceProfile& profile, const float* rows, int64_t num_rows, size_t num_features,
+                         const float* scores, Counts* counts) {
+  counts->rows += num_rows;
   // Slot i of `counts` is feature i; the prediction's is the last one.
-  const size_t features = profile.features.size();
-  const size_t f = std::min(num_features, features);
-  auto count = [&](size_t slot, const ColumnProfile& col, float v) {
-    if (std::isnan(v)) {
-      ++counts->missing[slot];
-      return;
-    }
+  // Column by column: a column's edges and bins stay at hand for the block.
+  auto count = [&](size_t slot, const ColumnProfile& col, const float* values, size_t stride) {
+    double* bins = counts->bins[slot].data();
+    int64_t missing = 0, out_of_range = 0;
     if (col.categorical) {
-      if (v >= 0 && v < static_cast<float>(col.counts.size())) {
-        counts->bins[slot][static_cast<size_t>(v)] += 1;
-      } else {
-        ++counts->missing[slot];
+      // NaN fails both comparisons: missing, as a code outside the categories.
+      const float categories = static_cast<float>(col.counts.size());
+      for (int64_t r = 0; r < num_rows; ++r) {
+        const float v = values[r * stride];
+        if (v >= 0 && v < categories) {
+          bins[static_cast<size_t>(v)] += 1;
+        } else {
+          ++missing;
+        }
       }
-      return;
+    } else {
+      for (int64_t r = 0; r < num_rows; ++r) {
+        const float v = values[r * stride];
+        if (std::isnan(v)) {
+          ++missing;
+          continue;
+        }
+        bins[col.Bin(v)] += 1;
+        out_of_range += (v < col.min || v > col.max) ? 1 : 0;
+      }
     }
-    counts->bins[slot][col.Bin(v)] += 1;
-    if (v < col.min || v > col.max) ++counts->out_of_range[slot];
+    counts->missing[slot] += missing;
+    counts->out_of_range[slot] += out_of_range;
   };
-  for (size_t j = 0; j < f; ++j) count(j, profile.features[j], row[j]);
-  count(features, profile.prediction, score);
+  const size_t features = profile.features.size();
+  for (size_t j = 0; j < std::min(num_features, features); ++j) count(j, profile.features[j], rows + j, num_features);
+  if (scores) {
+    count(features, profile.prediction, scores, 1);
+  } else {
+    counts->missing[features] += num_rows;
+  }
 }
 
 WindowReport DriftMonitor::Report(const ReferenceProfile& profile, const Counts& counts,
@@ -270,15 +286,24 @@ void DriftMonitor::Observe(const std::shared_ptr<const ModelConfig>& config, int
     VersionState& s = State(config, version);
     if (!s.profile) return;
     ++s.open.requests;
-    for (int64_t r = 0; r < rows; ++r) {
+    // A score per row, NaN where the request had fewer (none were counted).
+    std::vector<float> padded;
+    if (std::ssize(scores) < rows) {
+      padded.assign(scores.begin(), scores.end());
+      padded.resize(static_cast<size_t>(rows), NAN);
+      scores = padded;
+    }
+    const int64_t window_rows = config->monitoring.window_rows ? config->monitoring.window_rows : options_.window_rows;
+    // In blocks that end where a window fills.
+    for (int64_t r = 0; r < rows;) {
       if (s.open.rows == 0 && s.open.rejected == 0) s.open_since_ms = time_ms;
-      const float score = static_cast<size_t>(r) < scores.size() ? scores[r] : NAN;
-      Count(*s.profile, features + r * f, f, score, &s.open);
-      for (; next_unseen != unseen.end() && *next_unseen < (r + 1) * static_cast<int64_t>(f); ++next_unseen) {
+      const int64_t end = std::min(rows, r + std::max<int64_t>(1, window_rows - s.open.rows));
+      Count(*s.profile, features + r * f, end - r, f, scores.data() + r, &s.open);
+      for (; next_unseen != unseen.end() && *next_unseen < end * static_cast<int64_t>(f); ++next_unseen) {
         CountUnseen(static_cast<size_t>(*next_unseen % static_cast<int64_t>(f)), &s.open);
       }
-      const int64_t window_rows = config->monitoring.window_rows ? config->monitoring.window_rows : options_.window_rows;
       if (s.open.rows >= window_rows) Close(version, s, time_ms, &closed);
+      r = end;
     }
   }
   Notify(closed);

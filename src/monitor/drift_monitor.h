@@ -148,8 +148,10 @@ class DriftMonitor {
     std::vector<int64_t> missing, out_of_range, unseen;
   };
   static Counts EmptyCounts(const ReferenceProfile& profile);
-  static void Count(const ReferenceProfile& profile, const float* row, size_t num_features, float score,
-                    Counts* counts);
+  // Counts `num_rows` rows of `num_features` features each (row-major) and
+  // their scores (null: none, counted as missing).
+  static void Count(const ReferenceProfile& profile, const float* rows, int64_t num_rows, size_t num_features,
+                    const float* scores, Counts* counts);
   // Moves one of feature `feature`'s missing values of the counted rows to
   // the unseen categories.
   static void CountUnseen(size_t feature, Counts* counts);

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 #include <random>
 
 #include "dataset/tabular_dataset.h"
@@ -54,7 +56,7 @@ class DriftMonitorTest : public ::testing::Test {
     for (size_t i = 0; i < order.size(); ++i) {
       std::copy(rows_->begin() + order[i] * F(), rows_->begin() + (order[i] + 1) * F(), row.begin());
       change(row.data(), i);
-      DriftMonitor::Count(*profile_, row.data(), F(), NAN, &counts);
+      DriftMonitor::Count(*profile_, row.data(), 1, F(), nullptr, &counts);
       if (counts.rows == 1000) {
         out.push_back(DriftMonitor::Report(*profile_, counts, DriftSettings{}));
         counts = DriftMonitor::EmptyCounts(*profile_);
@@ -200,15 +202,67 @@ TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) 
 namespace vigil {
 namespace {
 
+// The log's writer counts a request's rows as a block, column by column; it
+// must count exactly what counting them one at a time does, whatever the
+// cells hold: missing values, values on an edge or outside the reference
+// range, codes that are no category.
+TEST_F(DriftMonitorTest, CountingABlockEqualsCountingRowByRow) {
+  constexpr size_t kRows = 300;
+  std::vector<float> block(rows_->begin(), rows_->begin() + kRows * F());
+  std::vector<float> scores(kRows);
+  for (size_t r = 0; r < kRows; ++r) {
+    scores[r] = r % 7 == 0 ? NAN : static_cast<float>(r) / kRows;
+    for (size_t j = 0; j < F(); ++j) {
+      const ColumnProfile& col = profile_->features[j];
+      float& cell = block[r * F() + j];
+      switch ((r + j) % 6) {
+        case 0: cell = NAN; break;
+        case 1: cell = col.categorical ? 99.0f : static_cast<float>(col.edges.empty() ? 0.0 : col.edges.front()); break;
+        case 2: cell = col.categorical ? -1.0f : static_cast<float>(col.min - 1); break;
+        case 3: cell = col.categorical ? 1.5f : static_cast<float>(col.max + 1); break;
+        default: break;  // The data's own value.
+      }
+    }
+  }
+  DriftMonitor::Counts by_row = DriftMonitor::EmptyCounts(*profile_), as_block = by_row, no_scores = by_row;
+  for (size_t r = 0; r < kRows; ++r) {
+    DriftMonitor::Count(*profile_, block.data() + r * F(), 1, F(), &scores[r], &by_row);
+  }
+  DriftMonitor::Count(*profile_, block.data(), kRows, F(), scores.data(), &as_block);
+  EXPECT_EQ(as_block.rows, by_row.rows);
+  EXPECT_EQ(as_block.bins, by_row.bins);
+  EXPECT_EQ(as_block.missing, by_row.missing);
+  EXPECT_EQ(as_block.out_of_range, by_row.out_of_range);
+  // Every kind of cell above was counted somewhere.
+  EXPECT_GT(by_row.missing[0], 0);
+  EXPECT_GT(std::accumulate(by_row.out_of_range.begin(), by_row.out_of_range.end(), int64_t{0}), 0);
+  // Without scores the prediction's cells are all missing.
+  DriftMonitor::Count(*profile_, block.data(), kRows, F(), nullptr, &no_scores);
+  EXPECT_EQ(no_scores.missing.back(), static_cast<int64_t>(kRows));
+  EXPECT_EQ(no_scores.bins[0], by_row.bins[0]);
+}
+
+TEST(ColumnProfileTest, BinIsTheNumberOfEdgesBelowTheValue) {
+  for (const size_t edges : {size_t{9}, size_t{32}, size_t{33}, size_t{100}}) {
+    ColumnProfile col;
+    for (size_t i = 0; i < edges; ++i) col.edges.push_back(static_cast<double>(i) * 0.5 - 3);
+    for (double v = -5; v <= 60; v += 0.25) {
+      const auto expected = static_cast<size_t>(std::lower_bound(col.edges.begin(), col.edges.end(), v) - col.edges.begin());
+      ASSERT_EQ(col.Bin(v), expected) << edges << " edges, value " << v;
+    }
+  }
+}
+
 // Windows are counts: two halves merged by addition give the same report as
 // the whole, and saved windows come back after a restart.
 TEST_F(DriftMonitorTest, WindowsMergeByAdditionAndSurviveARestart) {
   const auto order = Shuffled(3);
   DriftMonitor::Counts first = DriftMonitor::EmptyCounts(*profile_), second = first, whole = first;
+  const float score = 0.3f;
   for (size_t i = 0; i < 1000; ++i) {
     const float* row = rows_->data() + order[i] * F();
-    DriftMonitor::Count(*profile_, row, F(), 0.3f, i < 500 ? &first : &second);
-    DriftMonitor::Count(*profile_, row, F(), 0.3f, &whole);
+    DriftMonitor::Count(*profile_, row, 1, F(), &score, i < 500 ? &first : &second);
+    DriftMonitor::Count(*profile_, row, 1, F(), &score, &whole);
   }
   DriftMonitor::Merge(second, &first);
   const WindowReport merged = DriftMonitor::Report(*profile_, first, DriftSettings{});

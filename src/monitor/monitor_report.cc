@@ -153,7 +153,7 @@ Result<std::string> MonitorReport(const std::vector<Store*>& stores, const Monit
     PredictionLog::FromStored(*config, p, &features, &scores);
     const size_t f = config->features.size();
     for (int64_t r = 0; r < p.rows; ++r) {
-      DriftMonitor::Count(*v.profile, features.values<float>().data() + r * f, f, scores[r], &v.open);
+      DriftMonitor::Count(*v.profile, features.values<float>().data() + r * f, 1, f, &scores[r], &v.open);
       if (v.open.rows >= options.window_rows) {
         v.closed.push_back(DriftMonitor::Report(*v.profile, v.open, config->monitoring.drift));
         v.open = DriftMonitor::EmptyCounts(*v.profile);

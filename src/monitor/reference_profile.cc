@@ -93,10 +93,6 @@ ColumnProfile ColumnFromJson(const json& j) {
 
 }  // namespace
 
-size_t ColumnProfile::Bin(double value) const {
-  return static_cast<size_t>(std::lower_bound(edges.begin(), edges.end(), value) - edges.begin());
-}
-
 ReferenceProfile BuildReferenceProfile(const ModelConfig& config, std::span<const float> data, int64_t rows,
                                        std::span<const float> scores, int bins) {
   ReferenceProfile profile;

@@ -1,5 +1,6 @@
 #include "store/sqlite_store.h"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -136,6 +137,18 @@ CREATE TABLE feedback (
 ) WITHOUT ROWID;
 )sql";
 
+// Schema version 4: a segment's bytes move out of the database into
+// append-only files (store/segment_files.h); the row says where they are.
+// Rows written by schema 3 keep their bytes in `data` (file NULL); new rows
+// have an empty `data`.
+constexpr char kSchemaV4[] = R"sql(
+ALTER TABLE log_segments ADD COLUMN file INTEGER;
+ALTER TABLE log_segments ADD COLUMN offset INTEGER;
+ALTER TABLE log_segments ADD COLUMN length INTEGER;
+ALTER TABLE log_segments ADD COLUMN checksum INTEGER;
+CREATE INDEX log_segments_by_file ON log_segments (file) WHERE file IS NOT NULL;
+)sql";
+
 // From schema 1 or 2 to 3: version 1's log (a row per request, inputs and
 // outputs as JSON) and its feedback are kept, renamed, for querying; Vigil
 // no longer reads them.
@@ -186,6 +199,7 @@ Result<sqlite3*> Connect(const std::filesystem::path& path, const char* synchron
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& path) {
   std::unique_ptr<SqliteStore> store(new SqliteStore());
+  store->files_ = std::make_unique<SegmentFiles>(path.string() + "-log");
   auto durable = Connect(path, "FULL");
   if (!durable.ok()) return durable.status();
   store->db_ = *durable;
@@ -222,22 +236,37 @@ Status SqliteStore::Migrate() {
   if (version < 2) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV2));
   if (version >= 1 && version < 3) VIGIL_RETURN_IF_ERROR(Exec(db_, kRetireV1Log));
   if (version < 3) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV3));
+  if (version < 4) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV4));
   VIGIL_RETURN_IF_ERROR(Exec(db_, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
   return t.Commit();
 }
 
 Result<int64_t> SqliteStore::AppendLogSegment(const LogSegment& segment) {
   std::lock_guard lock(log_mu_);
+  // A new file is numbered above every file a row refers to, even if the
+  // directory was emptied, so that retention's "below the oldest file still
+  // referred to" never covers it.
+  int64_t max_file = 0;
+  if (!files_->writing()) {
+    Statement q(log_db_, "SELECT coalesce(max(file), 0) FROM log_segments");
+    if (!q.ok() || q.Step() != SQLITE_ROW) return Error(log_db_, "reading the newest segment file");
+    max_file = q.Int(0);
+  }
+  // The bytes first: a crash before the commit leaves bytes no row refers to.
+  auto at = files_->Append(segment.data, max_file);
+  if (!at.ok()) return at.status();
   Transaction t(log_db_);
   VIGIL_RETURN_IF_ERROR(t.status());
   {
     Statement insert(log_db_,
-                     "INSERT INTO log_segments (model, version, first_ms, last_ms, requests, rows, total, data) "
+                     "INSERT INTO log_segments (model, version, first_ms, last_ms, requests, rows, total, data, "
+                     "file, offset, length, checksum) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?5 + coalesce((SELECT total FROM log_segments ORDER BY id DESC "
-                     "LIMIT 1), 0), ?)");
+                     "LIMIT 1), 0), X'', ?, ?, ?, ?)");
     if (!insert.ok()) return Error(log_db_, "preparing the log segment insert");
     insert.Bind(1, segment.model).Bind(2, segment.version).Bind(3, segment.first_ms).Bind(4, segment.last_ms);
-    insert.Bind(5, segment.requests).Bind(6, segment.rows).BindBlob(7, segment.data);
+    insert.Bind(5, segment.requests).Bind(6, segment.rows).Bind(7, at->file).Bind(8, at->offset);
+    insert.Bind(9, at->length).Bind(10, static_cast<int64_t>(at->checksum));
     if (insert.Step() != SQLITE_DONE) return Error(log_db_, "logging a segment of predictions");
   }
   const int64_t id = sqlite3_last_insert_rowid(log_db_);
@@ -260,6 +289,26 @@ Result<int64_t> SqliteStore::AppendLogSegment(const LogSegment& segment) {
 
 namespace {
 
+// The columns that say where a segment's bytes are, for SegmentBytes.
+constexpr char kSegmentBytes[] = "data, file, offset, length, checksum";
+
+// The bytes of the segment row `q` is on, whose kSegmentBytes start at
+// `column`: in its file, or in the row itself (written by schema 3).
+// NOT_FOUND when retention deleted the file since the row was read.
+Result<std::string> SegmentBytes(const Statement& q, int column, const SegmentFiles& files) {
+  if (q.IsNull(column + 1)) return q.Blob(column);
+  return files.Read({q.Int(column + 1), q.Int(column + 2), q.Int(column + 3), static_cast<uint64_t>(q.Int(column + 4))});
+}
+
+// Readers skip a segment whose bytes cannot be read, so that the rest of
+// the log stays readable; this reports it, unless its file went with
+// retention after the row was read.
+void ReportUnreadable(int64_t id, const Status& status) {
+  if (status.code() != StatusCode::kNotFound) {
+    spdlog::warn("prediction log: segment {} is unreadable and skipped: {}", id, status.message());
+  }
+}
+
 // A segment's records, read once per call that needs them.
 struct SegmentIndex {
   std::string data;
@@ -271,16 +320,22 @@ struct SegmentIndex {
 
 // Loads segment `id` into `cache` (once while it stays there; the cache
 // holds a few segments, up to 4 MiB each); null if it is gone or unreadable.
-const SegmentIndex* LoadSegment(sqlite3* db, int64_t id, std::map<int64_t, std::unique_ptr<SegmentIndex>>& cache) {
+const SegmentIndex* LoadSegment(sqlite3* db, const SegmentFiles& files, int64_t id,
+                                std::map<int64_t, std::unique_ptr<SegmentIndex>>& cache) {
   constexpr size_t kCachedSegments = 8;
   if (auto it = cache.find(id); it != cache.end()) return it->second.get();
   if (cache.size() >= kCachedSegments) cache.clear();
   auto [it, added] = cache.try_emplace(id);
-  Statement q(db, "SELECT version, data FROM log_segments WHERE id = ?");
+  Statement q(db, std::string("SELECT version, ") + kSegmentBytes + " FROM log_segments WHERE id = ?");
   if (!q.ok() || q.Bind(1, id).Step() != SQLITE_ROW) return nullptr;
+  auto data = SegmentBytes(q, 1, files);
+  if (!data.ok()) {
+    ReportUnreadable(id, data.status());
+    return nullptr;
+  }
   auto index = std::make_unique<SegmentIndex>();
   index->version = q.Int(0);
-  index->data = q.Blob(1);
+  index->data = std::move(*data);
   auto reader = LogSegmentReader::Open(index->data);
   if (!reader.ok()) return nullptr;
   index->schema = reader->schema();
@@ -333,7 +388,7 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
     if (time) {
       by_time.Bind(1, model).Bind(2, *time - kLogSegmentMaxSpanMs).Bind(3, *time).Bind(4, *time);
       while (slot < 0 && (rc = by_time.Step()) == SQLITE_ROW) {
-        const SegmentIndex* s = LoadSegment(db_, by_time.Int(0), segments);
+        const SegmentIndex* s = LoadSegment(db_, *files_, by_time.Int(0), segments);
         for (size_t i = 0; s && i < s->headers.size(); ++i) {
           const LogRecordHeader& h = s->headers[i];
           if (!h.client_id && h.time_ms == *time && h.request_id == item.request_id) {
@@ -424,6 +479,11 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_req
     lock.unlock();
     std::this_thread::yield();
   }
+  // Files are numbered in the order their segments were appended, so every
+  // file below the oldest one a row still refers to is unreferenced.
+  Statement oldest(log_db_, "SELECT min(file) FROM log_segments WHERE file IS NOT NULL");
+  if (!oldest.ok() || oldest.Step() != SQLITE_ROW) return Error(log_db_, "finding the oldest segment file");
+  files_->RemoveBelow(oldest.IsNull(0) ? INT64_MAX : oldest.Int(0));
   return deleted;
 }
 
@@ -455,15 +515,19 @@ Status DecodeSegment(const std::string& model, int64_t version, std::string_view
 Result<std::vector<StoredPrediction>> SqliteStore::Predictions(const std::string& model, int64_t from_ms,
                                                                int64_t to_ms, int64_t limit) {
   std::lock_guard lock(mu_);
-  Statement q(db_,
-              "SELECT version, data FROM log_segments WHERE model = ? AND first_ms >= ? AND first_ms < ? ORDER BY id");
+  Statement q(db_, std::string("SELECT id, version, ") + kSegmentBytes +
+                       " FROM log_segments WHERE model = ? AND first_ms >= ? AND first_ms < ? ORDER BY id");
   if (!q.ok()) return Error(db_, "preparing the prediction query");
   q.Bind(1, model).Bind(2, from_ms - kLogSegmentMaxSpanMs).Bind(3, to_ms);
   std::vector<StoredPrediction> out;
   int rc;
   while (std::ssize(out) < limit && (rc = q.Step()) == SQLITE_ROW) {
-    const std::string data = q.Blob(1);
-    if (Status s = DecodeSegment(model, q.Int(0), data, from_ms, to_ms, limit, &out); !s.ok()) {
+    auto data = SegmentBytes(q, 2, *files_);
+    if (!data.ok()) {
+      ReportUnreadable(q.Int(0), data.status());
+      continue;
+    }
+    if (Status s = DecodeSegment(model, q.Int(1), *data, from_ms, to_ms, limit, &out); !s.ok()) {
       return Status::Internal("the prediction log of '" + model + "': " + s.message());
     }
   }
@@ -494,7 +558,7 @@ Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std
       request_segment = segment;
       request_slot = slot;
       request.reset();
-      const SegmentIndex* s = LoadSegment(db_, segment, segments);
+      const SegmentIndex* s = LoadSegment(db_, *files_, segment, segments);
       if (!s || slot >= std::ssize(s->records)) continue;
       const LogRecordHeader& h = s->headers[slot];
       if (h.time_ms < from_ms || h.time_ms >= to_ms) continue;

@@ -1,4 +1,6 @@
-// SqliteStore: the embedded store, one SQLite database file.
+// SqliteStore: the embedded store, one SQLite database file, and beside it
+// the directory of the prediction log's segment files (PATH-log/,
+// store/segment_files.h).
 //
 // WAL journal (readers never block the writer), a busy timeout for other
 // processes holding the file, foreign keys on. Two connections:
@@ -21,6 +23,7 @@
 #include <memory>
 #include <mutex>
 
+#include "store/segment_files.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -65,7 +68,7 @@ class SqliteStore : public Store {
   Status RetryNotification(const Notification& notification) override;
 
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
  private:
   SqliteStore() = default;
@@ -75,6 +78,7 @@ class SqliteStore : public Store {
   sqlite3* db_ = nullptr;      // synchronous=FULL: acknowledged writes, reads.
   std::mutex log_mu_;
   sqlite3* log_db_ = nullptr;  // synchronous=NORMAL: the prediction log.
+  std::unique_ptr<SegmentFiles> files_;  // Appended and pruned under log_mu_.
 };
 
 }  // namespace vigil

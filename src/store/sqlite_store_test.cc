@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
+#include <fstream>
 #include <tuple>
 
 #include "common/request_id.h"
@@ -196,6 +198,101 @@ TEST(SqliteStoreTest, SegmentIdsAreNeverReused) {
   EXPECT_EQ(sqlite3_column_int64(q, 0), 2);
   sqlite3_finalize(q);
   sqlite3_close(db);
+}
+
+int64_t SegmentFileCount(const std::filesystem::path& db) {
+  const auto dir = db.string() + "-log";
+  if (!std::filesystem::exists(dir)) return 0;
+  return std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator());
+}
+
+// Each store instance writes its own file; retention deletes a file once no
+// segment refers to it, and never the one being written.
+TEST(SqliteStoreTest, RetentionDeletesTheSegmentFilesNoSegmentRefersTo) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "vigil.db";
+  for (int i = 0; i < 3; ++i) {
+    auto store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"r" + std::to_string(i), 1, 1000 * i}}).segment()).ok());
+  }
+  EXPECT_EQ(SegmentFileCount(path), 3);
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"r3", 1, 3000}}).segment()).ok());
+  ASSERT_EQ(*(*store)->PrunePredictions(1500, 0), 2);
+  EXPECT_EQ(SegmentFileCount(path), 2);
+  EXPECT_EQ((*store)->Predictions("credit", 0, 10000, 10)->front().request_id, "r2");
+  ASSERT_EQ(*(*store)->PrunePredictions(100000, 0), 2);
+  EXPECT_EQ(SegmentFileCount(path), 1) << "the file being written was deleted";
+  ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"r4", 1, 4000}}).segment()).ok());
+  EXPECT_EQ((*store)->Predictions("credit", 0, 10000, 10)->front().request_id, "r4");
+  store->reset();
+  // Nothing is being written and no segment is left: no file is either.
+  store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok());
+  ASSERT_EQ(*(*store)->PrunePredictions(100000, 0), 1);
+  EXPECT_EQ(SegmentFileCount(path), 0);
+}
+
+// A segment whose bytes were damaged (a crash of the machine before they
+// reached the disk) is skipped by every reader; the rest stays readable.
+TEST(SqliteStoreTest, SkipsASegmentWhoseBytesAreDamaged) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "vigil.db";
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok());
+  SqliteStore& s = **store;
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{"lost", 1, 10}}).segment()).ok());
+  ASSERT_TRUE(s.AppendLogSegment(Segment({{"kept", 1, 20}}).segment()).ok());
+  ASSERT_TRUE(s.RecordFeedback("credit", {{"lost", 0, "1"}, {"kept", 0, "1"}}, 30).ok());
+  {
+    std::fstream f(path.string() + "-log/1.vlog", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(20);
+    f.put('\xff');
+  }
+  auto predictions = s.Predictions("credit", 0, 100, 10);
+  ASSERT_TRUE(predictions.ok()) << predictions.status().ToString();
+  ASSERT_EQ(predictions->size(), 1u);
+  EXPECT_EQ(predictions->front().request_id, "kept");
+  auto labeled = s.LabeledPredictions("credit", 0, 100, 10);
+  ASSERT_TRUE(labeled.ok());
+  ASSERT_EQ(labeled->size(), 1u);
+  EXPECT_EQ(labeled->front().prediction->request_id, "kept");
+}
+
+// Schema 3 kept a segment's bytes in its row; upgraded, such rows are read
+// as before, beside segments in files.
+TEST(SqliteStoreTest, ReadsSegmentsStoredInTheDatabaseBySchema3) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "vigil.db";
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok());
+  const OwnedSegment old = Segment({{"in-row", 2, 10}});
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "INSERT INTO log_segments (model, version, first_ms, last_ms, requests, rows, total, "
+                               "data) VALUES ('credit', 1, 10, 10, 1, 2, 1, ?)",
+                               -1, &q, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(q, 1, old.bytes.data(), static_cast<int>(old.bytes.size()), SQLITE_STATIC);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_DONE);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"in-file", 1, 20}}).segment()).ok());
+  auto outcomes = (*store)->RecordFeedback("credit", {{"in-row", 1, "1"}}, 30);
+  ASSERT_TRUE(outcomes.ok());
+  auto predictions = (*store)->Predictions("credit", 0, 100, 10);
+  ASSERT_TRUE(predictions.ok());
+  ASSERT_EQ(predictions->size(), 2u);
+  EXPECT_EQ((*predictions)[0].request_id, "in-row");
+  EXPECT_EQ((*predictions)[0].rows, 2);
+  EXPECT_EQ((*predictions)[1].request_id, "in-file");
+  // Its client id was never indexed (the row was inserted by hand), so it is
+  // found only by reading: feedback says unknown, the log still has it.
+  EXPECT_EQ(outcomes->at(0), FeedbackOutcome::kUnknownId);
 }
 
 TEST(SqliteStoreTest, RetentionKeepsASegmentUntilAllOfItIsPastTheAge) {
