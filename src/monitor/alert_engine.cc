@@ -236,28 +236,35 @@ std::string AlertEngine::ToJson(const AlertRecord& a) {
 double AlertEngine::Threshold(const ModelConfig& config, const AlertRule& rule, const ReferenceProfile* profile,
                               int64_t version, int feature, int64_t window_rows) {
   if (rule.threshold.kind == AlertThreshold::Kind::kFixed) return rule.threshold.value;
-  if (profile == nullptr) return NAN;
+  const std::vector<double>* learned = LearnedThresholds(config, rule, profile, version, window_rows);
+  if (learned == nullptr || feature + 1 < 0 || feature + 1 >= std::ssize(*learned)) return NAN;
+  return (*learned)[feature + 1];
+}
+
+const std::vector<double>* AlertEngine::LearnedThresholds(const ModelConfig& config, const AlertRule& rule,
+                                                          const ReferenceProfile* profile, int64_t version,
+                                                          int64_t window_rows) {
+  if (profile == nullptr) return nullptr;
   // Learned for windows of the size being judged: a window closed by time
   // with few rows is noisier than a full one. Sizes are bucketed to powers
   // of two below the configured size; windows under 32 rows are not judged.
   const int64_t full = config.monitoring.window_rows ? config.monitoring.window_rows : options_.window_rows;
   int64_t rows = full;
   if (window_rows < full) {
-    if (window_rows < 32) return NAN;
+    if (window_rows < 32) return nullptr;
     rows = 32;
     while (rows * 2 <= window_rows) rows *= 2;
   }
   // At most 20 million draws per feature, whatever the configuration says.
   const int chunks = static_cast<int>(std::min<int64_t>(rule.threshold.chunks, std::max<int64_t>(10, 20'000'000 / rows)));
-  // Keyed by everything the threshold depends on, so that a changed rule or
+  // Keyed by everything the thresholds depend on, so that a changed rule or
   // monitoring section learns again.
-  auto key = [&](int f) {
-    return config.name + '\x1f' + rule.name + '\x1f' + std::to_string(version) + '\x1f' + std::to_string(f) +
-           '\x1f' + rule.metric + '\x1f' + std::to_string(static_cast<int>(rule.threshold.kind)) + '\x1f' +
-           std::to_string(rule.threshold.k) + '\x1f' + std::to_string(rule.threshold.quantile) + '\x1f' +
-           std::to_string(chunks) + '\x1f' + std::to_string(rows) + '\x1f' + config.monitoring_yaml;
-  };
-  if (auto it = learned_.find(key(feature)); it != learned_.end()) return it->second;
+  const std::string key = config.name + '\x1f' + rule.name + '\x1f' + std::to_string(version) + '\x1f' + rule.metric +
+                          '\x1f' + std::to_string(static_cast<int>(rule.threshold.kind)) + '\x1f' +
+                          std::to_string(rule.threshold.k) + '\x1f' + std::to_string(rule.threshold.quantile) + '\x1f' +
+                          std::to_string(chunks) + '\x1f' + std::to_string(rows) + '\x1f' + config.monitoring_yaml;
+  auto [it, added] = learned_.try_emplace(key);
+  if (!added) return &it->second;
   // One set of reference chunks gives the thresholds of every feature (and
   // the prediction) at once: a `feature: "*"` rule draws them once.
   const uint64_t seed = std::hash<std::string>{}(rule.name) ^ static_cast<uint64_t>(version);
@@ -268,9 +275,9 @@ double AlertEngine::Threshold(const ModelConfig& config, const AlertRule& rule, 
     for (const WindowReport& r : reports) {
       if (auto v = WindowMetricValue(r, rule.metric, f)) values.push_back(*v);
     }
-    learned_[key(f)] = ThresholdFromSample(rule.threshold, values, upper);
+    it->second.push_back(ThresholdFromSample(rule.threshold, values, upper));
   }
-  return learned_[key(feature)];
+  return &it->second;
 }
 
 void AlertEngine::OnWindow(const ClosedWindow& w) {
@@ -295,10 +302,16 @@ void AlertEngine::OnWindow(const ClosedWindow& w) {
         if (w.profile->features[j].name == rule.feature) targets.push_back({static_cast<int>(j), rule.feature});
       }
     }
+    // Learned thresholds are looked up once per rule, not per feature.
+    const bool fixed = rule.threshold.kind == AlertThreshold::Kind::kFixed;
+    const std::vector<double>* learned =
+        fixed ? nullptr : LearnedThresholds(*w.config, rule, w.profile.get(), w.version, w.report.rows);
     for (const auto& [index, feature] : targets) {
       const std::optional<double> value = WindowMetricValue(w.report, rule.metric, index);
       if (!value) continue;
-      const double threshold = Threshold(*w.config, rule, w.profile.get(), w.version, index, w.report.rows);
+      const double threshold = fixed ? rule.threshold.value
+                               : learned && index + 1 < std::ssize(*learned) ? (*learned)[index + 1]
+                                                                              : NAN;
       if (std::isnan(threshold)) continue;
       Step({&rule, w.config->name, w.version, feature}, Compare(rule.comparison, *value, threshold), *value, threshold,
            now);
@@ -391,11 +404,12 @@ void AlertEngine::Step(const Series& s, bool holds, double value, double thresho
   const std::string fingerprint =
       s.rule->name + '\x1f' + s.model + '\x1f' + std::to_string(s.version) + '\x1f' + s.feature;
   auto it = active_.find(fingerprint);
+  // The usual case, a condition that does not hold on a quiet series, builds nothing.
+  if (!holds && it == active_.end()) return;
   const json detail = {{"value", value},
                        {"threshold", threshold},
                        {"comparison", std::string(ComparisonName(s.rule->comparison))}};
   if (!holds) {
-    if (it == active_.end()) return;
     Tracked& t = it->second;
     t.rule = *s.rule;
     t.record.value = value;

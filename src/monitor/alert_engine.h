@@ -162,7 +162,12 @@ class AlertEngine {
   // Parses the matchers and compiles their regular expressions.
   static Result<std::shared_ptr<CompiledSilence>> CompileSilence(const Silence& silence);
   std::vector<std::shared_ptr<CompiledSilence>> silences_;
-  std::map<std::string, double> learned_;  // By rule, model, version, feature.
+  // A learned rule's thresholds for windows of `window_rows`, by feature + 1
+  // (0: the prediction or dataset); null when there is none (no profile,
+  // too few rows). Computed once per rule, version and window size.
+  const std::vector<double>* LearnedThresholds(const ModelConfig& config, const AlertRule& rule,
+                                               const ReferenceProfile* profile, int64_t version, int64_t window_rows);
+  std::map<std::string, std::vector<double>> learned_;  // By rule, model, version, window size.
   std::map<std::string, ServingMetrics::ModelTotals> serving_before_;  // By model.
   int64_t last_evaluation_ms_ = 0;
   int64_t last_prune_ms_ = 0;

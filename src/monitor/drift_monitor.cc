@@ -1,10 +1,12 @@
 #include "monitor/drift_monitor.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "monitor/drift.h"
@@ -235,14 +237,43 @@ void DriftMonitor::Merge(const Counts& from, Counts* into) {
 }
 
 std::string DriftMonitor::CountsToJson(const Counts& c) {
-  return nlohmann::json({{"rows", c.rows},
-                         {"requests", c.requests},
-                         {"rejected", c.rejected},
-                         {"bins", c.bins},
-                         {"missing", c.missing},
-                         {"out_of_range", c.out_of_range},
-                         {"unseen", c.unseen}})
-      .dump();
+  // Written directly (numbers only, no escaping): every closed window is
+  // saved, and building a JSON document for it cost the writer more than
+  // the statistics.
+  std::string out;
+  out.reserve(64 + 8 * c.bins.size() * (c.bins.empty() ? 0 : c.bins[0].size() + 4));
+  char buffer[32];
+  auto number = [&](auto v) {
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
+    out.append(buffer, ec == std::errc() ? end : buffer);
+  };
+  auto array = [&](const auto& values) {
+    out += '[';
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (i) out += ',';
+      number(values[i]);
+    }
+    out += ']';
+  };
+  out += "{\"rows\":";
+  number(c.rows);
+  out += ",\"requests\":";
+  number(c.requests);
+  out += ",\"rejected\":";
+  number(c.rejected);
+  out += ",\"bins\":[";
+  for (size_t j = 0; j < c.bins.size(); ++j) {
+    if (j) out += ',';
+    array(c.bins[j]);
+  }
+  out += "],\"missing\":";
+  array(c.missing);
+  out += ",\"out_of_range\":";
+  array(c.out_of_range);
+  out += ",\"unseen\":";
+  array(c.unseen);
+  out += '}';
+  return out;
 }
 
 Result<DriftMonitor::Counts> DriftMonitor::CountsFromJson(const std::string& text, const ReferenceProfile& profile) {
@@ -362,42 +393,74 @@ void DriftMonitor::SaveWindows() {
   }
 }
 
-void DriftMonitor::Close(int64_t version, VersionState& s, int64_t now_ms, std::vector<ClosedWindow>* closed) {
+namespace {
+
+// The drift statistics on /metrics, by the kind of column.
+constexpr const char* kNumericStatistics[] = {"psi", "jensen_shannon", "wasserstein", "ks", "ks_p_value"};
+constexpr const char* kCategoricalStatistics[] = {"psi", "jensen_shannon", "chi_square", "chi_square_p_value"};
+
+std::span<const char* const> StatisticNames(bool categorical) {
+  if (categorical) return kCategoricalStatistics;
+  return kNumericStatistics;
+}
+
+// `fd`'s values in StatisticNames' order.
+std::array<double, 5> StatisticValues(const FeatureDrift& fd) {
+  if (fd.categorical) return {fd.psi, fd.jensen_shannon, fd.chi_square, fd.chi_square_p_value, 0};
+  return {fd.psi, fd.jensen_shannon, fd.wasserstein, fd.ks_statistic, fd.ks_p_value};
+}
+
+}  // namespace
+
+const DriftMonitor::WindowGauges& DriftMonitor::Gauges(int64_t version, VersionState& s) {
+  if (s.gauges) return *s.gauges;
+  auto g = std::make_unique<WindowGauges>();
   const std::string& model = s.config->name;
+  const std::string v = std::to_string(version);
+  auto statistics = [&](const ColumnProfile& col) {
+    std::vector<Gauge*> out;
+    for (const char* statistic : StatisticNames(col.categorical)) {
+      out.push_back(&feature_drift_.WithLabels({model, v, col.name, statistic}));
+    }
+    return out;
+  };
+  for (const ColumnProfile& col : s.profile->features) {
+    WindowGauges::Feature& f = g->features.emplace_back();
+    f.drifted = &feature_drifted_.WithLabels({model, v, col.name});
+    f.missing_rate = &missing_rate_.WithLabels({model, v, col.name});
+    f.range_rate = col.categorical ? &unseen_rate_.WithLabels({model, v, col.name})
+                                   : &out_of_range_rate_.WithLabels({model, v, col.name});
+    f.statistics = statistics(col);
+  }
+  g->prediction_statistics = statistics(s.profile->prediction);
+  g->schema_violation_rate = &schema_violation_rate_.WithLabels({model, v});
+  g->drift_share = &dataset_drift_share_.WithLabels({model, v});
+  g->windows = &windows_.WithLabels({model, v});
+  s.gauges = std::move(g);
+  return *s.gauges;
+}
+
+void DriftMonitor::Close(int64_t version, VersionState& s, int64_t now_ms, std::vector<ClosedWindow>* closed) {
   WindowReport report = Report(*s.profile, s.open, s.config->monitoring.drift);
   report.start_ms = s.open_since_ms;
   report.end_ms = now_ms;
-  const std::string v = std::to_string(version);
-  for (const FeatureDrift& fd : report.features) {
-    feature_drifted_.WithLabels({model, v, fd.name}).Set(fd.drifted ? 1 : 0);
-    missing_rate_.WithLabels({model, v, fd.name}).Set(fd.missing_rate);
-    if (fd.categorical) {
-      unseen_rate_.WithLabels({model, v, fd.name}).Set(fd.unseen_rate);
-    } else {
-      out_of_range_rate_.WithLabels({model, v, fd.name}).Set(fd.out_of_range_rate);
-    }
+  const WindowGauges& g = Gauges(version, s);
+  auto set_statistics = [](const std::vector<Gauge*>& gauges, const FeatureDrift& fd) {
+    const std::array<double, 5> values = StatisticValues(fd);
+    for (size_t i = 0; i < gauges.size(); ++i) gauges[i]->Set(values[i]);
+  };
+  for (size_t j = 0; j < report.features.size(); ++j) {
+    const FeatureDrift& fd = report.features[j];
+    const WindowGauges::Feature& f = g.features[j];
+    f.drifted->Set(fd.drifted ? 1 : 0);
+    f.missing_rate->Set(fd.missing_rate);
+    f.range_rate->Set(fd.categorical ? fd.unseen_rate : fd.out_of_range_rate);
+    set_statistics(f.statistics, fd);
   }
-  schema_violation_rate_.WithLabels({model, v}).Set(report.schema_violation_rate);
-  std::vector<const FeatureDrift*> all;
-  for (const FeatureDrift& fd : report.features) all.push_back(&fd);
-  all.push_back(&report.prediction);
-  for (const FeatureDrift* fd : all) {
-    auto set = [&](const char* statistic, double value) {
-      feature_drift_.WithLabels({model, v, fd->name, statistic}).Set(value);
-    };
-    set("psi", fd->psi);
-    set("jensen_shannon", fd->jensen_shannon);
-    if (fd->categorical) {
-      set("chi_square", fd->chi_square);
-      set("chi_square_p_value", fd->chi_square_p_value);
-    } else {
-      set("wasserstein", fd->wasserstein);
-      set("ks", fd->ks_statistic);
-      set("ks_p_value", fd->ks_p_value);
-    }
-  }
-  dataset_drift_share_.WithLabels({model, v}).Set(report.drift_share);
-  windows_.WithLabels({model, v}).Increment();
+  set_statistics(g.prediction_statistics, report.prediction);
+  g.schema_violation_rate->Set(report.schema_violation_rate);
+  g.drift_share->Set(report.drift_share);
+  g.windows->Increment();
   closed->push_back({s.config, version, s.profile, report, options_.store ? CountsToJson(s.open) : std::string()});
   s.closed.push_back(std::move(report));
   while (s.closed.size() > options_.history) s.closed.pop_front();

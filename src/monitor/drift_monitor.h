@@ -163,6 +163,23 @@ class DriftMonitor {
   static Result<Counts> CountsFromJson(const std::string& text, const ReferenceProfile& profile);
 
  private:
+  // A version's window gauges, looked up once: a lookup builds and compares
+  // label vectors, about a hundred per window, and windows of 64-row
+  // requests close hundreds of times a second. (The families never drop a
+  // child, so the pointers stay valid.)
+  struct WindowGauges {
+    struct Feature {
+      Gauge* drifted = nullptr;
+      Gauge* missing_rate = nullptr;
+      Gauge* range_rate = nullptr;      // Unseen categories, or out of the reference range.
+      std::vector<Gauge*> statistics;  // In StatisticNames' order (drift_monitor.cc).
+    };
+    std::vector<Feature> features;  // In the profile's order.
+    std::vector<Gauge*> prediction_statistics;
+    Gauge* schema_violation_rate = nullptr;
+    Gauge* drift_share = nullptr;
+    Counter* windows = nullptr;
+  };
   struct VersionState {
     std::shared_ptr<const ModelConfig> config;
     std::shared_ptr<const ReferenceProfile> profile;
@@ -170,7 +187,9 @@ class DriftMonitor {
     Counts open;
     int64_t open_since_ms = 0;
     std::deque<WindowReport> closed;
+    std::unique_ptr<WindowGauges> gauges;  // At the first window closed.
   };
+  const WindowGauges& Gauges(int64_t version, VersionState& state);
   VersionState& State(const std::shared_ptr<const ModelConfig>& config, int64_t version);
   // Reads the version's saved windows back (a restart, another replica).
   void Restore(VersionState& state, int64_t version);

@@ -165,6 +165,41 @@ TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) 
   EXPECT_NE(metrics.find("vigil_feature_drift{model=\"credit\",version=\"1\",feature=\"Age\",statistic=\"psi\"}"),
             std::string::npos);
   EXPECT_NE(metrics.find("vigil_monitor_windows_total{model=\"credit\",version=\"1\"} 2"), std::string::npos);
+  // Every gauge holds the last window's value (they are looked up once per
+  // version and set by position).
+  auto sample = [&](const std::string& series) {
+    const size_t at = metrics.find(series + " ");
+    return at == std::string::npos ? NAN : std::stod(metrics.substr(at + series.size() + 1));
+  };
+  const WindowReport& last = heard[1].report;
+  std::vector<FeatureDrift> columns = last.features;
+  columns.push_back(last.prediction);
+  for (const FeatureDrift& fd : columns) {
+    const std::string labels = "{model=\"credit\",version=\"1\",feature=\"" + fd.name + "\"";
+    auto statistic = [&](const char* name) {
+      return sample("vigil_feature_drift" + labels + ",statistic=\"" + name + "\"}");
+    };
+    SCOPED_TRACE(fd.name);
+    EXPECT_NEAR(statistic("psi"), fd.psi, 1e-9);
+    EXPECT_NEAR(statistic("jensen_shannon"), fd.jensen_shannon, 1e-9);
+    if (fd.categorical) {
+      EXPECT_NEAR(statistic("chi_square"), fd.chi_square, 1e-6);
+      EXPECT_NEAR(statistic("chi_square_p_value"), fd.chi_square_p_value, 1e-9);
+    } else {
+      EXPECT_NEAR(statistic("wasserstein"), fd.wasserstein, 1e-9);
+      EXPECT_NEAR(statistic("ks"), fd.ks_statistic, 1e-9);
+      EXPECT_NEAR(statistic("ks_p_value"), fd.ks_p_value, 1e-9);
+    }
+    if (fd.name == last.prediction.name) continue;
+    EXPECT_EQ(sample("vigil_feature_drifted" + labels + "}"), fd.drifted ? 1 : 0);
+    EXPECT_NEAR(sample("vigil_feature_missing_rate" + labels + "}"), fd.missing_rate, 1e-9);
+    if (fd.categorical) {
+      EXPECT_NEAR(sample("vigil_feature_unseen_category_rate" + labels + "}"), fd.unseen_rate, 1e-9);
+    } else {
+      EXPECT_NEAR(sample("vigil_feature_out_of_range_rate" + labels + "}"), fd.out_of_range_rate, 1e-9);
+    }
+  }
+  EXPECT_NEAR(sample("vigil_dataset_drift_share{model=\"credit\",version=\"1\"}"), last.drift_share, 1e-9);
 
   // Data quality: unseen categories apart from missing values, and requests
   // refused for their inputs, as rates of the window.
@@ -271,9 +306,17 @@ TEST_F(DriftMonitorTest, WindowsMergeByAdditionAndSurviveARestart) {
     EXPECT_EQ(merged.features[j].psi, direct.features[j].psi);
     EXPECT_EQ(merged.features[j].p_value, direct.features[j].p_value);
   }
-  auto round_trip = DriftMonitor::CountsFromJson(DriftMonitor::CountsToJson(whole), *profile_);
+  DriftMonitor::Counts odd = whole;
+  odd.bins[0][0] += 0.1;  // Not a whole number: it must come back exactly too.
+  odd.unseen[1] = 3;
+  auto round_trip = DriftMonitor::CountsFromJson(DriftMonitor::CountsToJson(odd), *profile_);
   ASSERT_TRUE(round_trip.ok()) << round_trip.status().ToString();
-  EXPECT_EQ(round_trip->bins, whole.bins);
+  EXPECT_EQ(round_trip->bins, odd.bins);
+  EXPECT_EQ(round_trip->rows, odd.rows);
+  EXPECT_EQ(round_trip->requests, odd.requests);
+  EXPECT_EQ(round_trip->missing, odd.missing);
+  EXPECT_EQ(round_trip->out_of_range, odd.out_of_range);
+  EXPECT_EQ(round_trip->unseen, odd.unseen);
   EXPECT_FALSE(DriftMonitor::CountsFromJson(R"({"rows": 1})", *profile_).ok());
 
   auto store = SqliteStore::Open(repo_->path() / "windows.db");
