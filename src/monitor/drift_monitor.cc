@@ -129,13 +129,14 @@ void DriftMonitor::Count(const ReferenceProfile& profile, const float* rows, int
         }
       }
     } else {
+      const bool fast = col.float_edges_ready();
       for (int64_t r = 0; r < num_rows; ++r) {
         const float v = values[r * stride];
         if (std::isnan(v)) {
           ++missing;
           continue;
         }
-        bins[col.Bin(v)] += 1;
+        bins[fast ? col.BinOfFloat(v) : col.Bin(v)] += 1;
         out_of_range += (v < col.min || v > col.max) ? 1 : 0;
       }
     }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -277,13 +278,41 @@ TEST_F(DriftMonitorTest, CountingABlockEqualsCountingRowByRow) {
   EXPECT_EQ(no_scores.bins[0], by_row.bins[0]);
 }
 
-TEST(ColumnProfileTest, BinIsTheNumberOfEdgesBelowTheValue) {
-  for (const size_t edges : {size_t{9}, size_t{32}, size_t{33}, size_t{100}}) {
+// The drift windows bin FP32 cells against float copies of the edges; the
+// result must be the double edges' bin for every float, also for edges no
+// float represents and for floats next to an edge.
+TEST(ColumnProfileTest, BinningAFloatAgreesWithTheDoubleEdges) {
+  const std::vector<std::vector<double>> cases = {
+      {},
+      {0.5},
+      {0.1, 1.0 / 3, 2.0 / 3, 1e-8, 7.0},  // No float is exactly any of them.
+      {-1e300, -2.5, 0, 3e38, 1e39, 1e300},  // Beyond the float range.
+      {-std::numeric_limits<double>::infinity(), 1, std::numeric_limits<double>::infinity()},
+  };
+  std::vector<double> many;
+  for (int i = 0; i < 37; ++i) many.push_back(i * 0.3 - 4);
+  std::vector<std::vector<double>> all = cases;
+  all.push_back(many);
+  for (std::vector<double> edges : all) {
+    std::sort(edges.begin(), edges.end());
     ColumnProfile col;
-    for (size_t i = 0; i < edges; ++i) col.edges.push_back(static_cast<double>(i) * 0.5 - 3);
-    for (double v = -5; v <= 60; v += 0.25) {
-      const auto expected = static_cast<size_t>(std::lower_bound(col.edges.begin(), col.edges.end(), v) - col.edges.begin());
-      ASSERT_EQ(col.Bin(v), expected) << edges << " edges, value " << v;
+    col.edges = edges;
+    EXPECT_FALSE(!edges.empty() && col.float_edges_ready());
+    col.PrepareFloatEdges();
+    ASSERT_TRUE(col.float_edges_ready());
+    std::vector<float> values = {0.0f, -0.0f, std::numeric_limits<float>::infinity(),
+                                 -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(),
+                                 -std::numeric_limits<float>::max(), std::numeric_limits<float>::denorm_min()};
+    for (const double e : edges) {
+      const float f = static_cast<float>(e);
+      for (float v : {f, std::nextafter(f, -INFINITY), std::nextafter(f, INFINITY)}) values.push_back(v);
+    }
+    for (float v = -6; v <= 12; v += 0.0625f) values.push_back(v);
+    for (const float v : values) {
+      const auto expected = static_cast<size_t>(
+          std::count_if(edges.begin(), edges.end(), [&](double e) { return e < static_cast<double>(v); }));
+      ASSERT_EQ(col.Bin(v), expected) << "value " << v;
+      ASSERT_EQ(col.BinOfFloat(v), expected) << edges.size() << " edges, value " << v;
     }
   }
 }

@@ -1,9 +1,11 @@
 #include "monitor/reference_profile.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <nlohmann/json.hpp>
+#include <limits>
 #include <sstream>
 
 namespace vigil {
@@ -48,6 +50,7 @@ ColumnProfile NumericColumn(std::string name, std::vector<double> values, int64_
   }
   p.centers.resize(p.counts.size());
   for (size_t b = 0; b < p.counts.size(); ++b) p.centers[b] = p.counts[b] > 0 ? sums[b] / p.counts[b] : 0.0;
+  p.PrepareFloatEdges();
   return p;
 }
 
@@ -87,11 +90,31 @@ ColumnProfile ColumnFromJson(const json& j) {
     if (c.counts.size() != c.edges.size() + 1 || c.centers.size() != c.counts.size()) {
       throw std::invalid_argument(c.name + ": expected edges + 1 counts and centres");
     }
+    c.PrepareFloatEdges();
   }
   return c;
 }
 
 }  // namespace
+
+void ColumnProfile::PrepareFloatEdges() {
+  float_edges.clear();
+  for (const double e : edges) {
+    // The largest float <= e (the conversion rounds to nearest; beyond the
+    // float range it is the largest float, or -inf).
+    float f;
+    if (e > std::numeric_limits<float>::max() && !std::isinf(e)) {
+      f = std::numeric_limits<float>::max();
+    } else if (e < -std::numeric_limits<float>::max()) {
+      f = -std::numeric_limits<float>::infinity();
+    } else {
+      f = static_cast<float>(e);
+      if (static_cast<double>(f) > e) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+    }
+    float_edges.push_back(f);
+  }
+  while (float_edges.size() % 4 != 0) float_edges.push_back(std::numeric_limits<float>::infinity());
+}
 
 ReferenceProfile BuildReferenceProfile(const ModelConfig& config, std::span<const float> data, int64_t rows,
                                        std::span<const float> scores, int bins) {

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -43,12 +44,28 @@ struct ColumnProfile {
 
   // The bin of a present numeric value: the number of edges below it.
   size_t Bin(double value) const {
-    // Branch-free over the usual few edges (ten bins by default); a binary
-    // search over many. The drift windows call this for every cell.
-    if (edges.size() > 32) return static_cast<size_t>(std::lower_bound(edges.begin(), edges.end(), value) - edges.begin());
-    size_t below = 0;
-    for (const double e : edges) below += e < value ? 1 : 0;
-    return below;
+    return static_cast<size_t>(std::lower_bound(edges.begin(), edges.end(), value) - edges.begin());
+  }
+
+  // For the drift windows, which bin every cell of every logged request:
+  // `edges` rounded down to floats and padded with +inf to a multiple of 4.
+  // For a float v, e < v exactly when e rounded down to a float is < v (a
+  // float above the largest float <= e is above e), so BinOfFloat(v) ==
+  // Bin(v) for every FP32 value, with four edges compared at a time.
+  std::vector<float> float_edges;
+  void PrepareFloatEdges();
+  bool float_edges_ready() const { return float_edges.size() >= edges.size(); }
+  size_t BinOfFloat(float value) const {
+    typedef float Floats4 __attribute__((vector_size(16)));
+    typedef int32_t Ints4 __attribute__((vector_size(16)));
+    const Floats4 v = {value, value, value, value};
+    Ints4 below = {0, 0, 0, 0};
+    for (size_t i = 0; i < float_edges.size(); i += 4) {
+      Floats4 e;
+      std::memcpy(&e, float_edges.data() + i, sizeof e);
+      below += e < v;  // -1 in each lane where the edge is below.
+    }
+    return static_cast<size_t>(-(below[0] + below[1] + below[2] + below[3]));
   }
 };
 

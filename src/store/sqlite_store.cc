@@ -300,14 +300,33 @@ Result<std::string> SegmentBytes(const Statement& q, int column, const SegmentFi
   return files.Read({q.Int(column + 1), q.Int(column + 2), q.Int(column + 3), static_cast<uint64_t>(q.Int(column + 4))});
 }
 
-// Readers skip a segment whose bytes cannot be read, so that the rest of
-// the log stays readable; this reports it, unless its file went with
-// retention after the row was read.
-void ReportUnreadable(int64_t id, const Status& status) {
-  if (status.code() != StatusCode::kNotFound) {
-    spdlog::warn("prediction log: segment {} is unreadable and skipped: {}", id, status.message());
+// Readers skip a segment whose bytes cannot be read (a crash of the machine
+// lost them, the directory was not copied with the database, retention
+// deleted the file since the row was read), so that the rest of the log
+// stays readable; each call that skipped any says so once.
+class SkippedSegments {
+ public:
+  SkippedSegments() = default;
+  SkippedSegments(const SkippedSegments&) = delete;
+  SkippedSegments& operator=(const SkippedSegments&) = delete;
+  ~SkippedSegments() {
+    if (count_ > 0) {
+      spdlog::warn("prediction log: skipped {} segment(s) whose bytes could not be read; segment {}: {}", count_,
+                   first_id_, first_.message());
+    }
   }
-}
+  void Add(int64_t id, const Status& status) {
+    if (count_++ == 0) {
+      first_id_ = id;
+      first_ = status;
+    }
+  }
+
+ private:
+  int64_t count_ = 0;
+  int64_t first_id_ = 0;
+  Status first_;
+};
 
 // A segment's records, read once per call that needs them.
 struct SegmentIndex {
@@ -321,7 +340,7 @@ struct SegmentIndex {
 // Loads segment `id` into `cache` (once while it stays there; the cache
 // holds a few segments, up to 4 MiB each); null if it is gone or unreadable.
 const SegmentIndex* LoadSegment(sqlite3* db, const SegmentFiles& files, int64_t id,
-                                std::map<int64_t, std::unique_ptr<SegmentIndex>>& cache) {
+                                std::map<int64_t, std::unique_ptr<SegmentIndex>>& cache, SkippedSegments& skipped) {
   constexpr size_t kCachedSegments = 8;
   if (auto it = cache.find(id); it != cache.end()) return it->second.get();
   if (cache.size() >= kCachedSegments) cache.clear();
@@ -330,7 +349,7 @@ const SegmentIndex* LoadSegment(sqlite3* db, const SegmentFiles& files, int64_t 
   if (!q.ok() || q.Bind(1, id).Step() != SQLITE_ROW) return nullptr;
   auto data = SegmentBytes(q, 1, files);
   if (!data.ok()) {
-    ReportUnreadable(id, data.status());
+    skipped.Add(id, data.status());
     return nullptr;
   }
   auto index = std::make_unique<SegmentIndex>();
@@ -370,6 +389,7 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
     return Error(db_, "preparing the feedback statements");
   }
   std::map<int64_t, std::unique_ptr<SegmentIndex>> segments;
+  SkippedSegments skipped;
   std::vector<FeedbackOutcome> outcomes;
   outcomes.reserve(items.size());
   for (const FeedbackItem& item : items) {
@@ -388,7 +408,7 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
     if (time) {
       by_time.Bind(1, model).Bind(2, *time - kLogSegmentMaxSpanMs).Bind(3, *time).Bind(4, *time);
       while (slot < 0 && (rc = by_time.Step()) == SQLITE_ROW) {
-        const SegmentIndex* s = LoadSegment(db_, *files_, by_time.Int(0), segments);
+        const SegmentIndex* s = LoadSegment(db_, *files_, by_time.Int(0), segments, skipped);
         for (size_t i = 0; s && i < s->headers.size(); ++i) {
           const LogRecordHeader& h = s->headers[i];
           if (!h.client_id && h.time_ms == *time && h.request_id == item.request_id) {
@@ -519,12 +539,13 @@ Result<std::vector<StoredPrediction>> SqliteStore::Predictions(const std::string
                        " FROM log_segments WHERE model = ? AND first_ms >= ? AND first_ms < ? ORDER BY id");
   if (!q.ok()) return Error(db_, "preparing the prediction query");
   q.Bind(1, model).Bind(2, from_ms - kLogSegmentMaxSpanMs).Bind(3, to_ms);
+  SkippedSegments skipped;
   std::vector<StoredPrediction> out;
   int rc;
   while (std::ssize(out) < limit && (rc = q.Step()) == SQLITE_ROW) {
     auto data = SegmentBytes(q, 2, *files_);
     if (!data.ok()) {
-      ReportUnreadable(q.Int(0), data.status());
+      skipped.Add(q.Int(0), data.status());
       continue;
     }
     if (Status s = DecodeSegment(model, q.Int(1), *data, from_ms, to_ms, limit, &out); !s.ok()) {
@@ -548,6 +569,7 @@ Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std
   if (!q.ok()) return Error(db_, "preparing the labelled prediction query");
   q.Bind(1, model).Bind(2, from_ms - kLogSegmentMaxSpanMs).Bind(3, to_ms);
   std::map<int64_t, std::unique_ptr<SegmentIndex>> segments;
+  SkippedSegments skipped;
   std::shared_ptr<const StoredPrediction> request;
   int64_t request_segment = -1, request_slot = -1;
   std::vector<LabeledPrediction> out;
@@ -558,7 +580,7 @@ Result<std::vector<LabeledPrediction>> SqliteStore::LabeledPredictions(const std
       request_segment = segment;
       request_slot = slot;
       request.reset();
-      const SegmentIndex* s = LoadSegment(db_, *files_, segment, segments);
+      const SegmentIndex* s = LoadSegment(db_, *files_, segment, segments, skipped);
       if (!s || slot >= std::ssize(s->records)) continue;
       const LogRecordHeader& h = s->headers[slot];
       if (h.time_ms < from_ms || h.time_ms >= to_ms) continue;
