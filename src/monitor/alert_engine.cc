@@ -400,26 +400,33 @@ void AlertEngine::EvaluateServing(const ModelConfig& config, const ServingMetric
   }
 }
 
+void AlertEngine::UpdateRule(Tracked& t, const AlertRule& rule) {
+  if (!t.rule || !(*t.rule == rule)) t.rule = rule;
+}
+
 void AlertEngine::Step(const Series& s, bool holds, double value, double threshold, int64_t now) {
   const std::string fingerprint =
       s.rule->name + '\x1f' + s.model + '\x1f' + std::to_string(s.version) + '\x1f' + s.feature;
   auto it = active_.find(fingerprint);
-  // The usual case, a condition that does not hold on a quiet series, builds nothing.
+  // The usual cases, a quiet series or a firing one that still fires, save
+  // nothing: the event's detail is built only for a transition.
   if (!holds && it == active_.end()) return;
-  const json detail = {{"value", value},
-                       {"threshold", threshold},
-                       {"comparison", std::string(ComparisonName(s.rule->comparison))}};
+  auto detail = [&] {
+    return SafeDump(json{{"value", value},
+                         {"threshold", threshold},
+                         {"comparison", std::string(ComparisonName(s.rule->comparison))}});
+  };
   if (!holds) {
     Tracked& t = it->second;
-    t.rule = *s.rule;
+    UpdateRule(t, *s.rule);
     t.record.value = value;
     if (t.record.state == "pending") {
       t.record.state = "inactive";
-      (void)Save(t, "cleared", SafeDump(detail), false, now);
+      (void)Save(t, "cleared", detail(), false, now);
     } else {
       t.record.state = "resolved";
       t.record.resolved_ms = now;
-      (void)Save(t, "resolved", SafeDump(detail), true, now);
+      (void)Save(t, "resolved", detail(), true, now);
     }
     active_.erase(it);
     return;
@@ -442,12 +449,12 @@ void AlertEngine::Step(const Series& s, bool holds, double value, double thresho
     it = active_.emplace(fingerprint, std::move(t)).first;
   }
   Tracked& t = it->second;
-  t.rule = *s.rule;
+  UpdateRule(t, *s.rule);
   t.record.value = value;
   t.record.threshold = threshold;
   ++t.consecutive;
   if (t.record.state != "pending") return;  // Firing, and still is.
-  if (t.consecutive == 1 && !Save(t, "pending", SafeDump(detail), false, now).ok()) {
+  if (t.consecutive == 1 && !Save(t, "pending", detail(), false, now).ok()) {
     active_.erase(it);  // Not recorded: try again next time.
     return;
   }
@@ -456,7 +463,7 @@ void AlertEngine::Step(const Series& s, bool holds, double value, double thresho
     t.record.fired_ms = now;
     t.record.resolve_by_ms = now + s.rule->resolve_within_s * 1000;
     t.last_sent_ms = now;
-    (void)Save(t, "firing", SafeDump(detail), true, now);
+    (void)Save(t, "firing", detail(), true, now);
   }
 }
 
@@ -595,7 +602,7 @@ void AlertEngine::Evaluate(const std::vector<ServedModel>& models, const Serving
                  (rule->per_feature() && rule->feature != "*" && rule->feature != t.record.feature)) {
         gone = "rule changed";
       } else {
-        t.rule = *rule;
+        UpdateRule(t, *rule);
       }
     }
     if (!gone.empty()) {

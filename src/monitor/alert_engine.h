@@ -123,6 +123,9 @@ class AlertEngine {
     bool suppressed = false;   // Its last notification was silenced.
     bool told_firing = false;  // A firing notification went out (so its resolution must too).
   };
+  // Keeps `t`'s rule as the model's configuration now states it (compared
+  // first: a copy per evaluation cost more than the evaluation).
+  static void UpdateRule(Tracked& t, const AlertRule& rule);
   struct Series {
     const AlertRule* rule;
     std::string model;

@@ -374,14 +374,19 @@ void PredictionLog::Run() {
       flush_requested_ = false;
       stopping = stopping_;
     }
-    // Drain in rounds until the queue is empty, so that a flush waiting on
-    // records pushed just before it sees them written.
+    // One drain per interval, so that segments hold an interval's requests:
+    // draining again at once would chase the queue in small segments, each
+    // with its own write and row. Again at once only when a drain took more
+    // than half the queue (the writer is falling behind: waiting would drop
+    // records), or when stopping. A flush that arrived during the drain has
+    // set flush_requested_, so the wait returns at once for it.
     size_t n;
-    while ((n = Drain()) > 0) {
+    do {
+      n = Drain();
       handled_.fetch_add(static_cast<int64_t>(n), std::memory_order_release);
       std::lock_guard lock(mu_);
       handled_cv_.notify_all();
-    }
+    } while (n > 0 && (stopping || n > options_.queue_capacity / 2));
     if (monitor_) monitor_->Tick(NowMs());
     if (stopping) return;
   }

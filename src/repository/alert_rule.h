@@ -54,6 +54,7 @@ struct AlertThreshold {
   double k = 3;             // kMeanStd, kMedianIqr: how many deviations from the centre.
   double quantile = 0.99;   // kQuantile, in (0, 1).
   int chunks = 200;         // Learned: reference chunks drawn.
+  bool operator==(const AlertThreshold&) const = default;
 };
 std::string_view AlertThresholdKindName(AlertThreshold::Kind kind);
 
@@ -78,6 +79,7 @@ struct AlertRule {
   std::vector<std::string> alertmanagers;
 
   bool per_feature() const { return !feature.empty(); }
+  bool operator==(const AlertRule&) const = default;
 };
 
 // Metric names by kind.
