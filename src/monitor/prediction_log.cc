@@ -309,84 +309,123 @@ size_t PredictionLog::Drain() {
     if (a->version != b->version) return a->version < b->version;
     return a->time_ms < b->time_ms;
   });
-  std::vector<float> features, scores;
-  std::vector<int64_t> unseen;
-  for (size_t begin = 0; begin < records.size();) {
-    const PredictionRecord& head = *records[begin];
-    const ModelConfig& config = *head.config;
-    LogSegmentBuilder builder(SchemaOf(config), &segment_buffer_);
-    LogSegment segment;
-    segment.model = config.name;
-    segment.version = head.version;
-    segment.first_ms = head.time_ms;
-    size_t bytes = 0;
-    size_t end = begin;
-    for (; end < records.size(); ++end) {
-      const PredictionRecord& r = *records[end];
-      // A segment holds one version, spans at most kLogSegmentMaxSpanMs and
-      // stays small enough to read whole for one feedback lookup.
-      if (r.config.get() != head.config.get() || r.version != head.version ||
-          r.time_ms - segment.first_ms > kLogSegmentMaxSpanMs || end - begin >= kMaxSegmentRequests ||
-          bytes >= kMaxSegmentBytes) {
-        break;
-      }
-      LogRecordHeader h;
-      if (!ReadLogRecordHeader(r.data, &h).ok()) continue;  // Cannot happen: MakeRecord wrote it.
-      if (h.client_id) segment.client_ids.push_back({std::string(h.request_id), builder.records(), h.rows});
-      builder.Add(r.data);
-      bytes += r.data.size();
-      segment.last_ms = r.time_ms;
-      ++segment.requests;
-      segment.rows += h.rows;
-      if (monitor_) {
-        features.resize(static_cast<size_t>(h.rows * h.features));
-        scores.resize(static_cast<size_t>(h.rows));
-        unseen.resize(h.unseen_count);
-        std::memcpy(features.data(), h.feature_data, features.size() * sizeof(float));
-        std::memcpy(scores.data(), h.score_data, scores.size() * sizeof(float));
-        for (uint32_t i = 0; i < h.unseen_count; ++i) {
-          uint32_t cell;
-          std::memcpy(&cell, h.unseen_data + 4 * i, 4);
-          unseen[i] = cell;
-        }
-        monitor_->Observe(r.config, r.version, r.time_ms, features.data(), h.rows, h.features, scores, unseen);
-      }
+  const auto now = std::chrono::steady_clock::now();
+  OpenSegment* open = nullptr;
+  for (const std::unique_ptr<PredictionRecord>& record : records) {
+    const PredictionRecord& r = *record;
+    LogRecordHeader h;
+    if (!ReadLogRecordHeader(r.data, &h).ok()) {  // Cannot happen: MakeRecord wrote it.
+      ++unwritten_;
+      continue;
     }
-    segment.data = builder.Finish();
-    if (auto ignored = store_.AppendLogSegment(segment); !ignored.ok()) {
-      write_errors_.Increment();
-      spdlog::error("prediction log: {} requests lost: {}", segment.requests, ignored.status().ToString());
-    } else {
-      written_.Increment(static_cast<double>(segment.requests));
-      duplicate_ids_.Increment(static_cast<double>(*ignored));
+    if (!open || open->config != r.config || open->segment.version != r.version) {
+      auto [it, added] = open_.try_emplace({r.config.get(), r.version});
+      open = &it->second;
+      if (added) Open(open, r, now);
     }
-    begin = end;
+    // A segment holds one version, spans at most kLogSegmentMaxSpanMs and
+    // stays small enough to read whole for one feedback lookup.
+    LogSegment& segment = open->segment;
+    if (segment.requests >= static_cast<int64_t>(kMaxSegmentRequests) || open->bytes >= kMaxSegmentBytes ||
+        std::max(segment.last_ms, r.time_ms) - std::min(segment.first_ms, r.time_ms) > kLogSegmentMaxSpanMs) {
+      Append(open);
+      Open(open, r, now);
+    }
+    if (h.client_id) segment.client_ids.push_back({std::string(h.request_id), open->builder->records(), h.rows});
+    open->builder->Add(r.data);
+    open->bytes += r.data.size();
+    segment.first_ms = std::min(segment.first_ms, r.time_ms);
+    segment.last_ms = std::max(segment.last_ms, r.time_ms);
+    ++segment.requests;
+    segment.rows += h.rows;
+    if (monitor_) {
+      features_.resize(static_cast<size_t>(h.rows * h.features));
+      scores_.resize(static_cast<size_t>(h.rows));
+      unseen_.resize(h.unseen_count);
+      std::memcpy(features_.data(), h.feature_data, features_.size() * sizeof(float));
+      std::memcpy(scores_.data(), h.score_data, scores_.size() * sizeof(float));
+      for (uint32_t i = 0; i < h.unseen_count; ++i) {
+        uint32_t cell;
+        std::memcpy(&cell, h.unseen_data + 4 * i, 4);
+        unseen_[i] = cell;
+      }
+      monitor_->Observe(r.config, r.version, r.time_ms, features_.data(), h.rows, h.features, scores_, unseen_);
+    }
   }
   return records.size();
 }
 
+void PredictionLog::Open(OpenSegment* open, const PredictionRecord& first, std::chrono::steady_clock::time_point now) {
+  open->config = first.config;
+  open->segment = LogSegment();
+  open->segment.model = first.config->name;
+  open->segment.version = first.version;
+  open->segment.first_ms = open->segment.last_ms = first.time_ms;
+  open->bytes = 0;
+  open->opened = now;
+  if (open->buffer.capacity() == 0 && !spare_buffers_.empty()) {
+    open->buffer = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+  }
+  open->builder = std::make_unique<LogSegmentBuilder>(SchemaOf(*first.config), &open->buffer);
+}
+
+void PredictionLog::Append(OpenSegment* open) {
+  LogSegment& segment = open->segment;
+  if (segment.requests == 0) return;
+  segment.data = open->builder->Finish();
+  if (auto ignored = store_.AppendLogSegment(segment); !ignored.ok()) {
+    write_errors_.Increment();
+    spdlog::error("prediction log: {} requests lost: {}", segment.requests, ignored.status().ToString());
+  } else {
+    written_.Increment(static_cast<double>(segment.requests));
+    duplicate_ids_.Increment(static_cast<double>(*ignored));
+  }
+  handled_.fetch_add(segment.requests, std::memory_order_release);
+  segment.requests = 0;
+}
+
+void PredictionLog::AppendDue(bool all) {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = open_.begin(); it != open_.end();) {
+    OpenSegment& open = it->second;
+    if (!all && now - open.opened < options_.flush_interval) {
+      ++it;
+      continue;
+    }
+    Append(&open);
+    // The buffer (megabytes at large batches) is kept for the next segment:
+    // a fresh one costs a page fault per 4 KiB.
+    open.builder.reset();
+    open.buffer.clear();
+    spare_buffers_.push_back(std::move(open.buffer));
+    it = open_.erase(it);
+  }
+  // Records that could not be read count as handled, so that a flush waiting
+  // on them returns.
+  handled_.fetch_add(unwritten_, std::memory_order_release);
+  unwritten_ = 0;
+  std::lock_guard lock(mu_);
+  handled_cv_.notify_all();
+}
+
 void PredictionLog::Run() {
   for (;;) {
-    bool stopping;
+    bool flush, stopping;
     {
       std::unique_lock lock(mu_);
       wake_.wait_for(lock, options_.flush_interval, [&] { return stopping_ || flush_requested_; });
+      flush = flush_requested_;
       flush_requested_ = false;
       stopping = stopping_;
     }
-    // One drain per interval, so that segments hold an interval's requests:
-    // draining again at once would chase the queue in small segments, each
-    // with its own write and row. Again at once only when a drain took more
-    // than half the queue (the writer is falling behind: waiting would drop
-    // records), or when stopping. A flush that arrived during the drain has
-    // set flush_requested_, so the wait returns at once for it.
-    size_t n;
-    do {
-      n = Drain();
-      handled_.fetch_add(static_cast<int64_t>(n), std::memory_order_release);
-      std::lock_guard lock(mu_);
-      handled_cv_.notify_all();
-    } while (n > 0 && (stopping || n > options_.queue_capacity / 2));
+    // Records are taken off the queue as they come, which keeps the
+    // request threads' memory in use short-lived, and go into segments that
+    // are appended once they have been open for an interval (or are full):
+    // one write and one row per interval and version, whatever the rate.
+    // A flush or the end appends everything at once.
+    while (Drain() > 0) AppendDue(false);
+    AppendDue(flush || stopping);
     if (monitor_) monitor_->Tick(NowMs());
     if (stopping) return;
   }

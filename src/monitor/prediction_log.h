@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -101,14 +102,34 @@ class PredictionLog {
   static std::string ToJson(const StoredPrediction& stored, std::span<const LabeledPrediction> feedback = {});
 
  private:
+  // A segment being filled, per model version (the writer's).
+  struct OpenSegment {
+    std::shared_ptr<const ModelConfig> config;
+    LogSegment segment;  // Its requests, ids and times so far.
+    std::string buffer;  // Its bytes.
+    std::unique_ptr<LogSegmentBuilder> builder;
+    size_t bytes = 0;
+    std::chrono::steady_clock::time_point opened;
+  };
   void Run();
-  // Pops everything queued, writes it; returns the number of records.
+  // Pops everything queued into the open segments (appending those that
+  // fill up) and the drift windows; returns the number of records.
   size_t Drain();
+  void Open(OpenSegment* open, const PredictionRecord& first, std::chrono::steady_clock::time_point now);
+  // Appends `open`'s requests to the store, and counts them handled.
+  void Append(OpenSegment* open);
+  // Appends the segments open for an interval, or all of them.
+  void AppendDue(bool all);
 
   Store& store_;
   const PredictionLogOptions options_;
-  std::string segment_buffer_;  // The writer's, reused for every segment.
   DriftMonitor* monitor_;
+  // The writer's.
+  std::map<std::pair<const ModelConfig*, int64_t>, OpenSegment> open_;
+  std::vector<std::string> spare_buffers_;
+  std::vector<float> features_, scores_;
+  std::vector<int64_t> unseen_;
+  int64_t unwritten_ = 0;  // Records drained that could not be read.
   boost::lockfree::queue<PredictionRecord*, boost::lockfree::fixed_sized<true>> queue_;
   std::atomic<int64_t> queued_{0};   // Records pushed, ever.
   std::atomic<int64_t> handled_{0};  // Records written (or failed), ever.
