@@ -4,9 +4,11 @@
 // matrix the model saw, its scores and outputs; store/log_segment.h) with
 // MakeRecord() and hands it to Record(), which only pushes a pointer onto a
 // bounded lock-free queue: the request never waits on the store. A
-// background writer drains the queue every `flush_interval` (or at once when
-// Flush() asks), counts each request into the drift windows, and appends
-// the records of each model version as one segment, in one transaction.
+// background writer takes records off the queue as they come (waking at
+// least every `flush_interval`, and at once when Flush() asks), counts each
+// request into the drift windows, and adds it to its model version's open
+// segment, which is appended to the store once it has been open for
+// `flush_interval` or is full (a flush appends them all).
 // When the queue is full the record is dropped and counted, never the
 // request. Retention (age and count) runs on its own thread.
 //

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <map>
+#include <thread>
 
 #include "common/request_id.h"
 #include "store/sqlite_store.h"
@@ -173,6 +174,21 @@ TEST_F(PredictionLogTest, FlushMakesQueuedRecordsVisible) {
   ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
   EXPECT_EQ(*store_->CountPredictions("credit"), 10);
   EXPECT_NE(registry_.Render().find("vigil_prediction_log_written_total 10"), std::string::npos) << registry_.Render();
+}
+
+// Without a flush, a segment is appended once it has been open for the
+// flush interval: requests reach the store within about two intervals.
+TEST_F(PredictionLogTest, OpenSegmentsAreAppendedAfterAnIntervalWithoutAFlush) {
+  PredictionLogOptions options;
+  options.flush_interval = std::chrono::milliseconds(50);
+  PredictionLog log(*store_, options, registry_);
+  const auto config = Config();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log.Record(Record(config, "r" + std::to_string(i), Now())));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (*store_->CountPredictions("credit") < 5 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(*store_->CountPredictions("credit"), 5);
 }
 
 TEST_F(PredictionLogTest, AFullQueueDropsAndCountsWithoutBlocking) {
