@@ -114,7 +114,7 @@ double SegmentFilesStore(const Options& o, const std::string& bytes, const std::
       std::exit(1);
     }
     // Each segment counts as one request: the count limit keeps `keep`.
-    if (i % o.prune_every == 0 && i > o.keep) (void)(*store)->PrunePredictions(0, o.keep);
+    if (i % o.prune_every == 0 && i > o.keep) (void)(*store)->PrunePredictions(0, o.keep, 0);
   }
   return ThreadCpuSeconds() - start;
 }

@@ -367,6 +367,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{24 * 365 * 100}))->capture_default_str();
   serve_cmd->add_option("--log-max-requests", serve.log.max_requests, "Logged requests kept at most (oldest deleted first); 0: no limit")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  serve_cmd->add_option("--log-max-windows", serve.log.max_windows,
+                        "Closed monitoring windows kept at most in the store (oldest deleted first); 0: no limit")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   serve_cmd->add_option("--window-rows", serve.window_rows, "Monitoring window: rows per version before it closes")
       ->check(CLI::PositiveNumber)->capture_default_str();
   serve_cmd->add_option("--window-seconds", serve.window_seconds, "Monitoring window: seconds before it closes")

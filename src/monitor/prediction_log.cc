@@ -134,7 +134,7 @@ void PredictionLog::Retain() {
     if (stopping_) return;
     lock.unlock();
     const int64_t before = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
-    auto pruned = store_.PrunePredictions(before, options_.max_requests);
+    auto pruned = store_.PrunePredictions(before, options_.max_requests, options_.max_windows);
     if (pruned.ok()) {
       pruned_.Increment(static_cast<double>(*pruned));
     } else {

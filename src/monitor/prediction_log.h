@@ -49,6 +49,7 @@ struct PredictionLogOptions {
   std::chrono::milliseconds flush_interval{100};
   std::chrono::hours retention{24 * 30};  // Age beyond which predictions are deleted.
   int64_t max_requests = 10'000'000;  // Requests kept at most (0: no limit).
+  int64_t max_windows = 100'000;      // Closed monitoring windows kept at most, all versions (0: no limit).
   std::chrono::seconds prune_interval{60};
 };
 

@@ -442,7 +442,7 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
   return outcomes;
 }
 
-Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_requests) {
+Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_requests, int64_t max_windows) {
   // The log's connection is taken for one step at a time, so that the log's
   // writer appends between the chunks however much is due.
   std::unique_lock lock(log_mu_);
@@ -468,6 +468,16 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_req
     Statement windows(log_db_, "DELETE FROM windows WHERE end_ms < ?");
     if (!windows.ok() || windows.Bind(1, before_ms).Step() != SQLITE_DONE) {
       return Error(log_db_, "deleting windows past their retention");
+    }
+  }
+  if (max_windows > 0) {
+    // Windows close every 1,000 rows by default: at hundreds of thousands of
+    // rows a second, hundreds a second. The newest are kept (ids grow with
+    // time).
+    Statement excess(log_db_,
+                     "DELETE FROM windows WHERE id <= (SELECT id FROM windows ORDER BY id DESC LIMIT 1 OFFSET ?)");
+    if (!excess.ok() || excess.Bind(1, max_windows).Step() != SQLITE_DONE) {
+      return Error(log_db_, "deleting windows beyond the count limit");
     }
   }
   // In chunks of short transactions, so that feedback (on the other

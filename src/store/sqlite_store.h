@@ -42,7 +42,7 @@ class SqliteStore : public Store {
   Result<int64_t> AppendLogSegment(const LogSegment& segment) override;
   Result<std::vector<FeedbackOutcome>> RecordFeedback(const std::string& model, const std::vector<FeedbackItem>& items,
                                                       int64_t now_ms) override;
-  Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests) override;
+  Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests, int64_t max_windows) override;
   Result<std::vector<StoredPrediction>> Predictions(const std::string& model, int64_t from_ms, int64_t to_ms,
                                                     int64_t limit) override;
   Result<std::vector<LabeledPrediction>> LabeledPredictions(const std::string& model, int64_t from_ms,

@@ -170,7 +170,7 @@ TEST(SqliteStoreTest, RetentionDeletesOldAndExcessSegmentsWithTheirFeedbackAndId
   }
   ASSERT_TRUE(s.RecordFeedback("credit", {{"r1", 0, "1"}, {"r5", 0, "0"}}, 20000).ok());
   // Older than 3000 ms: r0, r1, r2; then beyond 4 requests: r3, r4, r5.
-  auto deleted = s.PrunePredictions(3000, 4);
+  auto deleted = s.PrunePredictions(3000, 4, 0);
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_EQ(*deleted, 6);
   EXPECT_EQ(*s.CountPredictions("credit"), 4);
@@ -178,6 +178,25 @@ TEST(SqliteStoreTest, RetentionDeletesOldAndExcessSegmentsWithTheirFeedbackAndId
   EXPECT_EQ(s.Predictions("credit", 0, 100000, 100)->front().request_id, "r6");
   // Their ids went with them: "r1" is new again.
   EXPECT_EQ(*s.AppendLogSegment(Segment({{"r1", 1, 50000}}).segment()), 0);
+}
+
+// Windows are kept by age and, newest first, up to a count.
+TEST(SqliteStoreTest, RetentionKeepsTheNewestWindowsUpToTheLimit) {
+  testing::TempDir dir;
+  auto store = SqliteStore::Open(dir.path() / "vigil.db");
+  ASSERT_TRUE(store.ok());
+  std::vector<StoredWindow> windows;
+  for (int i = 0; i < 10; ++i) windows.push_back({"credit", 1, 1000 * i, 1000 * i + 999, "a:1", "{}"});
+  ASSERT_TRUE((*store)->AppendWindows(windows).ok());
+  ASSERT_TRUE((*store)->PrunePredictions(0, 0, 0).ok());
+  EXPECT_EQ((*store)->Windows("credit", 1, 100)->size(), 10u) << "no limit";
+  ASSERT_TRUE((*store)->PrunePredictions(0, 0, 4).ok());
+  auto kept = (*store)->Windows("credit", 1, 100);
+  ASSERT_EQ(kept->size(), 4u);
+  EXPECT_EQ(kept->front().start_ms, 6000);
+  // By age first: those that ended before 8,000 ms go too.
+  ASSERT_TRUE((*store)->PrunePredictions(8000, 0, 4).ok());
+  EXPECT_EQ((*store)->Windows("credit", 1, 100)->size(), 2u);
 }
 
 // Retention deletes below a segment id it computed first: a segment that
@@ -188,7 +207,7 @@ TEST(SqliteStoreTest, SegmentIdsAreNeverReused) {
   auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"old", 1, 1}}).segment()).ok());
-  ASSERT_EQ(*(*store)->PrunePredictions(10, 0), 1);
+  ASSERT_EQ(*(*store)->PrunePredictions(10, 0, 0), 1);
   ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"new", 1, 100}}).segment()).ok());
   sqlite3* db;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -220,10 +239,10 @@ TEST(SqliteStoreTest, RetentionDeletesTheSegmentFilesNoSegmentRefersTo) {
   auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"r3", 1, 3000}}).segment()).ok());
-  ASSERT_EQ(*(*store)->PrunePredictions(1500, 0), 2);
+  ASSERT_EQ(*(*store)->PrunePredictions(1500, 0, 0), 2);
   EXPECT_EQ(SegmentFileCount(path), 2);
   EXPECT_EQ((*store)->Predictions("credit", 0, 10000, 10)->front().request_id, "r2");
-  ASSERT_EQ(*(*store)->PrunePredictions(100000, 0), 2);
+  ASSERT_EQ(*(*store)->PrunePredictions(100000, 0, 0), 2);
   EXPECT_EQ(SegmentFileCount(path), 1) << "the file being written was deleted";
   ASSERT_TRUE((*store)->AppendLogSegment(Segment({{"r4", 1, 4000}}).segment()).ok());
   EXPECT_EQ((*store)->Predictions("credit", 0, 10000, 10)->front().request_id, "r4");
@@ -231,7 +250,7 @@ TEST(SqliteStoreTest, RetentionDeletesTheSegmentFilesNoSegmentRefersTo) {
   // Nothing is being written and no segment is left: no file is either.
   store = SqliteStore::Open(path);
   ASSERT_TRUE(store.ok());
-  ASSERT_EQ(*(*store)->PrunePredictions(100000, 0), 1);
+  ASSERT_EQ(*(*store)->PrunePredictions(100000, 0, 0), 1);
   EXPECT_EQ(SegmentFileCount(path), 0);
 }
 
@@ -306,7 +325,7 @@ TEST(SqliteStoreTest, RetentionKeepsASegmentUntilAllOfItIsPastTheAge) {
     ASSERT_TRUE((*store)->AppendLogSegment(Segment(part).segment()).ok());
   }
   // 22 segments end before 22,000 ms: several chunks; the 23rd straddles 22,500.
-  auto deleted = (*store)->PrunePredictions(22500, 0);
+  auto deleted = (*store)->PrunePredictions(22500, 0, 0);
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_EQ(*deleted, 22000);
   EXPECT_EQ(*(*store)->CountPredictions("credit"), 3000);

@@ -160,11 +160,11 @@ class Store {
                                                               int64_t now_ms) = 0;
 
   // Deletes the requests (and their feedback) logged before `before_ms`, then
-  // the oldest beyond `max_requests` (0: no limit), and the windows that
-  // ended before `before_ms`; whole segments, so a segment straddling a
-  // limit is kept until all of it is past it. Returns how many requests
-  // were deleted.
-  virtual Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests) = 0;
+  // the oldest beyond `max_requests` (0: no limit); whole segments, so a
+  // segment straddling a limit is kept until all of it is past it. Deletes
+  // the windows that ended before `before_ms`, then the oldest beyond
+  // `max_windows` (0: no limit). Returns how many requests were deleted.
+  virtual Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests, int64_t max_windows) = 0;
 
   // The requests of `model` that arrived in [from_ms, to_ms), in logging
   // order, at most `limit`.
