@@ -14,11 +14,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "bench_report.h"
 #include "dataset/tabular_dataset.h"
 #include "lifecycle/feature_matrix.h"
 #include "monitor/drift_monitor.h"
@@ -103,16 +102,11 @@ int Main(int argc, char** argv) {
                 slow / fast, reps, n);
   std::fputs(table, stdout);
   if (!markdown.empty()) {
-    std::time_t now = std::time(nullptr);
-    char date[64];
-    std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-    std::string command;
-    for (int i = 0; i < argc; ++i) command += std::string(i ? " " : "") + argv[i];
-    std::ofstream out(markdown, std::ios::app);
-    out << "\n## " << date << ": counting logged rows into the drift windows\n\nCommand: `" << command
-        << "`\n\nOne thread, the credit model's reference profile (10 quantile bins per numeric feature); "
-           "both sides run the same DriftMonitor::Count, the reference with the float edges not prepared.\n\n"
-        << table;
+    AppendResultsSection(markdown, "counting logged rows into the drift windows", argc, argv,
+                         std::string("One thread, the credit model's reference profile (10 quantile bins per numeric "
+                                     "feature); both sides run the same DriftMonitor::Count, the reference with the "
+                                     "float edges not prepared.\n\n") +
+                             table);
   }
   return 0;
 }

@@ -21,12 +21,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
-#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench_report.h"
 #include "store/sqlite_store.h"
 #include "testing/test_repository.h"
 
@@ -181,19 +180,13 @@ int Main(int argc, char** argv) {
                 o.rounds, Median(blob), Median(files), Median(ratios), o.segments, o.kib, o.prune_every, o.keep);
   std::fputs(table, stdout);
   if (!o.markdown.empty()) {
-    std::time_t now = std::time(nullptr);
-    char date[64];
-    std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-    std::string command;
-    for (int i = 0; i < argc; ++i) command += std::string(i ? " " : "") + argv[i];
-    std::ofstream out(o.markdown, std::ios::app);
-    out << "\n## " << date << ": the prediction log's segment bytes, SQLite BLOB vs segment files\n\nCommand: `"
-        << command
-        << "`\n\nCPU time of the appending thread (user + system, getrusage), which includes the write system "
-           "calls; the kernel's write-back of dirty pages is not counted on either side (SQLite writes each byte "
-           "twice, so the ratio understates its cost). Rounds alternate which side runs first, each in a fresh "
-           "directory on the same disk.\n\n"
-        << table;
+    AppendResultsSection(o.markdown, "the prediction log's segment bytes, SQLite BLOB vs segment files", argc, argv,
+                         std::string("CPU time of the appending thread (user + system, getrusage), which includes "
+                                     "the write system calls; the kernel's write-back of dirty pages is not counted "
+                                     "on either side (SQLite writes each byte twice, so the ratio understates its "
+                                     "cost). Rounds alternate which side runs first, each in a fresh directory on "
+                                     "the same disk.\n\n") +
+                             table);
   }
   return 0;
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "backends/trees/xgboost_model_reader.h"
+#include "bench_report.h"
 #include "testing/test_repository.h"
 
 namespace vigil {
@@ -268,19 +269,13 @@ int main(int argc, char** argv) {
   }
   std::printf("\n%s", summary.c_str());
   if (!markdown.empty()) {
-    std::time_t now = std::time(nullptr);
-    char date[64];
-    std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-    std::string command;
-    for (int i = 0; i < argc; ++i) command += std::string(i ? " " : "") + argv[i];
-    std::ofstream out(markdown, std::ios::app);
-    out << "\n## " << date << ": native tree engine vs XGBoost, single-threaded\n\nCommand: `" << command
-        << "`\n\nTime per call: the fastest of Google Benchmark's repetitions (5 unless told otherwise, "
-           "cases in random order), all engines on the same 10,000 rows, XGBoost with nthread=1 and a "
-           "reused proxy DMatrix as in the server. \"native\" is the engine as the server runs it (perfect-tree "
-           "layout when the trees fit it), \"general layout\" the same without it, \"quantised\" with "
-           "parameters.quantize.\n\n"
-        << summary;
+    AppendResultsSection(markdown, "native tree engine vs XGBoost, single-threaded", argc, argv,
+                         "Time per call: the fastest of Google Benchmark's repetitions (5 unless told otherwise, "
+                         "cases in random order), all engines on the same 10,000 rows, XGBoost with nthread=1 and a "
+                         "reused proxy DMatrix as in the server. \"native\" is the engine as the server runs it "
+                         "(perfect-tree layout when the trees fit it), \"general layout\" the same without it, "
+                         "\"quantised\" with parameters.quantize.\n\n" +
+                             summary);
   }
   for (auto& [name, m] : Models()) XGBoosterFree(m.booster);
   return 0;

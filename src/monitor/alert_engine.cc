@@ -233,14 +233,6 @@ std::string AlertEngine::ToJson(const AlertRecord& a) {
   return SafeDump(j);
 }
 
-double AlertEngine::Threshold(const ModelConfig& config, const AlertRule& rule, const ReferenceProfile* profile,
-                              int64_t version, int feature, int64_t window_rows) {
-  if (rule.threshold.kind == AlertThreshold::Kind::kFixed) return rule.threshold.value;
-  const std::vector<double>* learned = LearnedThresholds(config, rule, profile, version, window_rows);
-  if (learned == nullptr || feature + 1 < 0 || feature + 1 >= std::ssize(*learned)) return NAN;
-  return (*learned)[feature + 1];
-}
-
 const std::vector<double>* AlertEngine::LearnedThresholds(const ModelConfig& config, const AlertRule& rule,
                                                           const ReferenceProfile* profile, int64_t version,
                                                           int64_t window_rows) {

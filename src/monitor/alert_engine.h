@@ -99,12 +99,6 @@ class AlertEngine {
   Result<bool> ExpireSilence(int64_t id);
   std::vector<Silence> ActiveSilences();
 
-  // The threshold a rule uses for a version's feature (-1: prediction or
-  // dataset); learned thresholds are computed once per version and kept.
-  // `window_rows`: the rows of the window being judged (NaN: too few).
-  double Threshold(const ModelConfig& config, const AlertRule& rule, const ReferenceProfile* profile, int64_t version,
-                   int feature, int64_t window_rows);
-
   // Now, by the engine's clock (injected in tests).
   int64_t Now() const { return clock_(); }
 

@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <numeric>
 
+#include "common/json_text.h"
 #include "monitor/drift.h"
 
 namespace vigil {
@@ -243,11 +243,7 @@ std::string DriftMonitor::CountsToJson(const Counts& c) {
   // the statistics.
   std::string out;
   out.reserve(64 + 8 * c.bins.size() * (c.bins.empty() ? 0 : c.bins[0].size() + 4));
-  char buffer[32];
-  auto number = [&](auto v) {
-    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
-    out.append(buffer, ec == std::errc() ? end : buffer);
-  };
+  auto number = [&](auto v) { AppendJsonNumber(out, v); };
   auto array = [&](const auto& values) {
     out += '[';
     for (size_t i = 0; i < values.size(); ++i) {
