@@ -280,9 +280,8 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (log_ && !explain && response->features.element_count() > 0 && log_->Sampled()) {
     // The record copies the features and outputs into one buffer.
-    log_->Record(PredictionLog::MakeRecord(s.shared_config(), s.version(), response->id, client_id, arrival_ms,
-                                           "champion", response->features, response->unseen_categories,
-                                           response->outputs));
+    log_->Record(s.shared_config(), s.version(), response->id, client_id, arrival_ms, "champion", response->features,
+                 response->unseen_categories, response->outputs);
   }
   return r;
 }

@@ -20,6 +20,10 @@ namespace {
 // Bounds of one segment, so that a feedback lookup reads little.
 constexpr size_t kMaxSegmentRequests = 4096;
 constexpr size_t kMaxSegmentBytes = 4 << 20;
+// The written records kept for reuse, and the largest kept (a batch of 64
+// credit rows is about 5 KiB; larger ones are rare and freed).
+constexpr size_t kSpareRecords = 1024;
+constexpr size_t kMaxSpareRecordBytes = 16 << 10;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -54,8 +58,8 @@ void AppendOutput(std::string& out, const Tensor& t) {
 
 // The model's score for each of `rows` rows: its first probability or
 // prediction output (for K classes, the largest probability); NaN without one.
-std::vector<float> Scores(const ModelConfig& config, const std::vector<Tensor>& outputs, int64_t rows) {
-  std::vector<float> scores(rows, std::numeric_limits<float>::quiet_NaN());
+void Scores(const ModelConfig& config, const std::vector<Tensor>& outputs, int64_t rows, std::vector<float>& scores) {
+  scores.assign(rows, std::numeric_limits<float>::quiet_NaN());
   for (const OutputSpec& spec : config.outputs) {
     if (spec.kind != OutputKind::kProbability && spec.kind != OutputKind::kPrediction) continue;
     for (const Tensor& t : outputs) {
@@ -65,10 +69,9 @@ std::vector<float> Scores(const ModelConfig& config, const std::vector<Tensor>& 
         const float* v = t.values<float>().data() + r * per_row;
         scores[r] = *std::max_element(v, v + per_row);
       }
-      return scores;
+      return;
     }
   }
-  return scores;
 }
 
 LogSchema SchemaOf(const ModelConfig& config) {
@@ -87,6 +90,7 @@ PredictionLog::PredictionLog(Store& store, PredictionLogOptions options, Metrics
       options_(options),
       monitor_(monitor),
       queue_(std::clamp<size_t>(options.queue_capacity, 1, 65534)),
+      spare_records_(kSpareRecords),
       dropped_(registry
                    .AddCounter("vigil_prediction_log_dropped_total",
                                "Inference records dropped because the prediction log's queue was full", {})
@@ -125,6 +129,8 @@ PredictionLog::~PredictionLog() {
   wake_.notify_all();
   retention_.join();
   writer_.join();
+  PredictionRecord* spare;
+  while (spare_records_.pop(spare)) delete spare;
 }
 
 void PredictionLog::Retain() {
@@ -149,6 +155,15 @@ bool PredictionLog::Sampled() const {
   if (options_.sample_rate <= 0.0) return false;
   thread_local std::minstd_rand rng(std::random_device{}());
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < options_.sample_rate;
+}
+
+bool PredictionLog::Record(std::shared_ptr<const ModelConfig> config, int64_t version, std::string_view request_id,
+                           bool client_id, int64_t time_ms, std::string_view route, const Tensor& features,
+                           std::span<const int64_t> unseen, const std::vector<Tensor>& outputs) {
+  PredictionRecord* spare = nullptr;
+  std::unique_ptr<PredictionRecord> record(spare_records_.pop(spare) ? spare : new PredictionRecord);
+  Encode(std::move(config), version, request_id, client_id, time_ms, route, features, unseen, outputs, record.get());
+  return Record(std::move(record));
 }
 
 bool PredictionLog::Record(std::unique_ptr<PredictionRecord> record) {
@@ -180,13 +195,27 @@ std::unique_ptr<PredictionRecord> PredictionLog::MakeRecord(std::shared_ptr<cons
                                                             const Tensor& features, std::span<const int64_t> unseen,
                                                             const std::vector<Tensor>& outputs) {
   auto record = std::make_unique<PredictionRecord>();
+  Encode(std::move(config), version, request_id, client_id, time_ms, route, features, unseen, outputs, record.get());
+  return record;
+}
+
+void PredictionLog::Encode(std::shared_ptr<const ModelConfig> config, int64_t version, std::string_view request_id,
+                           bool client_id, int64_t time_ms, std::string_view route, const Tensor& features,
+                           std::span<const int64_t> unseen, const std::vector<Tensor>& outputs,
+                           PredictionRecord* record) {
   const int64_t rows = features.shape().size() == 2 ? features.shape()[0] : 0;
-  record->data = EncodeLogRecord(request_id, client_id, time_ms, route, features, Scores(*config, outputs, rows),
-                                 unseen, outputs);
+  thread_local std::vector<float> scores;
+  Scores(*config, outputs, rows, scores);
+  EncodeLogRecord(request_id, client_id, time_ms, route, features, scores, unseen, outputs, &record->data);
   record->config = std::move(config);
   record->version = version;
   record->time_ms = time_ms;
-  return record;
+}
+
+void PredictionLog::Recycle(std::unique_ptr<PredictionRecord> record) {
+  if (record->data.capacity() > kMaxSpareRecordBytes) return;
+  record->config.reset();
+  if (spare_records_.bounded_push(record.get())) record.release();
 }
 
 void PredictionLog::FromStored(const ModelConfig& config, const StoredPrediction& stored, Tensor* features,
@@ -352,7 +381,9 @@ size_t PredictionLog::Drain() {
       monitor_->Observe(r.config, r.version, r.time_ms, features_.data(), h.rows, h.features, scores_, unseen_);
     }
   }
-  return records.size();
+  const size_t drained = records.size();
+  for (std::unique_ptr<PredictionRecord>& record : records) Recycle(std::move(record));
+  return drained;
 }
 
 void PredictionLog::Open(OpenSegment* open, const PredictionRecord& first, std::chrono::steady_clock::time_point now) {

@@ -2,8 +2,11 @@
 //
 // After a successful inference the HTTP edge encodes the request (the [N, F]
 // matrix the model saw, its scores and outputs; store/log_segment.h) with
-// MakeRecord() and hands it to Record(), which only pushes a pointer onto a
-// bounded lock-free queue: the request never waits on the store. A
+// Record(), which only pushes a pointer onto a bounded lock-free queue: the
+// request never waits on the store. Records go back to the request threads
+// through a second queue once written, so a request at a steady rate
+// allocates nothing for the log (and the writer frees nothing that another
+// thread allocated). A
 // background writer takes records off the queue as they come (waking at
 // least every `flush_interval`, and at once when Flush() asks), counts each
 // request into the drift windows, and adds it to its model version's open
@@ -73,6 +76,12 @@ class PredictionLog {
 
   // Whether this request is to be logged (the sample rate's draw).
   bool Sampled() const;
+  // Encodes the request as MakeRecord() does, into a record the writer has
+  // finished with when there is one, and queues it; false if the queue was
+  // full and it was dropped.
+  bool Record(std::shared_ptr<const ModelConfig> config, int64_t version, std::string_view request_id,
+              bool client_id, int64_t time_ms, std::string_view route, const Tensor& features,
+              std::span<const int64_t> unseen, const std::vector<Tensor>& outputs);
   // Queues `record`; false if the queue was full and it was dropped.
   bool Record(std::unique_ptr<PredictionRecord> record);
   // Waits until every record queued before the call is in the store, at
@@ -114,6 +123,11 @@ class PredictionLog {
     size_t bytes = 0;
     std::chrono::steady_clock::time_point opened;
   };
+  static void Encode(std::shared_ptr<const ModelConfig> config, int64_t version, std::string_view request_id,
+                     bool client_id, int64_t time_ms, std::string_view route, const Tensor& features,
+                     std::span<const int64_t> unseen, const std::vector<Tensor>& outputs, PredictionRecord* record);
+  // Returns a written record to the request threads, or frees it.
+  void Recycle(std::unique_ptr<PredictionRecord> record);
   void Run();
   // Pops everything queued into the open segments (appending those that
   // fill up) and the drift windows; returns the number of records.
@@ -134,6 +148,9 @@ class PredictionLog {
   std::vector<int64_t> unseen_;
   int64_t unwritten_ = 0;  // Records drained that could not be read.
   boost::lockfree::queue<PredictionRecord*, boost::lockfree::fixed_sized<true>> queue_;
+  // Written records, for Record() to fill again (bounded in number and in
+  // the size of each, so the pool holds at most a few MiB).
+  boost::lockfree::queue<PredictionRecord*, boost::lockfree::fixed_sized<true>> spare_records_;
   std::atomic<int64_t> queued_{0};   // Records pushed, ever.
   std::atomic<int64_t> handled_{0};  // Records written (or failed), ever.
   Counter& dropped_;

@@ -88,6 +88,41 @@ TEST_F(PredictionLogTest, RequestsReadBackAsJsonWithRawValuesByName) {
             std::string::npos);
 }
 
+// Record() fills records the writer has finished with: a record that
+// carried a large request and then a small one holds only the small one.
+TEST_F(PredictionLogTest, ReusedRecordsHoldOnlyTheirOwnRequest) {
+  PredictionLog log(*store_, FlushOnly(), registry_);
+  const auto config = Config();
+  for (int64_t rows : {300, 1, 7, 1}) {
+    Tensor features("input", DataType::kFp32, {rows, 2});
+    Tensor p("probability", DataType::kFp32, {rows});
+    for (int64_t r = 0; r < rows; ++r) {
+      features.values<float>()[2 * r] = static_cast<float>(rows * 1000 + r);
+      features.values<float>()[2 * r + 1] = 0.0f;
+      p.values<float>()[r] = 1.0f / static_cast<float>(rows + r);
+    }
+    const std::string id = "rows-" + std::to_string(rows) + "-" + std::to_string(Now());
+    ASSERT_TRUE(log.Record(config, 3, id, true, 1000 + rows, "champion", features, {}, {p}));
+    // Written before the next request, so its record is back for reuse.
+    ASSERT_TRUE(log.Flush(std::chrono::seconds(10)));
+  }
+  auto logged = store_->Predictions("credit", 0, 10000, 10);
+  ASSERT_TRUE(logged.ok()) << logged.status().ToString();
+  ASSERT_EQ(logged->size(), 4u);
+  for (const StoredPrediction& stored : *logged) {
+    const int64_t rows = stored.rows;
+    EXPECT_EQ(stored.time_ms, 1000 + rows);
+    ASSERT_EQ(stored.features.shape(), (std::vector<int64_t>{rows, 2}));
+    ASSERT_EQ(stored.scores.size(), static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      EXPECT_EQ(stored.features.values<float>()[2 * r], static_cast<float>(rows * 1000 + r));
+      EXPECT_EQ(stored.scores[r], 1.0f / static_cast<float>(rows + r));
+    }
+    ASSERT_EQ(stored.outputs.size(), 1u);
+    EXPECT_EQ(stored.outputs[0].shape(), (std::vector<int64_t>{rows}));
+  }
+}
+
 TEST_F(PredictionLogTest, ReadsBackInTheCurrentConfigurationsOrderAndCodes) {
   {
     PredictionLog log(*store_, PredictionLogOptions{}, registry_);

@@ -64,14 +64,15 @@ Status Malformed(const char* what) { return Status::InvalidArgument(std::string(
 
 }  // namespace
 
-std::string EncodeLogRecord(std::string_view request_id, bool client_id, int64_t time_ms, std::string_view route,
-                            const Tensor& features, std::span<const float> scores, std::span<const int64_t> unseen,
-                            const std::vector<Tensor>& outputs) {
+void EncodeLogRecord(std::string_view request_id, bool client_id, int64_t time_ms, std::string_view route,
+                     const Tensor& features, std::span<const float> scores, std::span<const int64_t> unseen,
+                     const std::vector<Tensor>& outputs, std::string* out_string) {
   const int64_t rows = features.shape().size() == 2 ? features.shape()[0] : 0;
   const int64_t f = features.shape().size() == 2 ? features.shape()[1] : 0;
   size_t size = 64 + request_id.size() + route.size() + 4 * static_cast<size_t>(rows * (f + 1)) + 4 * unseen.size();
   for (const Tensor& t : outputs) size += 32 + t.name().size() + 8 * t.shape().size() + t.bytes().size();
-  std::string out;
+  std::string& out = *out_string;
+  out.clear();
   out.reserve(size);
   PutShortString(out, request_id);
   Put<uint8_t>(out, client_id ? 1 : 0);
@@ -102,6 +103,13 @@ std::string EncodeLogRecord(std::string_view request_id, bool client_id, int64_t
       PutBytes(out, t.bytes().data(), t.bytes().size());
     }
   }
+}
+
+std::string EncodeLogRecord(std::string_view request_id, bool client_id, int64_t time_ms, std::string_view route,
+                            const Tensor& features, std::span<const float> scores, std::span<const int64_t> unseen,
+                            const std::vector<Tensor>& outputs) {
+  std::string out;
+  EncodeLogRecord(request_id, client_id, time_ms, route, features, scores, unseen, outputs, &out);
   return out;
 }
 

@@ -65,7 +65,13 @@ struct StoredPrediction {
   std::vector<Tensor> outputs;     // As answered, first dimension `rows`.
 };
 
-// Encodes one request. `features` is FP32 [N, F]; `scores` has N values.
+// Encodes one request into `out`, replacing its contents and keeping its
+// capacity (the request path reuses buffers). `features` is FP32 [N, F];
+// `scores` has N values.
+void EncodeLogRecord(std::string_view request_id, bool client_id, int64_t time_ms, std::string_view route,
+                     const Tensor& features, std::span<const float> scores, std::span<const int64_t> unseen,
+                     const std::vector<Tensor>& outputs, std::string* out);
+// The same into a new string.
 std::string EncodeLogRecord(std::string_view request_id, bool client_id, int64_t time_ms, std::string_view route,
                             const Tensor& features, std::span<const float> scores, std::span<const int64_t> unseen,
                             const std::vector<Tensor>& outputs);
