@@ -23,6 +23,7 @@ enum class StatusCode {
   kOk = 0,
   kInvalidArgument,     // The caller sent something malformed or inconsistent.
   kNotFound,            // A named model, version or route does not exist.
+  kAlreadyExists,       // What the caller would create exists already (and differs).
   kFailedPrecondition,  // The request is valid but the system is not in a state to do it.
   kUnavailable,         // Not ready now; retrying later may succeed.
   kResourceExhausted,   // A bound (body size, queue length) was exceeded.
@@ -40,6 +41,7 @@ class [[nodiscard]] Status {
   static Status Ok() { return Status(); }
   static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+  static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
     return {StatusCode::kFailedPrecondition, std::move(m)};
   }

@@ -12,6 +12,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kInvalidArgument: return 400;
     case StatusCode::kFailedPrecondition: return 400;
     case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists: return 409;
     case StatusCode::kPermissionDenied: return 403;
     case StatusCode::kResourceExhausted: return 429;
     case StatusCode::kUnavailable: return 503;

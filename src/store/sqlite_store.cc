@@ -149,6 +149,50 @@ ALTER TABLE log_segments ADD COLUMN checksum INTEGER;
 CREATE INDEX log_segments_by_file ON log_segments (file) WHERE file IS NOT NULL;
 )sql";
 
+// Schema version 5: the model registry. A version row is never updated
+// (versions are immutable); aliases point at registered versions; every
+// registration and alias move is a model_events row, written in the same
+// transaction, so the history of what served when is complete.
+constexpr char kSchemaV5[] = R"sql(
+CREATE TABLE model_versions (
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  artifact TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  artifact_bytes INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  parent_version INTEGER NOT NULL DEFAULT 0,
+  data_fingerprint TEXT NOT NULL DEFAULT '',
+  data_rows INTEGER NOT NULL DEFAULT 0,
+  parameters TEXT NOT NULL DEFAULT '{}',
+  metrics TEXT NOT NULL DEFAULT '{}',
+  profile TEXT NOT NULL DEFAULT '',
+  author TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (model, version)
+);
+CREATE TABLE aliases (
+  model TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (model, alias),
+  FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
+);
+CREATE TABLE model_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 0,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX model_events_by_model ON model_events (model, kind, id);
+)sql";
+
 // From schema 1 or 2 to 3: version 1's log (a row per request, inputs and
 // outputs as JSON) and its feedback are kept, renamed, for querying; Vigil
 // no longer reads them.
@@ -237,6 +281,7 @@ Status SqliteStore::Migrate() {
   if (version >= 1 && version < 3) VIGIL_RETURN_IF_ERROR(Exec(db_, kRetireV1Log));
   if (version < 3) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV3));
   if (version < 4) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV4));
+  if (version < 5) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV5));
   VIGIL_RETURN_IF_ERROR(Exec(db_, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
   return t.Commit();
 }

@@ -5,7 +5,7 @@
 // WAL journal (readers never block the writer), a busy timeout for other
 // processes holding the file, foreign keys on. Two connections:
 //   - one with synchronous=FULL for what a client is told succeeded
-//     (feedback, alerts, and the registry to come) and for reads: a
+//     (feedback, alerts, the registry) and for reads: a
 //     committed transaction survives a crash of the process or the machine;
 //   - one with synchronous=NORMAL for the prediction log, which is
 //     best-effort: its commits survive a crash of the process, and a crash of
@@ -67,8 +67,19 @@ class SqliteStore : public Store {
   Status FinishNotification(const Notification& notification, const AlertEvent& event) override;
   Status RetryNotification(const Notification& notification) override;
 
+  // The registry (sqlite_registry.cc), on the durable connection.
+  Status AddModelVersion(const ModelVersionRecord& version, const ModelEvent& event) override;
+  Result<std::vector<ModelVersionRecord>> ModelVersions(const std::string& model) override;
+  Result<std::optional<ModelVersionRecord>> GetModelVersion(const std::string& model, int64_t version) override;
+  Result<std::vector<AliasRecord>> Aliases(const std::string& model) override;
+  Result<int64_t> MoveAlias(const std::string& alias, int64_t to, int64_t expected_from,
+                            const ModelEvent& event) override;
+  Result<int64_t> AddModelEvent(const ModelEvent& event) override;
+  Result<std::vector<ModelEvent>> ModelEvents(const ModelEventQuery& query) override;
+  Result<int64_t> LastModelEventId() override;
+
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
  private:
   SqliteStore() = default;

@@ -2,9 +2,10 @@
 //
 // The embedded default is SQLite (sqlite_store.h); PostgreSQL will implement
 // the same interface when several replicas share state. Today it holds the
-// prediction log, the ground-truth feedback joined to it, and alerting: the
+// prediction log, the ground-truth feedback joined to it, alerting (the
 // alerts with every transition as an event, silences, and the outbox of
-// notifications still to deliver. The registry comes with its issue.
+// notifications still to deliver), and the model registry (versions,
+// aliases, and the lifecycle's events).
 //
 // Durability: every call that returns OK has committed its transaction.
 // Callers tell clients a write succeeded only after that.
@@ -143,6 +144,52 @@ struct AlertQuery {
   int64_t limit = 100;
 };
 
+// A registered model version (lifecycle/registry.h). Immutable once stored.
+struct ModelVersionRecord {
+  std::string model;
+  int64_t version = 0;
+  std::string artifact;        // File name in REPO/<model>/<version>/.
+  std::string sha256;          // The artifact's, lowercase hex.
+  int64_t artifact_bytes = 0;
+  std::string origin;          // "registered", "trained", "external" or "discovered".
+  int64_t parent_version = 0;  // The version it was trained to replace (0: none).
+  std::string data_fingerprint;  // SHA-256 of the training data; empty: unknown.
+  int64_t data_rows = 0;         // Rows of training data; 0: unknown.
+  std::string parameters = "{}";  // JSON object: training parameters.
+  std::string metrics = "{}";     // JSON object: evaluation metrics at training.
+  std::string profile;            // JSON: the reference profile; empty: none.
+  std::string author, description;
+  int64_t created_ms = 0;
+};
+
+// Where an alias points.
+struct AliasRecord {
+  std::string model, alias;
+  int64_t version = 0;
+  int64_t updated_ms = 0;
+};
+
+// Something that happened in a model's lifecycle: a version registered, an
+// alias moved, and (later) jobs, evaluations and rollout steps. `detail` is a
+// JSON object; an alias move's holds {"alias", "from", "to"} (null when unset).
+struct ModelEvent {
+  int64_t id = 0;
+  int64_t time_ms = 0;
+  std::string model;
+  int64_t version = 0;  // The version it is about; 0: none.
+  std::string kind;     // "registered", "alias", ...
+  std::string actor;    // Who: a user, a key, or "vigil" itself.
+  std::string reason;
+  std::string detail = "{}";
+};
+
+struct ModelEventQuery {
+  std::string model;  // Empty: every model.
+  std::string kind;   // Empty: every kind.
+  std::string alias;  // Non-empty: only moves of this alias (kind "alias").
+  int64_t limit = 100;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -215,6 +262,30 @@ class Store {
   virtual Status FinishNotification(const Notification& notification, const AlertEvent& event) = 0;
   // Failed for now: records the attempt and when to try again.
   virtual Status RetryNotification(const Notification& notification) = 0;
+
+  // The registry. Adds `version` with `event` (kind "registered") in one
+  // transaction. ALREADY_EXISTS if the model has that version number.
+  virtual Status AddModelVersion(const ModelVersionRecord& version, const ModelEvent& event) = 0;
+  // A model's versions, ascending; every model's when `model` is empty.
+  virtual Result<std::vector<ModelVersionRecord>> ModelVersions(const std::string& model) = 0;
+  virtual Result<std::optional<ModelVersionRecord>> GetModelVersion(const std::string& model, int64_t version) = 0;
+  // A model's aliases (every model's when `model` is empty), by model and name.
+  virtual Result<std::vector<AliasRecord>> Aliases(const std::string& model) = 0;
+  // Points `event.model`'s `alias` at `to` (0 removes it) and records
+  // `event` (kind "alias"; its detail is replaced by {alias, from, to}), in
+  // one transaction; returns the version it pointed at before (0: none).
+  // NOT_FOUND if `to` is not registered. With `expected_from` >= 0 the move
+  // happens only if the alias points there now (0: unset), else
+  // FAILED_PRECONDITION: a compare-and-set for moves decided on what was read.
+  virtual Result<int64_t> MoveAlias(const std::string& alias, int64_t to, int64_t expected_from,
+                                    const ModelEvent& event) = 0;
+  // Records an event on its own; returns its id.
+  virtual Result<int64_t> AddModelEvent(const ModelEvent& event) = 0;
+  // Events matching `query`, newest first.
+  virtual Result<std::vector<ModelEvent>> ModelEvents(const ModelEventQuery& query) = 0;
+  // The newest event's id (0: none): a cheap way to notice that another
+  // process changed the registry.
+  virtual Result<int64_t> LastModelEventId() = 0;
 };
 
 }  // namespace vigil

@@ -1,0 +1,229 @@
+// SqliteStore's registry tables (schema version 5, see sqlite_store.cc):
+// model_versions, aliases and model_events. Every call runs on the durable
+// (synchronous=FULL) connection: a registration or an alias move that a
+// client is told succeeded is on disk.
+#include <sqlite3.h>
+
+#include "common/json_text.h"
+#include "store/sqlite_store.h"
+#include "store/sqlite_util.h"
+
+namespace vigil {
+using sqlite::Error;
+using sqlite::Statement;
+using sqlite::Transaction;
+namespace {
+
+constexpr char kVersionColumns[] =
+    "model, version, artifact, sha256, artifact_bytes, origin, parent_version, data_fingerprint, data_rows, "
+    "parameters, metrics, profile, author, description, created_ms";
+
+ModelVersionRecord ReadVersion(const Statement& q) {
+  ModelVersionRecord v;
+  v.model = q.Text(0);
+  v.version = q.Int(1);
+  v.artifact = q.Text(2);
+  v.sha256 = q.Text(3);
+  v.artifact_bytes = q.Int(4);
+  v.origin = q.Text(5);
+  v.parent_version = q.Int(6);
+  v.data_fingerprint = q.Text(7);
+  v.data_rows = q.Int(8);
+  v.parameters = q.Text(9);
+  v.metrics = q.Text(10);
+  v.profile = q.Text(11);
+  v.author = q.Text(12);
+  v.description = q.Text(13);
+  v.created_ms = q.Int(14);
+  return v;
+}
+
+constexpr char kEventColumns[] = "id, time_ms, model, version, kind, actor, reason, detail";
+
+ModelEvent ReadEvent(const Statement& q) {
+  ModelEvent e;
+  e.id = q.Int(0);
+  e.time_ms = q.Int(1);
+  e.model = q.Text(2);
+  e.version = q.Int(3);
+  e.kind = q.Text(4);
+  e.actor = q.Text(5);
+  e.reason = q.Text(6);
+  e.detail = q.Text(7);
+  return e;
+}
+
+Result<int64_t> InsertEvent(sqlite3* db, const ModelEvent& e) {
+  Statement q(db, "INSERT INTO model_events (time_ms, model, version, kind, actor, reason, detail) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!q.ok()) return Error(db, "preparing the model event insert");
+  q.Bind(1, e.time_ms).Bind(2, e.model).Bind(3, e.version).Bind(4, e.kind).Bind(5, e.actor).Bind(6, e.reason);
+  q.Bind(7, e.detail);
+  if (q.Step() != SQLITE_DONE) return Error(db, "recording a model event");
+  return sqlite3_last_insert_rowid(db);
+}
+
+// The version an alias points at now; 0 if it is unset.
+Result<int64_t> CurrentAlias(sqlite3* db, const std::string& model, const std::string& alias) {
+  Statement q(db, "SELECT version FROM aliases WHERE model = ? AND alias = ?");
+  if (!q.ok()) return Error(db, "preparing the alias lookup");
+  q.Bind(1, model).Bind(2, alias);
+  const int rc = q.Step();
+  if (rc == SQLITE_ROW) return q.Int(0);
+  if (rc != SQLITE_DONE) return Error(db, "reading an alias");
+  return int64_t{0};
+}
+
+void AppendVersionOrNull(std::string& out, int64_t version) {
+  if (version > 0) {
+    AppendJsonNumber(out, version);
+  } else {
+    out += "null";
+  }
+}
+
+}  // namespace
+
+Status SqliteStore::AddModelVersion(const ModelVersionRecord& v, const ModelEvent& event) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  {
+    Statement exists(db_, "SELECT sha256 FROM model_versions WHERE model = ? AND version = ?");
+    if (!exists.ok()) return Error(db_, "preparing the version lookup");
+    exists.Bind(1, v.model).Bind(2, v.version);
+    const int rc = exists.Step();
+    if (rc == SQLITE_ROW) {
+      return Status::AlreadyExists("model '" + v.model + "' version " + std::to_string(v.version) +
+                                   " is registered already (artifact sha256 " + exists.Text(0) +
+                                   "); versions are immutable");
+    }
+    if (rc != SQLITE_DONE) return Error(db_, "looking up a version");
+  }
+  Statement q(db_, std::string("INSERT INTO model_versions (") + kVersionColumns +
+                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!q.ok()) return Error(db_, "preparing the version insert");
+  q.Bind(1, v.model).Bind(2, v.version).Bind(3, v.artifact).Bind(4, v.sha256).Bind(5, v.artifact_bytes);
+  q.Bind(6, v.origin).Bind(7, v.parent_version).Bind(8, v.data_fingerprint).Bind(9, v.data_rows);
+  q.Bind(10, v.parameters).Bind(11, v.metrics).Bind(12, v.profile).Bind(13, v.author).Bind(14, v.description);
+  q.Bind(15, v.created_ms);
+  if (q.Step() != SQLITE_DONE) return Error(db_, "registering a version");
+  VIGIL_RETURN_IF_ERROR(InsertEvent(db_, event).status());
+  return t.Commit();
+}
+
+Result<std::vector<ModelVersionRecord>> SqliteStore::ModelVersions(const std::string& model) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, std::string("SELECT ") + kVersionColumns +
+                       " FROM model_versions WHERE ?1 = '' OR model = ?1 ORDER BY model, version");
+  if (!q.ok()) return Error(db_, "preparing the versions query");
+  q.Bind(1, model);
+  std::vector<ModelVersionRecord> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadVersion(q));
+  if (rc != SQLITE_DONE) return Error(db_, "reading versions");
+  return out;
+}
+
+Result<std::optional<ModelVersionRecord>> SqliteStore::GetModelVersion(const std::string& model, int64_t version) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, std::string("SELECT ") + kVersionColumns + " FROM model_versions WHERE model = ? AND version = ?");
+  if (!q.ok()) return Error(db_, "preparing the version query");
+  q.Bind(1, model).Bind(2, version);
+  const int rc = q.Step();
+  if (rc == SQLITE_ROW) return std::optional<ModelVersionRecord>(ReadVersion(q));
+  if (rc != SQLITE_DONE) return Error(db_, "reading a version");
+  return std::optional<ModelVersionRecord>();
+}
+
+Result<std::vector<AliasRecord>> SqliteStore::Aliases(const std::string& model) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT model, alias, version, updated_ms FROM aliases WHERE ?1 = '' OR model = ?1 "
+                   "ORDER BY model, alias");
+  if (!q.ok()) return Error(db_, "preparing the aliases query");
+  q.Bind(1, model);
+  std::vector<AliasRecord> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back({q.Text(0), q.Text(1), q.Int(2), q.Int(3)});
+  if (rc != SQLITE_DONE) return Error(db_, "reading aliases");
+  return out;
+}
+
+Result<int64_t> SqliteStore::MoveAlias(const std::string& alias, int64_t to, int64_t expected_from,
+                                       const ModelEvent& event) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  const std::string& model = event.model;
+  auto from = CurrentAlias(db_, model, alias);
+  if (!from.ok()) return from.status();
+  if (expected_from >= 0 && *from != expected_from) {
+    return Status::FailedPrecondition(
+        "alias '" + alias + "' of model '" + model + "' moved meanwhile: it points at " +
+        (*from ? "version " + std::to_string(*from) : std::string("no version")) + ", not " +
+        (expected_from ? "version " + std::to_string(expected_from) : std::string("nothing")));
+  }
+  if (to > 0) {
+    Statement registered(db_, "SELECT 1 FROM model_versions WHERE model = ? AND version = ?");
+    if (!registered.ok()) return Error(db_, "preparing the version lookup");
+    registered.Bind(1, model).Bind(2, to);
+    const int rc = registered.Step();
+    if (rc == SQLITE_DONE) {
+      return Status::NotFound("model '" + model + "' has no registered version " + std::to_string(to));
+    }
+    if (rc != SQLITE_ROW) return Error(db_, "looking up a version");
+    Statement q(db_, "INSERT INTO aliases (model, alias, version, updated_ms) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, "
+                     "updated_ms = excluded.updated_ms");
+    if (!q.ok()) return Error(db_, "preparing the alias update");
+    q.Bind(1, model).Bind(2, alias).Bind(3, to).Bind(4, event.time_ms);
+    if (q.Step() != SQLITE_DONE) return Error(db_, "moving an alias");
+  } else {
+    Statement q(db_, "DELETE FROM aliases WHERE model = ? AND alias = ?");
+    if (!q.ok()) return Error(db_, "preparing the alias removal");
+    q.Bind(1, model).Bind(2, alias);
+    if (q.Step() != SQLITE_DONE) return Error(db_, "removing an alias");
+  }
+  ModelEvent e = event;
+  e.kind = "alias";
+  e.version = to;
+  e.detail = "{\"alias\":";
+  AppendJsonString(e.detail, alias);
+  e.detail += ",\"from\":";
+  AppendVersionOrNull(e.detail, *from);
+  e.detail += ",\"to\":";
+  AppendVersionOrNull(e.detail, to);
+  e.detail += '}';
+  VIGIL_RETURN_IF_ERROR(InsertEvent(db_, e).status());
+  VIGIL_RETURN_IF_ERROR(t.Commit());
+  return *from;
+}
+
+Result<int64_t> SqliteStore::AddModelEvent(const ModelEvent& event) {
+  std::lock_guard lock(mu_);
+  return InsertEvent(db_, event);
+}
+
+Result<std::vector<ModelEvent>> SqliteStore::ModelEvents(const ModelEventQuery& query) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, std::string("SELECT ") + kEventColumns +
+                       " FROM model_events WHERE (?1 = '' OR model = ?1) AND (?2 = '' OR kind = ?2) "
+                       "AND (?3 = '' OR (kind = 'alias' AND json_extract(detail, '$.alias') = ?3)) "
+                       "ORDER BY id DESC LIMIT ?4");
+  if (!q.ok()) return Error(db_, "preparing the events query");
+  q.Bind(1, query.model).Bind(2, query.kind).Bind(3, query.alias).Bind(4, query.limit);
+  std::vector<ModelEvent> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadEvent(q));
+  if (rc != SQLITE_DONE) return Error(db_, "reading events");
+  return out;
+}
+
+Result<int64_t> SqliteStore::LastModelEventId() {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "SELECT coalesce(max(id), 0) FROM model_events");
+  if (!q.ok() || q.Step() != SQLITE_ROW) return Error(db_, "reading the newest event");
+  return q.Int(0);
+}
+
+}  // namespace vigil

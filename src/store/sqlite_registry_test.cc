@@ -1,0 +1,125 @@
+// The registry's tables on a real SQLite file.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "store/sqlite_store.h"
+#include "testing/test_repository.h"
+
+namespace vigil {
+namespace {
+
+ModelVersionRecord Version(int64_t version, const std::string& sha256) {
+  ModelVersionRecord v;
+  v.model = "credit";
+  v.version = version;
+  v.artifact = "model.json";
+  v.sha256 = sha256;
+  v.artifact_bytes = 1234;
+  v.origin = "trained";
+  v.parent_version = version - 1;
+  v.data_fingerprint = "f00d";
+  v.data_rows = 4454;
+  v.parameters = R"({"max_depth":4})";
+  v.metrics = R"({"test_auc":0.83})";
+  v.author = "ana";
+  v.created_ms = 1000 * version;
+  return v;
+}
+
+ModelEventQuery Query(const std::string& alias = "") {
+  ModelEventQuery query;
+  query.model = "credit";
+  query.alias = alias;
+  return query;
+}
+
+ModelEvent Event(const std::string& kind, int64_t time_ms, const std::string& actor = "ana",
+                 const std::string& reason = "") {
+  ModelEvent e;
+  e.model = "credit";
+  e.kind = kind;
+  e.time_ms = time_ms;
+  e.actor = actor;
+  e.reason = reason;
+  return e;
+}
+
+class SqliteRegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteStore::Open(dir_.path() / "vigil.db");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteRegistryTest, VersionsAreStoredWholeAndNeverReplaced) {
+  ASSERT_TRUE(store_->AddModelVersion(Version(1, "aa"), Event("registered", 1000)).ok());
+  ASSERT_TRUE(store_->AddModelVersion(Version(2, "bb"), Event("registered", 2000)).ok());
+  const Status again = store_->AddModelVersion(Version(2, "cc"), Event("registered", 3000));
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(again.message().find("sha256 bb"), std::string::npos) << again.message();
+
+  auto v2 = store_->GetModelVersion("credit", 2);
+  ASSERT_TRUE(v2.ok() && v2->has_value());
+  const ModelVersionRecord& r = **v2;
+  EXPECT_EQ(r.sha256, "bb");
+  EXPECT_EQ(r.origin, "trained");
+  EXPECT_EQ(r.parent_version, 1);
+  EXPECT_EQ(r.data_rows, 4454);
+  EXPECT_EQ(r.parameters, R"({"max_depth":4})");
+  EXPECT_EQ(r.metrics, R"({"test_auc":0.83})");
+  EXPECT_EQ(r.author, "ana");
+  EXPECT_EQ(r.created_ms, 2000);
+  EXPECT_FALSE(store_->GetModelVersion("credit", 3)->has_value());
+  ASSERT_EQ(store_->ModelVersions("credit")->size(), 2u);
+  EXPECT_TRUE(store_->ModelVersions("other")->empty());
+  // Only the two registrations were recorded: the refused one left nothing.
+  auto events = store_->ModelEvents(Query());
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].time_ms, 2000);  // Newest first.
+}
+
+TEST_F(SqliteRegistryTest, AliasMovesAreRecordedWithWhoWhyAndFrom) {
+  ASSERT_TRUE(store_->AddModelVersion(Version(1, "aa"), Event("registered", 1000)).ok());
+  ASSERT_TRUE(store_->AddModelVersion(Version(2, "bb"), Event("registered", 2000)).ok());
+  EXPECT_EQ(*store_->MoveAlias("champion", 1, -1, Event("", 3000, "ana", "first release")), 0);
+  EXPECT_EQ(*store_->MoveAlias("champion", 2, 1, Event("", 4000, "bo", "better AUC")), 1);
+  EXPECT_EQ(*store_->MoveAlias("challenger", 1, 0, Event("", 5000)), 0);
+  // Not registered, and a compare-and-set that lost.
+  EXPECT_EQ(store_->MoveAlias("champion", 7, -1, Event("", 6000)).status().code(), StatusCode::kNotFound);
+  const auto lost = store_->MoveAlias("champion", 1, 1, Event("", 6000));
+  EXPECT_EQ(lost.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(lost.status().message().find("points at version 2, not version 1"), std::string::npos)
+      << lost.status().message();
+  EXPECT_EQ(*store_->MoveAlias("challenger", 0, -1, Event("", 7000, "bo", "done")), 1);
+
+  auto aliases = store_->Aliases("credit");
+  ASSERT_TRUE(aliases.ok());
+  ASSERT_EQ(aliases->size(), 1u);
+  EXPECT_EQ((*aliases)[0].alias, "champion");
+  EXPECT_EQ((*aliases)[0].version, 2);
+  EXPECT_EQ((*aliases)[0].updated_ms, 4000);
+
+  auto history = store_->ModelEvents(Query("champion"));
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2u);
+  const ModelEvent& last = (*history)[0];
+  EXPECT_EQ(last.kind, "alias");
+  EXPECT_EQ(last.actor, "bo");
+  EXPECT_EQ(last.reason, "better AUC");
+  EXPECT_EQ(last.version, 2);
+  EXPECT_EQ(nlohmann::json::parse(last.detail), nlohmann::json::parse(R"({"alias":"champion","from":1,"to":2})"));
+  EXPECT_EQ(nlohmann::json::parse((*history)[1].detail)["from"], nullptr);
+  auto removed = store_->ModelEvents(Query("challenger"));
+  ASSERT_EQ(removed->size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse((*removed)[0].detail)["to"], nullptr);
+  EXPECT_EQ(*store_->LastModelEventId(), 6);  // 2 registrations, 4 moves.
+}
+
+}  // namespace
+}  // namespace vigil
