@@ -68,6 +68,13 @@ class BackendRegistry {
   void Register(std::string name, std::vector<std::string> default_artifacts, Factory factory);
   Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
                                           const std::filesystem::path& version_dir) const;
+  // The artifact Create() would load from `version_dir`; NOT_FOUND names
+  // the files it looked for.
+  Result<std::filesystem::path> ResolveArtifact(const ModelConfig& config,
+                                                const std::filesystem::path& version_dir) const;
+  // The file names a version's artifact may have: `config.artifact`, or the
+  // backend's defaults in order of preference. UNAVAILABLE: no such backend.
+  Result<std::vector<std::string>> ArtifactNames(const ModelConfig& config) const;
 
   // A registry with every backend compiled into this build.
   static BackendRegistry WithBuiltins();

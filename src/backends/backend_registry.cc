@@ -14,21 +14,31 @@ void BackendRegistry::Register(std::string name, std::vector<std::string> defaul
 
 Result<std::unique_ptr<Backend>> BackendRegistry::Create(
     const ModelConfig& config, const std::filesystem::path& version_dir) const {
+  auto artifact = ResolveArtifact(config, version_dir);
+  if (!artifact.ok()) return artifact.status();
+  return factories_.at(config.backend).factory(config, *artifact);
+}
+
+Result<std::filesystem::path> BackendRegistry::ResolveArtifact(const ModelConfig& config,
+                                                               const std::filesystem::path& version_dir) const {
+  auto names = ArtifactNames(config);
+  if (!names.ok()) return names.status();
+  std::string tried;
+  for (const std::string& name : *names) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(version_dir / name, ec)) return version_dir / name;
+    tried += (tried.empty() ? "" : " or ") + name;
+  }
+  return Status::NotFound("no artifact in " + version_dir.string() + " (looked for " + tried + ")");
+}
+
+Result<std::vector<std::string>> BackendRegistry::ArtifactNames(const ModelConfig& config) const {
   auto it = factories_.find(config.backend);
   if (it == factories_.end()) {
     return Status::Unavailable("backend '" + config.backend + "' is not available in this build");
   }
-  std::vector<std::string> candidates = it->second.default_artifacts;
-  if (!config.artifact.empty()) candidates = {config.artifact};
-  std::string tried;
-  for (const std::string& name : candidates) {
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(version_dir / name, ec)) {
-      return it->second.factory(config, version_dir / name);
-    }
-    tried += (tried.empty() ? "" : " or ") + name;
-  }
-  return Status::NotFound("no artifact in " + version_dir.string() + " (looked for " + tried + ")");
+  if (!config.artifact.empty()) return std::vector<std::string>{config.artifact};
+  return it->second.default_artifacts;
 }
 
 BackendRegistry BackendRegistry::WithBuiltins() {

@@ -131,7 +131,7 @@ TEST_F(ApiRouterTest, ErrorsMapToStatusesWithJsonBodies) {
        "outputs[0].name: unknown output 'odds' (the model has probability, label, margin)"},
       {"POST", "/v2/models/nope/infer", kRow, 404, "model 'nope' is not in the repository"},
       {"POST", "/v2/models/credit/versions/7/infer", kRow, 404, "model 'credit' has no version 7 serving"},
-      {"POST", "/v2/models/credit/versions/x/infer", kRow, 404, "model 'credit' has no version 'x'"},
+      {"POST", "/v2/models/credit/versions/x/infer", kRow, 404, "model 'credit' has no version or alias 'x'"},
       {"GET", "/v2/models/credit/infer", "", 405, "method GET is not allowed here; use POST"},
       {"GET", "/v2/nothing", "", 404, "no endpoint at /v2/nothing (see GET /v2)"},
       {"POST", "/v2/repository/models/credit/unload", "", 403, ""},

@@ -19,23 +19,28 @@ Result<ProfileResult> ProfileVersion(const ProfileOptions& options) {
   const VersionDirectory* source = *found;
   auto config = LoadModelConfig(dir->path / "model.yaml", options.model_name);
   if (!config.ok()) return config.status();
-  if (!config->is_tabular()) return Status::FailedPrecondition("profiles are for tabular models (declared features)");
+  return ProfileVersionDirectory(*config, source->path, options.data, options.bins);
+}
+
+Result<ProfileResult> ProfileVersionDirectory(const ModelConfig& config, const std::filesystem::path& version_dir,
+                                              const std::filesystem::path& data_path, int bins) {
+  if (!config.is_tabular()) return Status::FailedPrecondition("profiles are for tabular models (declared features)");
   const OutputSpec* score = nullptr;
-  for (const OutputSpec& o : config->outputs) {
+  for (const OutputSpec& o : config.outputs) {
     if (!score && (o.kind == OutputKind::kProbability || o.kind == OutputKind::kPrediction)) score = &o;
   }
   if (!score) return Status::FailedPrecondition("the model has no probability or prediction output to profile");
 
-  auto data = TabularDataset::ReadCsv(options.data);
+  auto data = TabularDataset::ReadCsv(data_path);
   if (!data.ok()) return data.status();
-  auto rows = FeatureMatrix(*data, *config, "--data");
+  auto rows = FeatureMatrix(*data, config, "--data");
   if (!rows.ok()) return rows.status();
   const int64_t n = static_cast<int64_t>(data->rows());
   if (n == 0) return Status::InvalidArgument("--data: no rows");
 
-  auto backend = BackendRegistry::WithBuiltins().Create(*config, source->path);
-  if (!backend.ok()) return backend.status().WithContext("loading version " + std::to_string(source->version));
-  const int64_t f = static_cast<int64_t>(config->features.size());
+  auto backend = BackendRegistry::WithBuiltins().Create(config, version_dir);
+  if (!backend.ok()) return backend.status().WithContext("loading " + version_dir.string());
+  const int64_t f = static_cast<int64_t>(config.features.size());
   Tensor input("input", DataType::kFp32, {n, f});
   std::copy(rows->begin(), rows->end(), input.values<float>().begin());
   std::vector<Tensor> outputs;
@@ -48,8 +53,8 @@ Result<ProfileResult> ProfileVersion(const ProfileOptions& options) {
     scores[r] = *std::max_element(v, v + per_row);
   }
   ProfileResult result;
-  result.profile = BuildReferenceProfile(*config, *rows, n, scores, options.bins);
-  result.path = source->path / kProfileFileName;
+  result.profile = BuildReferenceProfile(config, *rows, n, scores, bins);
+  result.path = version_dir / kProfileFileName;
   VIGIL_RETURN_IF_ERROR(WriteReferenceProfile(result.profile, result.path));
   return result;
 }

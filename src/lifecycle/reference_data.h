@@ -14,6 +14,7 @@
 
 #include "common/status.h"
 #include "monitor/reference_profile.h"
+#include "repository/model_config.h"
 
 namespace vigil {
 
@@ -36,6 +37,10 @@ struct ProfileResult {
   std::filesystem::path path;
 };
 Result<ProfileResult> ProfileVersion(const ProfileOptions& options);
+// The same for the version whose files are in `version_dir` (registration
+// profiles a version before it enters the repository).
+Result<ProfileResult> ProfileVersionDirectory(const ModelConfig& config, const std::filesystem::path& version_dir,
+                                              const std::filesystem::path& data, int bins);
 
 }  // namespace vigil
 

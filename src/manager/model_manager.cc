@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -14,6 +15,7 @@ std::string FailureReasonLabel(const Status& s) {
   switch (s.code()) {
     case StatusCode::kNotFound: return "missing_artifact";
     case StatusCode::kInvalidArgument: return "invalid_artifact";
+    case StatusCode::kFailedPrecondition: return "checksum";
     case StatusCode::kUnavailable: return "backend_unavailable";
     default: return "internal";
   }
@@ -54,6 +56,7 @@ Status ModelManager::Start() {
     std::lock_guard lock(reconcile_mu_);
     auto scan = repository_.Scan();
     if (!scan.ok()) return scan.status();
+    RefreshAliases();
     for (const ModelDirectory& dir : *scan) (void)ReconcileModel(dir);
     Publish();
   }
@@ -84,6 +87,7 @@ bool ModelManager::Ready() const {
 void ModelManager::WatchLoop() {
   using Clock = std::chrono::steady_clock;
   auto next_poll = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
+  auto next_alias_poll = Clock::now() + std::chrono::milliseconds(options_.alias_poll_ms);
   std::unique_lock lock(watch_mu_);
   while (!stopping_) {
     watch_cv_.wait_for(lock, std::chrono::milliseconds(options_.drain_check_ms));
@@ -93,6 +97,9 @@ void ModelManager::WatchLoop() {
     if (options_.mode == ModelControlMode::kPoll && Clock::now() >= next_poll) {
       PollOnce();
       next_poll = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
+    } else if (options_.catalog && Clock::now() >= next_alias_poll) {
+      (void)ApplyAliases();
+      next_alias_poll = Clock::now() + std::chrono::milliseconds(options_.alias_poll_ms);
     }
     lock.lock();
   }
@@ -105,6 +112,7 @@ void ModelManager::PollOnce() {
     spdlog::warn("repository scan failed: {}", scan.status().ToString());
     return;
   }
+  RefreshAliases();
   std::set<std::string> seen;
   for (const ModelDirectory& dir : *scan) {
     seen.insert(dir.name);
@@ -128,6 +136,7 @@ Status ModelManager::LoadModel(const std::string& name) {
   if (!dir.ok()) return dir.status();
   unloaded_.erase(name);
   models_[name].failures.clear();  // An explicit request retries failed versions.
+  RefreshAliases();
   Status s = ReconcileModel(*dir);
   Publish();
   if (!s.ok()) return s;
@@ -145,6 +154,58 @@ Status ModelManager::UnloadModel(const std::string& name) {
   return Status::Ok();
 }
 
+Status ModelManager::ApplyAliases() {
+  if (!options_.catalog) return Status::Ok();
+  std::lock_guard lock(reconcile_mu_);
+  Status first;
+  for (const std::string& name : RefreshAliases()) {
+    auto it = models_.find(name);
+    if (it == models_.end() || unloaded_.count(name)) continue;
+    Status s = ReconcileModel(it->second.dir);
+    if (first.ok()) first = s;
+  }
+  return first;
+}
+
+std::set<std::string> ModelManager::RefreshAliases() {
+  std::set<std::string> changed;
+  if (!options_.catalog) return changed;
+  auto generation = options_.catalog->Generation();
+  if (!generation.ok()) {
+    spdlog::warn("registry: cannot read its generation, aliases unchanged: {}", generation.status().ToString());
+    return changed;
+  }
+  if (*generation == alias_generation_) return changed;
+  auto aliases = options_.catalog->Aliases();
+  if (!aliases.ok()) {
+    spdlog::warn("registry: cannot read the aliases, keeping the last ones: {}", aliases.status().ToString());
+    return changed;
+  }
+  alias_generation_ = *generation;
+  aliases_ = std::move(*aliases);
+  for (auto& [name, st] : models_) {
+    auto it = aliases_.find(name);
+    std::map<std::string, int64_t> now = it == aliases_.end() ? std::map<std::string, int64_t>() : it->second;
+    if (now != st.aliases) {
+      st.aliases = std::move(now);
+      changed.insert(name);
+    }
+  }
+  return changed;
+}
+
+std::vector<int64_t> ModelManager::Wanted(const ModelState& st, const std::vector<int64_t>& available) {
+  std::vector<int64_t> wanted = st.config->version_policy.Select(available);
+  for (const auto& [alias, version] : st.aliases) {
+    if (std::find(available.begin(), available.end(), version) != available.end() &&
+        std::find(wanted.begin(), wanted.end(), version) == wanted.end()) {
+      wanted.push_back(version);
+    }
+  }
+  std::sort(wanted.begin(), wanted.end());
+  return wanted;
+}
+
 void ModelManager::RemoveModel(const std::string& name) {
   auto it = models_.find(name);
   if (it == models_.end()) return;
@@ -156,6 +217,12 @@ void ModelManager::RemoveModel(const std::string& name) {
 
 Status ModelManager::ReconcileModel(const ModelDirectory& dir) {
   ModelState& st = models_[dir.name];
+  st.dir = dir;
+  if (auto it = aliases_.find(dir.name); it != aliases_.end()) {
+    st.aliases = it->second;
+  } else {
+    st.aliases.clear();
+  }
   if (dir.config_text != st.config_text || (!st.config && st.config_error.empty())) {
     st.config_text = dir.config_text;
     Result<ModelConfig> parsed =
@@ -193,7 +260,7 @@ Status ModelManager::ReconcileModel(const ModelDirectory& dir) {
     }
     next.clear();
     bool failed = false;
-    for (int64_t version : st.config->version_policy.Select(available)) {
+    for (int64_t version : Wanted(st, available)) {
       const VersionDirectory& vdir = *on_disk[version];
       auto current = st.serving.find(version);
       if (current != st.serving.end() && current->second->fingerprint() == vdir.fingerprint &&
@@ -225,7 +292,7 @@ Status ModelManager::ReconcileModel(const ModelDirectory& dir) {
       if (on_disk.count(v)) next[v] = s;
     }
   }
-  if (next == st.serving) return first_failure;
+  if (next == st.serving && st.aliases == st.published) return first_failure;
 
   for (auto& [v, s] : next) {
     if (s->state() == VersionState::kWarming) s->Transition(VersionState::kReady);
@@ -253,7 +320,13 @@ Result<std::shared_ptr<Servable>> ModelManager::LoadVersion(
   const std::string& name = config->name;
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("model {} version {}: loading from {}", name, dir.version, dir.path.string());
-  auto backend = backends_.Create(*config, dir.path);
+  Status allowed;
+  if (options_.catalog) {
+    // The registry's check reads the artifact Create() is about to load.
+    auto artifact = backends_.ResolveArtifact(*config, dir.path);
+    allowed = artifact.ok() ? options_.catalog->CheckVersion(*config, dir.version, *artifact) : artifact.status();
+  }
+  auto backend = allowed.ok() ? backends_.Create(*config, dir.path) : Result<std::unique_ptr<Backend>>(allowed);
   if (!backend.ok()) {
     spdlog::error("model {} version {}: load failed, previous version keeps serving: {}", name,
                   dir.version, backend.status().message());
@@ -284,10 +357,12 @@ Result<std::shared_ptr<Servable>> ModelManager::LoadVersion(
 
 void ModelManager::Publish() {
   auto table = std::make_shared<ServingTable>();
-  for (const auto& [name, st] : models_) {
+  for (auto& [name, st] : models_) {
+    st.published = st.aliases;
     ServingModel& m = table->models[name];
     m.config = st.config;
     m.config_error = st.config_error;
+    m.aliases = st.aliases;
     std::map<int64_t, VersionStatus> statuses;
     for (const auto& [v, f] : st.failures) statuses[v] = {v, VersionState::kFailed, f.reason};
     for (const auto& [v, s] : st.serving) {

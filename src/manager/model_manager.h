@@ -1,7 +1,10 @@
 // ModelManager: keeps the serving table in line with the model repository.
 //
-// Desired state comes from the repository (which versions exist) and each
-// model's version policy (which of them should serve). A reconcile step per
+// Desired state comes from the repository (which versions exist), each
+// model's version policy (which of them should serve) and, with a registry
+// (manager/version_catalog.h), the model's aliases: every aliased version
+// is loaded too, and a request without a version goes to the `champion`
+// alias when it is ready (else to the highest ready version). A reconcile step per
 // model loads each missing version, warms it up with a request, publishes a
 // new serving table, and only then moves replaced versions to draining; a
 // draining version is unloaded once the last request holding it lets go.
@@ -16,6 +19,10 @@
 //
 // Loads run on the manager's thread (or the caller of LoadModel) and never on
 // the request path; requests read the table through table() without locks.
+// With a registry, a version loads only if its artifact is the one
+// registered (or is new to the registry, which then records it), and alias
+// changes are picked up every `alias_poll_ms` whatever the mode (or at once
+// through ApplyAliases()).
 //
 // Thread-safety: thread-safe. Reconciliation is serialised by an internal
 // mutex; table() is lock-free for readers.
@@ -35,6 +42,7 @@
 
 #include "backends/backend.h"
 #include "manager/serving_table.h"
+#include "manager/version_catalog.h"
 #include "monitor/serving_metrics.h"
 #include "repository/model_repository.h"
 
@@ -49,6 +57,8 @@ class ModelManager {
     ModelControlMode mode = ModelControlMode::kPoll;
     int poll_interval_ms = 5000;  // Repository scan period in poll mode.
     int drain_check_ms = 20;      // How often draining versions are checked.
+    VersionCatalog* catalog = nullptr;  // The registry; may be null. Must outlive the manager.
+    int alias_poll_ms = 1000;     // How often the registry is checked for alias changes.
   };
 
   // `backends` and `metrics` must outlive the manager.
@@ -77,6 +87,9 @@ class ModelManager {
 
   // One scan and reconcile of the whole repository (what the watcher does).
   void PollOnce();
+  // Reads the aliases from the registry and brings the models whose aliases
+  // changed in line (loading newly aliased versions) before returning.
+  Status ApplyAliases();
 
   const ModelRepository& repository() const { return repository_; }
   ModelControlMode mode() const { return options_.mode; }
@@ -95,6 +108,9 @@ class ModelManager {
     std::string config_error;
     std::map<int64_t, std::shared_ptr<Servable>> serving;
     std::map<int64_t, Failure> failures;
+    std::map<std::string, int64_t> aliases;    // From the registry.
+    std::map<std::string, int64_t> published;  // The aliases in the table.
+    ModelDirectory dir;  // The last scan, to reconcile an alias change without one.
   };
 
   // Brings one model in line with its directory. Returns the first load
@@ -102,6 +118,12 @@ class ModelManager {
   Status ReconcileModel(const ModelDirectory& dir);
   // Retires every version of `name` and forgets the model. Requires reconcile_mu_.
   void RemoveModel(const std::string& name);
+  // The versions of `st` to serve among `available`: the policy's and the
+  // aliased ones.
+  static std::vector<int64_t> Wanted(const ModelState& st, const std::vector<int64_t>& available);
+  // Reads the registry's aliases into models_; returns the models whose
+  // aliases changed. Requires reconcile_mu_.
+  std::set<std::string> RefreshAliases();
   // Loads and warms up one version. Requires reconcile_mu_.
   Result<std::shared_ptr<Servable>> LoadVersion(const std::shared_ptr<const ModelConfig>& config,
                                                 const VersionDirectory& dir);
@@ -124,6 +146,8 @@ class ModelManager {
   // Guarded by reconcile_mu_.
   std::map<std::string, ModelState> models_;
   std::set<std::string> unloaded_;  // Explicit mode: models unloaded on request.
+  ModelAliases aliases_;            // The registry's, as last read.
+  int64_t alias_generation_ = -1;   // The registry's generation they were read at.
 
   std::mutex drain_mu_;
   // Guarded by drain_mu_.

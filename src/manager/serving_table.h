@@ -34,10 +34,15 @@ struct ServingModel {
   std::map<int64_t, std::shared_ptr<const Servable>> ready;  // By version.
   std::vector<VersionStatus> versions;  // Every known version, ascending.
   std::string config_error;             // Why model.yaml was refused, if it was.
+  std::map<std::string, int64_t> aliases;  // From the registry: champion, challenger, ...
 
-  // The version a request without an explicit version goes to: the highest
-  // ready one. Null when none is ready.
+  // The version a request without an explicit version goes to: the
+  // champion when it is ready, else the highest ready one. Null when none
+  // is ready.
   std::shared_ptr<const Servable> Default() const {
+    if (auto a = aliases.find("champion"); a != aliases.end()) {
+      if (auto r = ready.find(a->second); r != ready.end()) return r->second;
+    }
     return ready.empty() ? nullptr : ready.rbegin()->second;
   }
 };

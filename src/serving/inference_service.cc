@@ -35,9 +35,14 @@ Result<std::shared_ptr<const Servable>> InferenceService::Resolve(
     }
     return servable;
   }
+  // A version number, or an alias of the registry (".../versions/champion/infer").
   auto number = ModelRepository::ParseVersion(*version);
   if (!number) {
-    return Status::NotFound("model '" + model + "' has no version '" + *version + "'");
+    auto alias = m.aliases.find(*version);
+    if (alias == m.aliases.end()) {
+      return Status::NotFound("model '" + model + "' has no version or alias '" + *version + "'");
+    }
+    number = alias->second;
   }
   if (auto r = m.ready.find(*number); r != m.ready.end()) return r->second;
   for (const VersionStatus& s : m.versions) {
