@@ -1,8 +1,10 @@
 // The `vigil` command: `vigil serve` runs the server; `vigil train` trains a
 // model into a repository, `vigil optimize` prunes one, `vigil profile`
 // builds a version's reference profile, `vigil monitor` reports drift and
-// quality from the store, `vigil log` prints the logged requests. `vigil --help` and `vigil SUBCOMMAND
-// --help` describe every option.
+// quality from the store, `vigil log` prints the logged requests; the
+// registry's commands (register, versions, alias, rollback, history) are in
+// registry_commands.cc. `vigil --help` and `vigil SUBCOMMAND --help` describe
+// every option.
 #include <spdlog/spdlog.h>
 
 #include <pthread.h>
@@ -10,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <span>
@@ -19,11 +22,13 @@
 #include <iostream>
 
 #include "backends/backend.h"
+#include "cli/registry_commands.h"
 #include "http/api_router.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
 #include "lifecycle/model_optimizer.h"
 #include "lifecycle/reference_data.h"
+#include "lifecycle/registry.h"
 #include "lifecycle/xgboost_trainer.h"
 #include "manager/model_manager.h"
 #include "monitor/alert_engine.h"
@@ -64,12 +69,28 @@ int Serve(const ServeFlags& flags) {
   ServingMetrics metrics(registry);
   BackendRegistry backends = BackendRegistry::WithBuiltins();
 
+  // Declared in dependency order, so that they are destroyed the other way:
+  // the manager asks the registry, which uses the store; the log's writer
+  // uses the monitor, which tells the alert engine of closed windows; the
+  // engine and the notifier use the store.
+  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<Registry> model_registry;
+  if (flags.store != "none") {
+    auto opened = SqliteStore::Open(flags.store);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "vigil serve: %s\n", opened.status().message().c_str());
+      return 2;
+    }
+    store = std::move(*opened);
+    model_registry = std::make_unique<Registry>(*store, flags.repository, backends);
+  }
   ModelManager::Options manager_options;
   manager_options.repository = flags.repository;
   manager_options.poll_interval_ms = flags.poll_interval_ms;
   manager_options.mode = flags.model_control == "explicit" ? ModelControlMode::kExplicit
                          : flags.model_control == "none"   ? ModelControlMode::kNone
                                                            : ModelControlMode::kPoll;
+  manager_options.catalog = model_registry.get();
   ModelManager manager(manager_options, backends, metrics);
   registry.AddCollector([&manager](std::string& out) {
     WriteFamilyHeader(out, "vigil_model_version_info",
@@ -95,21 +116,11 @@ int Serve(const ServeFlags& flags) {
       }
     }
   }
-  // Declared in dependency order, so that they are destroyed the other way:
-  // the log's writer uses the monitor, which tells the alert engine of closed
-  // windows; the engine and the notifier use the store.
-  std::unique_ptr<SqliteStore> store;
   std::unique_ptr<AlertEngine> alerts;
   std::unique_ptr<AlertNotifier> notifier;
   std::unique_ptr<DriftMonitor> monitor;
   std::unique_ptr<PredictionLog> log;
-  if (flags.store != "none") {
-    auto opened = SqliteStore::Open(flags.store);
-    if (!opened.ok()) {
-      std::fprintf(stderr, "vigil serve: %s\n", opened.status().message().c_str());
-      return 2;
-    }
-    store = std::move(*opened);
+  if (store) {
     AlertEngineOptions alert_options;
     alert_options.webhooks = flags.alert_webhooks;
     alert_options.alertmanagers = flags.alertmanagers;
@@ -143,7 +154,8 @@ int Serve(const ServeFlags& flags) {
     }
   }
   InferenceService inference(manager);
-  ApiRouter router(manager, inference, metrics, log.get(), store.get(), monitor.get(), alerts.get());
+  ApiRouter router(manager, inference, metrics, log.get(), store.get(), monitor.get(), alerts.get(),
+                   model_registry.get());
   HttpServer server(
       flags.http, [&router](HttpRequest& r) { return router.Handle(r); },
       [&router] { router.SetShuttingDown(); });
@@ -195,7 +207,9 @@ int Serve(const ServeFlags& flags) {
   return 0;
 }
 
-int Train(const TrainOptions& options) {
+int Train(const TrainOptions& options, const std::string& store, const std::string& author,
+          const std::vector<std::string>& aliases) {
+  if (!store.empty()) return RegistryCommands::TrainAndRegister(options, store, author, aliases);
   auto report = TrainXGBoostClassifier(options, [](const std::string& line) {
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
@@ -406,6 +420,11 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--test-fraction", train.test_fraction, "Share of rows held out for the final AUC")->capture_default_str();
   train_cmd->add_option("--seed", train.seed, "Seed for the split and for XGBoost's sampling")->capture_default_str();
   train_cmd->add_option("--nthread", train.nthread, "XGBoost training threads")->capture_default_str();
+  std::string train_store, train_by = std::getenv("USER") ? std::getenv("USER") : "cli";
+  std::vector<std::string> train_aliases;
+  train_cmd->add_option("--store", train_store, "Register the version in this store's registry (the server's --store)");
+  train_cmd->add_option("--by", train_by, "Author recorded in the registry (default: $USER)");
+  train_cmd->add_option("--alias", train_aliases, "With --store: point this alias at the new version (repeatable)");
 
   OptimizeOptions optimize;
   std::string optimize_repository, optimize_holdout;
@@ -457,7 +476,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.001, 24.0 * 365 * 100))->capture_default_str();
   log_cmd->add_option("--limit", log_flags.limit, "Requests printed at most")->check(CLI::PositiveNumber)->capture_default_str();
 
+  RegistryCommands registry_commands(app);
+
   CLI11_PARSE(app, argc, argv);
+  if (int status = registry_commands.Run(); status >= 0) return status;
   if (*monitor_cmd) return Monitor(monitor);
   if (*log_cmd) return Log(log_flags);
   if (*profile_cmd) {
@@ -475,7 +497,11 @@ int main(int argc, char** argv) {
   if (*train_cmd) {
     train.repository = train_repository;
     train.data = train_data;
-    return Train(train);
+    if (!train_aliases.empty() && train_store.empty()) {
+      std::fprintf(stderr, "vigil train: --alias needs --store (aliases live in the registry)\n");
+      return 2;
+    }
+    return Train(train, train_store, train_by, train_aliases);
   }
   return 0;
 }

@@ -56,7 +56,7 @@ std::string LowerCodeName(StatusCode code) {
 }  // namespace
 
 ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-                     PredictionLog* log, Store* store, DriftMonitor* monitor, AlertEngine* alerts)
+                     PredictionLog* log, Store* store, DriftMonitor* monitor, AlertEngine* alerts, Registry* registry)
     : manager_(manager),
       inference_(inference),
       metrics_(metrics),
@@ -68,6 +68,7 @@ ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, S
           "Feedback items by outcome: recorded, duplicate, conflict (another label stands), unknown_id",
           {"model", "outcome"})) {
   if (alerts && store) alert_api_.emplace(*alerts, *store);
+  if (registry && store) registry_api_.emplace(*registry, *store, manager);
 }
 
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
@@ -90,6 +91,13 @@ HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string_view& route) 
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.registry().Render();
     return r;
+  }
+  if (p.size() >= 2 && p[0] == "api" && (p[1] == "models" || p[1] == "events")) {
+    if (!registry_api_) {
+      route = "/api/models";
+      return ErrorResponse(503, "the registry needs the store, and this server runs without one (--store none)");
+    }
+    return registry_api_->Handle(request, p, route);
   }
   if (!p.empty() && p[0] == "api") {
     if (!alert_api_) {

@@ -14,6 +14,10 @@
 // Alerting (alert_api.h):
 //   GET  /api/alerts, GET /api/alerts/{id}, POST /api/alerts/{id}/ack
 //   GET|POST /api/silences, DELETE /api/silences/{id}
+// Registry (registry_api.h):
+//   GET|POST /api/models/{m}/versions, GET /api/models/{m}/versions/{v}
+//   GET /api/models/{m}/aliases, PUT|DELETE /api/models/{m}/aliases/{alias}
+//   POST /api/models/{m}/rollback, GET /api/models/{m}/history, GET /api/events
 // Prometheus:
 //   GET  /metrics
 //
@@ -32,6 +36,7 @@
 
 #include "http/alert_api.h"
 #include "http/http_message.h"
+#include "http/registry_api.h"
 #include "manager/model_manager.h"
 #include "monitor/prediction_log.h"
 #include "monitor/serving_metrics.h"
@@ -46,10 +51,11 @@ class ApiRouter {
   // `store` (may be null) takes feedback.
   // `monitor` (may be null) answers /monitor and counts requests refused
   // for their inputs (data quality); `alerts` (may be null, needs
-  // `store`) the alerting endpoints.
+  // `store`) the alerting endpoints; `registry` (may be null, needs
+  // `store`) the registry's.
   ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
             PredictionLog* log = nullptr, Store* store = nullptr, DriftMonitor* monitor = nullptr,
-            AlertEngine* alerts = nullptr);
+            AlertEngine* alerts = nullptr, Registry* registry = nullptr);
 
   // Answers one request. `request.body` may be modified (the JSON parser pads it).
   HttpResponse Handle(HttpRequest& request);
@@ -80,6 +86,7 @@ class ApiRouter {
   Store* store_;
   DriftMonitor* monitor_;
   std::optional<AlertApi> alert_api_;
+  std::optional<RegistryApi> registry_api_;
   Family<Counter>& feedback_items_;
   std::atomic<bool> shutting_down_{false};
 };

@@ -118,7 +118,12 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
                                    "' (backend " + config->backend + "): " + backend.status().message());
   }
   std::filesystem::path reference = options.reference_data.empty() ? options.training_data : options.reference_data;
-  if (!reference.empty() && config->is_tabular()) {
+  if (!options.profile_file.empty()) {
+    std::error_code ec;
+    std::filesystem::copy_file(options.profile_file, staging.path / kProfileFileName, ec);
+    if (ec) return Status::NotFound("copying the profile " + options.profile_file.string() + ": " + ec.message());
+    VIGIL_RETURN_IF_ERROR(SyncPath(staging.path / kProfileFileName));
+  } else if (!reference.empty() && config->is_tabular()) {
     auto profile = ProfileVersionDirectory(*config, staging.path, reference, options.profile_bins);
     if (!profile.ok()) return profile.status().WithContext("building the reference profile");
     VIGIL_RETURN_IF_ERROR(SyncPath(profile->path));

@@ -59,7 +59,9 @@ struct RegisterOptions {
   std::string metrics = "{}";
   // Training data: its SHA-256 and row count are recorded.
   std::filesystem::path training_data;
-  // Data for the reference profile (profile.json); empty: `training_data`.
+  // The reference profile (profile.json): a ready one to copy, or data to
+  // build it from (empty: `training_data`).
+  std::filesystem::path profile_file;
   std::filesystem::path reference_data;
   int profile_bins = 10;
 };

@@ -161,7 +161,9 @@ Status ModelManager::ApplyAliases() {
   for (const std::string& name : RefreshAliases()) {
     auto it = models_.find(name);
     if (it == models_.end() || unloaded_.count(name)) continue;
-    Status s = ReconcileModel(it->second.dir);
+    // Rescanned: the alias may point at a version registered since the last scan.
+    auto dir = repository_.ScanModel(name);
+    Status s = ReconcileModel(dir.ok() ? *dir : it->second.dir);
     if (first.ok()) first = s;
   }
   return first;

@@ -110,7 +110,7 @@ class ModelManager {
     std::map<int64_t, Failure> failures;
     std::map<std::string, int64_t> aliases;    // From the registry.
     std::map<std::string, int64_t> published;  // The aliases in the table.
-    ModelDirectory dir;  // The last scan, to reconcile an alias change without one.
+    ModelDirectory dir;  // The last scan, if an alias change cannot rescan.
   };
 
   // Brings one model in line with its directory. Returns the first load

@@ -36,6 +36,8 @@ HttpResult HttpClient::Post(const std::string& path, const std::string& body) {
 }
 HttpResult HttpClient::Delete(const std::string& path) { return Send("DELETE", path, ""); }
 
+HttpResult HttpClient::Put(const std::string& path, const std::string& body) { return Send("PUT", path, body); }
+
 HttpResult HttpClient::Send(const std::string& method, const std::string& path,
                             const std::string& body) {
   HttpResult result;

@@ -22,6 +22,7 @@ class HttpClient {
   HttpResult Get(const std::string& path);
   HttpResult Post(const std::string& path, const std::string& body);
   HttpResult Delete(const std::string& path);
+  HttpResult Put(const std::string& path, const std::string& body);
   // Sends raw bytes on a fresh connection and returns what came back until
   // the server closed it (or 10 s passed).
   std::string Raw(const std::string& bytes);

@@ -1,0 +1,63 @@
+// RegistryApi: the registry's admin endpoints (lifecycle/registry.h).
+//
+//   GET    /api/models/{m}/versions             versions (without profiles) and aliases
+//   POST   /api/models/{m}/versions             the artifact as the body (any content type);
+//          ?by=&description=&origin=registered|external&parent=N&artifact_name=&alias=A (repeatable)
+//                                               201 with the record; 400 if it does not load
+//   GET    /api/models/{m}/versions/{v}         one version, with its reference profile
+//   GET    /api/models/{m}/aliases              {"champion": 2, ...}
+//   PUT    /api/models/{m}/aliases/{alias}      {"version": N, "by": "...", "reason": "..."}
+//   DELETE /api/models/{m}/aliases/{alias}      ?by=&reason=
+//   POST   /api/models/{m}/rollback             {"by": "...", "reason": "..."}
+//   GET    /api/models/{m}/history              ?alias=&limit=  alias moves, newest first
+//   GET    /api/events                          ?model=&kind=&limit=  the lifecycle's events, newest first
+//
+// Writes are committed before the answer, and an alias move is applied to
+// this server's serving table before it answers (other replicas follow
+// within a second). Errors are {"error": "..."}.
+//
+// Thread-safety: thread-safe; the registry, store and manager must outlive it.
+#ifndef VIGIL_HTTP_REGISTRY_API_H_
+#define VIGIL_HTTP_REGISTRY_API_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/http_message.h"
+#include "lifecycle/registry.h"
+#include "manager/model_manager.h"
+#include "store/store.h"
+
+namespace vigil {
+
+class RegistryApi {
+ public:
+  RegistryApi(Registry& registry, Store& store, ModelManager& manager)
+      : registry_(registry), store_(store), manager_(manager) {}
+
+  // `parts`: the path split at '/', starting with "api"; only "models" and
+  // "events" paths come here. `route` receives the route template.
+  HttpResponse Handle(const HttpRequest& request, const std::vector<std::string>& parts, std::string_view& route);
+
+ private:
+  HttpResponse ListVersions(const std::string& model);
+  HttpResponse Register(const std::string& model, const HttpRequest& request);
+  HttpResponse GetVersion(const std::string& model, const std::string& version);
+  HttpResponse ListAliases(const std::string& model);
+  HttpResponse SetAlias(const std::string& model, const std::string& alias, const std::string& body);
+  HttpResponse RemoveAlias(const std::string& model, const std::string& alias, const std::string& query);
+  HttpResponse Rollback(const std::string& model, const std::string& body);
+  HttpResponse History(const std::string& model, const std::string& query);
+  HttpResponse Events(const std::string& query);
+  // The answer to an alias move, once the manager has applied it.
+  HttpResponse Moved(const AliasChange& change);
+
+  Registry& registry_;
+  Store& store_;
+  ModelManager& manager_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_HTTP_REGISTRY_API_H_
