@@ -29,7 +29,8 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
 $(EXAMPLE_MODEL):
-	$(BUILD)/vigil train --data examples/credit/credit_data.csv --repository $(EXAMPLE_REPO) --model credit --version 1
+	$(BUILD)/vigil train --data examples/credit/credit_data.csv --repository $(EXAMPLE_REPO) --model credit \
+	  --store examples/credit/vigil.db --alias champion
 
 demo: build $(EXAMPLE_MODEL)
 	@examples/credit/try.sh print $(HOST) $(PORT)

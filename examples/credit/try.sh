@@ -26,6 +26,8 @@ commands=(
   "curl -s -X POST $base/v2/models/credit/feedback -d '{\"id\": \"application-0001\", \"label\": \"good\"}'"
   "curl -s $base/metrics | grep -E 'vigil_inference_requests_total|vigil_prediction_log_written_total'"
   "build/vigil log --store examples/credit/vigil.db --model credit --hours 1 --limit 5"
+  "build/vigil versions credit --store examples/credit/vigil.db"
+  "curl -s $base/api/models/credit/history"
 )
 if [[ $mode == run ]]; then
   for c in "${commands[@]}"; do echo "\$ $c"; eval "$c"; echo; done
