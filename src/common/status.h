@@ -29,6 +29,7 @@ enum class StatusCode {
   kResourceExhausted,   // A bound (body size, queue length) was exceeded.
   kPermissionDenied,    // The operation is disabled by configuration.
   kInternal,            // A bug or a failure of a dependency; never the caller's fault.
+  kCancelled,           // Stopped on request (a cancelled job).
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -53,6 +54,7 @@ class [[nodiscard]] Status {
     return {StatusCode::kPermissionDenied, std::move(m)};
   }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataset/tabular_dataset.h"
+#include "lifecycle/feature_matrix.h"
 #include "monitor/classification_metrics.h"
 #include "monitor/reference_profile.h"
 #include "repository/model_config.h"
@@ -104,48 +105,87 @@ Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
   const int target = ds.ColumnIndex(options.target);
   if (target < 0) return Status::InvalidArgument("--target: no column '" + options.target + "' in " + options.data.string());
   const Column& label_col = ds.columns()[target];
-  if (label_col.numeric || label_col.categories.size() != 2) {
-    return Status::InvalidArgument("--target: column '" + options.target +
-                                   "' must hold exactly two classes");
-  }
-  // Classes: [negative, positive]; by default the rarer class is positive.
-  std::vector<std::string> classes = label_col.categories;
-  size_t count0 = std::count(label_col.strings.begin(), label_col.strings.end(), classes[0]);
-  size_t count1 = std::count(label_col.strings.begin(), label_col.strings.end(), classes[1]);
-  std::string positive = options.positive_class;
-  if (positive.empty()) positive = count1 <= count0 ? classes[1] : classes[0];
-  if (positive != classes[0] && positive != classes[1]) {
-    return Status::InvalidArgument("--positive-class: '" + positive + "' is not a class of '" + options.target + "'");
-  }
-  if (classes[0] == positive) std::swap(classes[0], classes[1]);
-
-  // Model configuration: every other column is a feature.
   ModelConfig config;
-  config.name = options.model_name;
-  config.backend = "xgboost";
-  config.artifact = "model.json";
-  config.classes = classes;
-  std::vector<int> feature_columns;
-  std::vector<const char*> names, types;
-  for (size_t c = 0; c < ds.columns().size(); ++c) {
-    if (static_cast<int>(c) == target) continue;
-    const Column& col = ds.columns()[c];
-    FeatureSpec f;
-    f.name = col.name;
-    f.kind = col.numeric ? FeatureKind::kNumeric : FeatureKind::kCategorical;
-    f.categories = col.categories;
-    config.features.push_back(f);
-    feature_columns.push_back(static_cast<int>(c));
+  std::vector<float> all_features;  // Row-major, rows x features, as the model sees them.
+  std::vector<float> all_labels;    // 1 for the positive class.
+  std::string positive;
+  if (options.base) {
+    // A new version of an existing model: its features, codes and classes.
+    config = *options.base;
+    config.name = options.model_name;
+    if (config.classes.size() != 2) {
+      return Status::FailedPrecondition("model '" + options.model_name +
+                                        "' is not a binary classifier (model.yaml's classes), which is what "
+                                        "vigil trains");
+    }
+    positive = config.classes[1];
+    auto rows = FeatureMatrix(ds, config, "--data");
+    if (!rows.ok()) return rows.status();
+    all_features = std::move(*rows);
+    for (size_t r = 0; r < ds.rows(); ++r) {
+      int cls = -1;
+      if (label_col.numeric) {
+        const double v = label_col.numbers[r];
+        if (v == 0 || v == 1) cls = static_cast<int>(v);
+      } else {
+        cls = label_col.strings[r] == config.classes[0] ? 0 : label_col.strings[r] == config.classes[1] ? 1 : -1;
+      }
+      if (cls < 0) {
+        return Status::InvalidArgument("--target: row " + std::to_string(r + 1) + " of " + options.data.string() +
+                                       " has label '" +
+                                       (label_col.numeric ? Fixed(label_col.numbers[r], 6) : label_col.strings[r]) +
+                                       "', not a class of model '" + options.model_name + "' (" +
+                                       config.classes[0] + ", " + config.classes[1] + ", or 0 and 1)");
+      }
+      all_labels.push_back(static_cast<float>(cls));
+    }
+  } else {
+    if (label_col.numeric || label_col.categories.size() != 2) {
+      return Status::InvalidArgument("--target: column '" + options.target + "' must hold exactly two classes");
+    }
+    // Classes: [negative, positive]; by default the rarer class is positive.
+    std::vector<std::string> classes = label_col.categories;
+    size_t count0 = std::count(label_col.strings.begin(), label_col.strings.end(), classes[0]);
+    size_t count1 = std::count(label_col.strings.begin(), label_col.strings.end(), classes[1]);
+    positive = options.positive_class;
+    if (positive.empty()) positive = count1 <= count0 ? classes[1] : classes[0];
+    if (positive != classes[0] && positive != classes[1]) {
+      return Status::InvalidArgument("--positive-class: '" + positive + "' is not a class of '" + options.target + "'");
+    }
+    if (classes[0] == positive) std::swap(classes[0], classes[1]);
+
+    // Model configuration: every other column is a feature.
+    config.name = options.model_name;
+    config.backend = "xgboost";
+    config.artifact = "model.json";
+    config.classes = classes;
+    for (size_t c = 0; c < ds.columns().size(); ++c) {
+      if (static_cast<int>(c) == target) continue;
+      const Column& col = ds.columns()[c];
+      FeatureSpec f;
+      f.name = col.name;
+      f.kind = col.numeric ? FeatureKind::kNumeric : FeatureKind::kCategorical;
+      f.categories = col.categories;
+      for (size_t k = 0; k < f.categories.size(); ++k) f.category_codes[f.categories[k]] = static_cast<int>(k);
+      config.features.push_back(f);
+    }
+    const int64_t f = static_cast<int64_t>(config.features.size());
+    config.inputs.push_back({"input", DataType::kFp32, {-1, f}});
+    config.outputs = {{"probability", OutputKind::kProbability, {"probability", DataType::kFp32, {-1}}},
+                      {"label", OutputKind::kLabel, {"label", DataType::kBytes, {-1}}},
+                      {"margin", OutputKind::kMargin, {"margin", DataType::kFp32, {-1}}}};
+    auto rows = FeatureMatrix(ds, config, "--data");
+    if (!rows.ok()) return rows.status();
+    all_features = std::move(*rows);
+    for (size_t r = 0; r < ds.rows(); ++r) all_labels.push_back(label_col.strings[r] == positive ? 1.0f : 0.0f);
   }
+  if (config.artifact.empty()) config.artifact = "model.json";
+  std::vector<const char*> names, types;
   for (size_t j = 0; j < config.features.size(); ++j) {
     names.push_back(config.features[j].name.c_str());
     types.push_back(config.features[j].kind == FeatureKind::kNumeric ? "q" : "c");
   }
   const int64_t nf = static_cast<int64_t>(config.features.size());
-  config.inputs.push_back({"input", DataType::kFp32, {-1, nf}});
-  config.outputs = {{"probability", OutputKind::kProbability, {"probability", DataType::kFp32, {-1}}},
-                    {"label", OutputKind::kLabel, {"label", DataType::kBytes, {-1}}},
-                    {"margin", OutputKind::kMargin, {"margin", DataType::kFp32, {-1}}}};
 
   // Seeded split.
   std::vector<size_t> order(ds.rows());
@@ -160,16 +200,13 @@ Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
   for (size_t k = 0; k < order.size(); ++k) {
     const size_t r = order[k];
     Split& s = k < n_test ? test : (k < n_test + n_valid ? valid : train);
-    for (int c : feature_columns) {
-      const Column& col = ds.columns()[c];
-      if (col.numeric) {
-        s.features.push_back(static_cast<float>(col.numbers[r]));
-      } else {
-        int code = col.CodeAt(r);
-        s.features.push_back(code < 0 ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(code));
-      }
-    }
-    s.labels.push_back(label_col.strings[r] == positive ? 1.0f : 0.0f);
+    s.features.insert(s.features.end(), all_features.begin() + static_cast<int64_t>(r) * nf,
+                      all_features.begin() + static_cast<int64_t>(r + 1) * nf);
+    s.labels.push_back(all_labels[r]);
+  }
+  if (train.rows() == 0 || valid.rows() == 0 || test.rows() == 0) {
+    return Status::InvalidArgument("--data: " + std::to_string(ds.rows()) + " rows are too few to split into train, "
+                                   "validation and test");
   }
   progress("data: " + std::to_string(ds.rows()) + " rows, " + std::to_string(nf) +
            " features; train " + std::to_string(train.rows()) + ", validation " +
@@ -215,6 +252,9 @@ Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
       best = iter;
     }
     const bool stop = iter - best >= options.early_stopping_rounds;
+    if (options.on_iteration && !options.on_iteration(iter, options.rounds, auc, best_auc)) {
+      return Status::Cancelled("training cancelled at round " + std::to_string(iter));
+    }
     if (iter % options.report_every == 0 || stop || iter + 1 == options.rounds) {
       progress("iteration " + std::to_string(iter) + "  train-auc " +
                Fixed(ParseMetric(eval, "train-auc")) + "  validation-auc " + Fixed(auc) +

@@ -9,6 +9,11 @@
 // missing values stay missing. With the same data, options and XGBoost build,
 // the artifact is identical byte for byte.
 //
+// A new version of an existing model is trained against that model's
+// configuration (`base`): its features, category codes and classes, so that
+// the artifact means the same codes as the model.yaml that will serve it.
+// `on_iteration` sees each boosting round and can cancel the training.
+//
 // Thread-safety: one call at a time per options; the function itself keeps
 // no state.
 #ifndef VIGIL_LIFECYCLE_XGBOOST_TRAINER_H_
@@ -20,6 +25,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "repository/model_config.h"
 
 namespace vigil {
 
@@ -41,6 +47,12 @@ struct TrainOptions {
   uint64_t seed = 42;
   int nthread = 1;
   int report_every = 10;               // Progress line every N rounds.
+  // The model's configuration, for a new version of an existing model
+  // (null: derived from the data, categories sorted).
+  const ModelConfig* base = nullptr;
+  // Called after every round with (round, rounds, validation AUC, best AUC);
+  // returning false cancels the training (CANCELLED).
+  std::function<bool(int, int, double, double)> on_iteration;
 };
 
 struct TrainReport {
