@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <optional>
 
 #include "backends/backend.h"
 #include "common/rfc3339.h"
@@ -320,13 +319,8 @@ int RegistryCommands::TrainAndRegister(TrainOptions options, const std::string& 
   } staging{pattern};
   const fs::path config = repository / options.model_name / "model.yaml";
   std::error_code ec;
-  std::optional<ModelConfig> base;
   if (fs::exists(config)) {
-    // A new version of an existing model: trained on its codes and classes.
-    auto loaded = LoadModelConfig(config, options.model_name);
-    if (!loaded.ok()) return Fail("train", loaded.status());
-    base = std::move(*loaded);
-    options.base = &*base;
+    // A new version of an existing model: the trainer uses its model.yaml.
     fs::create_directories(staging.path / options.model_name);
     fs::copy_file(config, staging.path / options.model_name / "model.yaml", ec);
     if (ec) return Fail("train", Status::Internal("copying " + config.string() + ": " + ec.message()));

@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -105,13 +106,21 @@ Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
   const int target = ds.ColumnIndex(options.target);
   if (target < 0) return Status::InvalidArgument("--target: no column '" + options.target + "' in " + options.data.string());
   const Column& label_col = ds.columns()[target];
+  std::optional<ModelConfig> existing;
+  const ModelConfig* base = options.base;
+  if (!base && fs::exists(options.repository / options.model_name / "model.yaml")) {
+    auto loaded = LoadModelConfig(options.repository / options.model_name / "model.yaml", options.model_name);
+    if (!loaded.ok()) return loaded.status();
+    existing = std::move(*loaded);
+    base = &*existing;
+  }
   ModelConfig config;
   std::vector<float> all_features;  // Row-major, rows x features, as the model sees them.
   std::vector<float> all_labels;    // 1 for the positive class.
   std::string positive;
-  if (options.base) {
+  if (base) {
     // A new version of an existing model: its features, codes and classes.
-    config = *options.base;
+    config = *base;
     config.name = options.model_name;
     if (config.classes.size() != 2) {
       return Status::FailedPrecondition("model '" + options.model_name +

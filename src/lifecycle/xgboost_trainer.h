@@ -10,8 +10,9 @@
 // the artifact is identical byte for byte.
 //
 // A new version of an existing model is trained against that model's
-// configuration (`base`): its features, category codes and classes, so that
-// the artifact means the same codes as the model.yaml that will serve it.
+// configuration (`base`, else REPO/<model>/model.yaml when it exists): its
+// features, category codes and classes, so that the artifact means the same
+// codes as the model.yaml that will serve it.
 // `on_iteration` sees each boosting round and can cancel the training.
 //
 // Thread-safety: one call at a time per options; the function itself keeps
@@ -47,8 +48,9 @@ struct TrainOptions {
   uint64_t seed = 42;
   int nthread = 1;
   int report_every = 10;               // Progress line every N rounds.
-  // The model's configuration, for a new version of an existing model
-  // (null: derived from the data, categories sorted).
+  // The model's configuration, for a new version of an existing model (null:
+  // its model.yaml in the repository if there is one, else derived from the
+  // data, categories sorted).
   const ModelConfig* base = nullptr;
   // Called after every round with (round, rounds, validation AUC, best AUC);
   // returning false cancels the training (CANCELLED).
