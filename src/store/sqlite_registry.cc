@@ -1,5 +1,5 @@
 // SqliteStore's registry tables (schema version 5, see sqlite_store.cc):
-// model_versions, aliases and model_events. Every call runs on the durable
+// model_versions, aliases, model_events, and jobs. Every call runs on the durable
 // (synchronous=FULL) connection: a registration or an alias move that a
 // client is told succeeded is on disk.
 #include <sqlite3.h>
@@ -216,6 +216,77 @@ Result<std::vector<ModelEvent>> SqliteStore::ModelEvents(const ModelEventQuery& 
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadEvent(q));
   if (rc != SQLITE_DONE) return Error(db_, "reading events");
+  return out;
+}
+
+namespace {
+
+constexpr char kJobColumns[] =
+    "id, model, kind, state, spec, progress, result, error, actor, created_ms, started_ms, finished_ms";
+
+JobRecord ReadJob(const Statement& q) {
+  JobRecord j;
+  j.id = q.Int(0);
+  j.model = q.Text(1);
+  j.kind = q.Text(2);
+  j.state = q.Text(3);
+  j.spec = q.Text(4);
+  j.progress = q.Text(5);
+  j.result = q.Text(6);
+  j.error = q.Text(7);
+  j.actor = q.Text(8);
+  j.created_ms = q.Int(9);
+  j.started_ms = q.Int(10);
+  j.finished_ms = q.Int(11);
+  return j;
+}
+
+}  // namespace
+
+Result<int64_t> SqliteStore::AddJob(const JobRecord& j) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "INSERT INTO jobs (model, kind, state, spec, progress, result, error, actor, created_ms, "
+                   "started_ms, finished_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!q.ok()) return Error(db_, "preparing the job insert");
+  q.Bind(1, j.model).Bind(2, j.kind).Bind(3, j.state).Bind(4, j.spec).Bind(5, j.progress).Bind(6, j.result);
+  q.Bind(7, j.error).Bind(8, j.actor).Bind(9, j.created_ms).Bind(10, j.started_ms).Bind(11, j.finished_ms);
+  if (q.Step() != SQLITE_DONE) return Error(db_, "recording a job");
+  return sqlite3_last_insert_rowid(db_);
+}
+
+Status SqliteStore::UpdateJob(const JobRecord& j) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, "UPDATE jobs SET state = ?, progress = ?, result = ?, error = ?, started_ms = ?, finished_ms = ? "
+                   "WHERE id = ?");
+  if (!q.ok()) return Error(db_, "preparing the job update");
+  q.Bind(1, j.state).Bind(2, j.progress).Bind(3, j.result).Bind(4, j.error).Bind(5, j.started_ms);
+  q.Bind(6, j.finished_ms).Bind(7, j.id);
+  if (q.Step() != SQLITE_DONE) return Error(db_, "updating a job");
+  if (sqlite3_changes(db_) == 0) return Status::NotFound("no job " + std::to_string(j.id));
+  return Status::Ok();
+}
+
+Result<std::optional<JobRecord>> SqliteStore::GetJob(int64_t id) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?");
+  if (!q.ok()) return Error(db_, "preparing the job query");
+  q.Bind(1, id);
+  const int rc = q.Step();
+  if (rc == SQLITE_ROW) return std::optional<JobRecord>(ReadJob(q));
+  if (rc != SQLITE_DONE) return Error(db_, "reading a job");
+  return std::optional<JobRecord>();
+}
+
+Result<std::vector<JobRecord>> SqliteStore::Jobs(const std::string& model, int64_t limit) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, std::string("SELECT ") + kJobColumns +
+                       " FROM jobs WHERE ?1 = '' OR model = ?1 ORDER BY id DESC LIMIT ?2");
+  if (!q.ok()) return Error(db_, "preparing the jobs query");
+  q.Bind(1, model).Bind(2, limit);
+  std::vector<JobRecord> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadJob(q));
+  if (rc != SQLITE_DONE) return Error(db_, "reading jobs");
   return out;
 }
 

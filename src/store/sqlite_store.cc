@@ -149,7 +149,7 @@ ALTER TABLE log_segments ADD COLUMN checksum INTEGER;
 CREATE INDEX log_segments_by_file ON log_segments (file) WHERE file IS NOT NULL;
 )sql";
 
-// Schema version 5: the model registry. A version row is never updated
+// Schema version 5: the model registry, and background jobs (training). A version row is never updated
 // (versions are immutable); aliases point at registered versions; every
 // registration and alias move is a model_events row, written in the same
 // transaction, so the history of what served when is complete.
@@ -191,6 +191,21 @@ CREATE TABLE model_events (
   detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX model_events_by_model ON model_events (model, kind, id);
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  model TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  progress TEXT NOT NULL DEFAULT '{}',
+  result TEXT NOT NULL DEFAULT '{}',
+  error TEXT NOT NULL DEFAULT '',
+  actor TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  started_ms INTEGER NOT NULL DEFAULT 0,
+  finished_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_by_model ON jobs (model, id);
 )sql";
 
 // From schema 1 or 2 to 3: version 1's log (a row per request, inputs and

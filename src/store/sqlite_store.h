@@ -77,6 +77,10 @@ class SqliteStore : public Store {
   Result<int64_t> AddModelEvent(const ModelEvent& event) override;
   Result<std::vector<ModelEvent>> ModelEvents(const ModelEventQuery& query) override;
   Result<int64_t> LastModelEventId() override;
+  Result<int64_t> AddJob(const JobRecord& job) override;
+  Status UpdateJob(const JobRecord& job) override;
+  Result<std::optional<JobRecord>> GetJob(int64_t id) override;
+  Result<std::vector<JobRecord>> Jobs(const std::string& model, int64_t limit) override;
 
   // The schema version this build writes.
   static constexpr int kSchemaVersion = 5;

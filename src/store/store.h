@@ -183,6 +183,22 @@ struct ModelEvent {
   std::string detail = "{}";
 };
 
+// A background job (lifecycle/job_runner.h): its specification, state and
+// outcome. Progress while it runs lives in the runner; the record is written
+// when the state changes.
+struct JobRecord {
+  int64_t id = 0;
+  std::string model;
+  std::string kind = "train";
+  std::string state;          // "queued", "running", "succeeded", "failed", "cancelled".
+  std::string spec = "{}";    // JSON: what was asked.
+  std::string progress = "{}";  // JSON: the last progress reported.
+  std::string result = "{}";  // JSON: what it produced (the version, its metrics).
+  std::string error;
+  std::string actor;
+  int64_t created_ms = 0, started_ms = 0, finished_ms = 0;
+};
+
 struct ModelEventQuery {
   std::string model;  // Empty: every model.
   std::string kind;   // Empty: every kind.
@@ -286,6 +302,14 @@ class Store {
   // The newest event's id (0: none): a cheap way to notice that another
   // process changed the registry.
   virtual Result<int64_t> LastModelEventId() = 0;
+
+  // Jobs. AddJob assigns the id; UpdateJob writes state, progress, result,
+  // error and times.
+  virtual Result<int64_t> AddJob(const JobRecord& job) = 0;
+  virtual Status UpdateJob(const JobRecord& job) = 0;
+  virtual Result<std::optional<JobRecord>> GetJob(int64_t id) = 0;
+  // Newest first; every model's when `model` is empty.
+  virtual Result<std::vector<JobRecord>> Jobs(const std::string& model, int64_t limit) = 0;
 };
 
 }  // namespace vigil

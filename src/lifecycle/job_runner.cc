@@ -1,0 +1,482 @@
+#include "lifecycle/job_runner.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "common/rfc3339.h"
+#include "lifecycle/production_data.h"
+#include "lifecycle/xgboost_trainer.h"
+#include "repository/model_repository.h"
+
+namespace vigil {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+}  // namespace
+
+Result<TrainingJobSpec> ParseTrainingJobSpec(const std::string& model, const std::string& text, int64_t now_ms) {
+  const json doc = text.empty() ? json::object() : json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Status::InvalidArgument("request body: expected a JSON object such as {\"source\": \"production\", "
+                                   "\"hours\": 168}");
+  }
+  TrainingJobSpec spec;
+  spec.model = model;
+  bool has_hours = false, has_range = false;
+  double hours = 24 * 7;
+  auto string_of = [&](const std::string& key, std::string* out) -> Status {
+    if (!doc[key].is_string()) return Status::InvalidArgument(key + ": expected a string");
+    *out = doc[key].get<std::string>();
+    return Status::Ok();
+  };
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "source") {
+      VIGIL_RETURN_IF_ERROR(string_of(key, &spec.source));
+      if (spec.source != "csv" && spec.source != "production") {
+        return Status::InvalidArgument("source: expected csv or production, got '" + spec.source + "'");
+      }
+    } else if (key == "data") {
+      std::string path;
+      VIGIL_RETURN_IF_ERROR(string_of(key, &path));
+      spec.data = path;
+    } else if (key == "hours") {
+      if (!value.is_number() || value.get<double>() <= 0) return Status::InvalidArgument("hours: expected a positive number");
+      hours = value.get<double>();
+      has_hours = true;
+    } else if (key == "from" || key == "to") {
+      std::string t;
+      VIGIL_RETURN_IF_ERROR(string_of(key, &t));
+      if (!ParseRfc3339(t, key == "from" ? &spec.from_ms : &spec.to_ms)) {
+        return Status::InvalidArgument(key + ": expected an RFC 3339 time such as 2026-11-28T12:00:00Z");
+      }
+      has_range = true;
+    } else if (key == "original_share") {
+      if (!value.is_number() || value.get<double>() < 0 || value.get<double>() >= 1) {
+        return Status::InvalidArgument("original_share: expected a number in [0, 1)");
+      }
+      spec.original_share = value.get<double>();
+    } else if (key == "target") {
+      VIGIL_RETURN_IF_ERROR(string_of(key, &spec.target));
+    } else if (key == "parameters") {
+      if (!value.is_object()) return Status::InvalidArgument("parameters: expected an object");
+      for (const auto& [name, v] : value.items()) {
+        const std::string where = "parameters." + name;
+        if (name == "rounds" || name == "max_depth" || name == "early_stopping_rounds" || name == "seed") {
+          if (!v.is_number_integer() || v.get<int64_t>() < (name == "seed" ? 0 : 1) ||
+              (name != "seed" && v.get<int64_t>() > 100000)) {
+            return Status::InvalidArgument(where + ": expected a positive integer");
+          }
+          auto& field = name == "rounds"      ? spec.rounds
+                        : name == "max_depth" ? spec.max_depth
+                        : name == "seed"      ? spec.seed
+                                              : spec.early_stopping_rounds;
+          field = v.get<int64_t>();
+        } else if (name == "learning_rate" || name == "subsample" || name == "colsample_bytree") {
+          if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() > 1) {
+            return Status::InvalidArgument(where + ": expected a number in (0, 1]");
+          }
+          auto& field = name == "learning_rate" ? spec.learning_rate
+                        : name == "subsample"   ? spec.subsample
+                                                : spec.colsample_bytree;
+          field = v.get<double>();
+        } else {
+          return Status::InvalidArgument(where + ": unknown parameter (expected rounds, max_depth, learning_rate, "
+                                                 "subsample, colsample_bytree, early_stopping_rounds, seed)");
+        }
+      }
+    } else if (key == "alias") {
+      const json list = value.is_array() ? value : json::array({value});
+      for (const json& a : list) {
+        if (!a.is_string()) return Status::InvalidArgument("alias: expected a name or a list of names");
+        VIGIL_RETURN_IF_ERROR(Registry::CheckAliasName(a.get<std::string>()));
+        spec.aliases.push_back(a.get<std::string>());
+      }
+    } else if (key == "by") {
+      VIGIL_RETURN_IF_ERROR(string_of(key, &spec.actor));
+    } else if (key == "reason") {
+      VIGIL_RETURN_IF_ERROR(string_of(key, &spec.reason));
+    } else {
+      return Status::InvalidArgument(key + ": unknown key (expected source, data, hours, from, to, original_share, "
+                                           "target, parameters, alias, by, reason)");
+    }
+  }
+  if (spec.source == "csv" && spec.data.empty()) return Status::InvalidArgument("data: a CSV file is required");
+  if (spec.source == "csv" && (has_hours || has_range || spec.original_share > 0)) {
+    return Status::InvalidArgument("hours, from, to and original_share are for source production");
+  }
+  if (spec.source == "production") {
+    if (has_hours && has_range) return Status::InvalidArgument("give hours or from/to, not both");
+    if (!has_range) {
+      spec.to_ms = now_ms + 1;
+      spec.from_ms = spec.to_ms - static_cast<int64_t>(hours * 3600 * 1000);
+    } else if (spec.to_ms == 0) {
+      spec.to_ms = now_ms + 1;
+    }
+    if (spec.from_ms >= spec.to_ms) return Status::InvalidArgument("from: must be before to");
+    if (spec.original_share > 0 && spec.data.empty()) {
+      return Status::InvalidArgument("original_share: needs data, the original training data");
+    }
+  }
+  if (spec.actor.empty()) spec.actor = "api";
+  return spec;
+}
+
+std::string TrainingJobSpecJson(const TrainingJobSpec& spec) {
+  json parameters = json::object();
+  if (spec.rounds) parameters["rounds"] = *spec.rounds;
+  if (spec.max_depth) parameters["max_depth"] = *spec.max_depth;
+  if (spec.early_stopping_rounds) parameters["early_stopping_rounds"] = *spec.early_stopping_rounds;
+  if (spec.seed) parameters["seed"] = *spec.seed;
+  if (spec.learning_rate) parameters["learning_rate"] = *spec.learning_rate;
+  if (spec.subsample) parameters["subsample"] = *spec.subsample;
+  if (spec.colsample_bytree) parameters["colsample_bytree"] = *spec.colsample_bytree;
+  json out = {{"source", spec.source}, {"target", spec.target}, {"parameters", parameters},
+              {"alias", spec.aliases}, {"by", spec.actor}, {"reason", spec.reason}};
+  if (!spec.data.empty()) out["data"] = spec.data.string();
+  if (spec.source == "production") {
+    out["from"] = FormatRfc3339(spec.from_ms);
+    out["to"] = FormatRfc3339(spec.to_ms);
+    out["original_share"] = spec.original_share;
+  }
+  return out.dump();
+}
+
+JobRunner::JobRunner(Store& store, Registry& registry, Options options)
+    : store_(store), registry_(registry), options_(std::move(options)) {
+  if (!options_.now_ms) options_.now_ms = SystemNowMs;
+  if (options_.work_dir.empty()) options_.work_dir = options_.repository / ".jobs";
+}
+
+JobRunner::~JobRunner() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    for (auto& [id, job] : live_) job->cancel = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+Status JobRunner::Start() {
+  auto jobs = store_.Jobs("", 1000);
+  if (!jobs.ok()) return jobs.status();
+  for (JobRecord& j : *jobs) {
+    if (j.state != "queued" && j.state != "running") continue;
+    j.state = "failed";
+    j.error = "interrupted: the server stopped while the job was " + std::string(j.started_ms ? "running" : "queued");
+    j.finished_ms = options_.now_ms();
+    VIGIL_RETURN_IF_ERROR(store_.UpdateJob(j));
+  }
+  worker_ = std::thread([this] { Work(); });
+  return Status::Ok();
+}
+
+void JobRunner::SetFinishedHook(std::function<void(const JobRecord&)> hook) {
+  std::lock_guard lock(mu_);
+  finished_hook_ = std::move(hook);
+}
+
+Result<JobRecord> JobRunner::SubmitTraining(TrainingJobSpec spec) {
+  auto dir = ModelRepository(options_.repository).ScanModel(spec.model);
+  if (!dir.ok() || dir->config_text.empty()) {
+    return Status::NotFound("model '" + spec.model + "' is not in the repository (a directory with a model.yaml)");
+  }
+  if (spec.source == "csv" && !fs::is_regular_file(spec.data)) {
+    return Status::InvalidArgument("data: " + spec.data.string() + " is not a file on the server");
+  }
+  auto job = std::make_shared<Live>();
+  job->spec = std::move(spec);
+  JobRecord& r = job->record;
+  r.model = job->spec.model;
+  r.kind = "train";
+  r.state = "queued";
+  r.spec = TrainingJobSpecJson(job->spec);
+  r.actor = job->spec.actor;
+  r.created_ms = options_.now_ms();
+  std::lock_guard lock(mu_);
+  for (const auto& [id, other] : live_) {
+    if (other->record.model == r.model) {
+      return Status::FailedPrecondition("model '" + r.model + "' has job " + std::to_string(id) + " " +
+                                        other->record.state + "; cancel it or wait for it");
+    }
+  }
+  auto id = store_.AddJob(r);
+  if (!id.ok()) return id.status();
+  r.id = *id;
+  live_[r.id] = job;
+  queue_.push_back(r.id);
+  cv_.notify_all();
+  spdlog::info("job {}: training model {} from {} queued by {}", r.id, r.model, job->spec.source, r.actor);
+  return r;
+}
+
+Result<JobRecord> JobRunner::Get(int64_t id) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = live_.find(id); it != live_.end()) {
+      JobRecord r = it->second->record;
+      r.progress = it->second->progress;
+      return r;
+    }
+  }
+  auto stored = store_.GetJob(id);
+  if (!stored.ok()) return stored.status();
+  if (!*stored) return Status::NotFound("no job " + std::to_string(id));
+  return std::move(**stored);
+}
+
+Result<std::vector<JobRecord>> JobRunner::List(const std::string& model, int64_t limit) {
+  auto jobs = store_.Jobs(model, limit);
+  if (!jobs.ok()) return jobs.status();
+  std::lock_guard lock(mu_);
+  for (JobRecord& r : *jobs) {
+    if (auto it = live_.find(r.id); it != live_.end()) {
+      r = it->second->record;
+      r.progress = it->second->progress;
+    }
+  }
+  return jobs;
+}
+
+Result<JobRecord> JobRunner::Cancel(int64_t id) {
+  std::shared_ptr<Live> job;
+  {
+    std::unique_lock lock(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) {
+      lock.unlock();
+      auto stored = Get(id);  // Not live: ended or unknown.
+      if (!stored.ok()) return stored.status();
+      return Status::FailedPrecondition("job " + std::to_string(id) + " has ended (" + stored->state + ")");
+    }
+    job = it->second;
+    job->cancel = true;
+    if (job->record.state == "queued") {
+      std::erase(queue_, id);
+      live_.erase(it);
+    } else {
+      return job->record;  // The worker records the cancellation at the next round.
+    }
+  }
+  Finish(*job, "cancelled", "{}", "cancelled before it started");
+  return job->record;
+}
+
+void JobRunner::SetProgress(Live& job, const std::string& progress) {
+  std::lock_guard lock(mu_);
+  job.progress = progress;
+}
+
+void JobRunner::Work() {
+  pthread_setname_np(pthread_self(), "vigil-jobs");
+  // Below the request threads: a training job takes what serving leaves.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+  for (;;) {
+    std::shared_ptr<Live> job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = live_.at(queue_.front());
+      queue_.pop_front();
+      job->record.state = "running";
+      job->record.started_ms = options_.now_ms();
+    }
+    if (Status s = store_.UpdateJob(job->record); !s.ok()) spdlog::warn("job {}: {}", job->record.id, s.ToString());
+    spdlog::info("job {}: training model {} started", job->record.id, job->record.model);
+    auto result = Run(*job);
+    if (result.ok()) {
+      Finish(*job, "succeeded", *result, "");
+    } else if (result.status().code() == StatusCode::kCancelled) {
+      Finish(*job, "cancelled", "{}", result.status().message());
+    } else {
+      Finish(*job, "failed", "{}", result.status().message());
+    }
+    std::lock_guard lock(mu_);
+    live_.erase(job->record.id);
+  }
+}
+
+Result<std::string> JobRunner::Run(Live& job) {
+  const TrainingJobSpec& spec = job.spec;
+  const fs::path work = options_.work_dir / std::to_string(job.record.id);
+  struct Cleanup {
+    fs::path path;
+    ~Cleanup() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } cleanup{work};
+  std::error_code ec;
+  fs::create_directories(work / "repo" / spec.model, ec);
+  if (ec) return Status::Internal("cannot create " + work.string() + ": " + ec.message());
+  const fs::path config_path = options_.repository / spec.model / "model.yaml";
+  auto config = LoadModelConfig(config_path, spec.model);
+  if (!config.ok()) return config.status();
+  fs::copy_file(config_path, work / "repo" / spec.model / "model.yaml", ec);
+  if (ec) return Status::Internal("copying " + config_path.string() + ": " + ec.message());
+
+  // The data.
+  json data_report = {{"source", spec.source}};
+  fs::path data = spec.data;
+  if (spec.source == "production") {
+    SetProgress(job, json{{"stage", "data"}}.dump());
+    ProductionDataOptions p;
+    p.from_ms = spec.from_ms;
+    p.to_ms = spec.to_ms;
+    p.target = spec.target;
+    p.original = spec.data;
+    p.original_share = spec.original_share;
+    p.seed = spec.seed.value_or(42);
+    data = work / "data.csv";
+    auto written = WriteProductionData(store_, *config, p, data);
+    if (!written.ok()) return written.status();
+    data_report["production_rows"] = written->production_rows;
+    data_report["original_rows"] = written->original_rows;
+    data_report["skipped_labels"] = written->skipped_labels;
+  }
+  if (job.cancel) return Status::Cancelled("cancelled before training");
+
+  // Parameters: the job's, else the champion's, else the defaults.
+  int64_t champion = 0;
+  json base = json::object();
+  if (auto aliases = registry_.AliasesOf(spec.model); aliases.ok() && aliases->count("champion")) {
+    champion = aliases->at("champion");
+    if (auto record = registry_.Version(spec.model, champion); record.ok()) {
+      base = json::parse(record->parameters, nullptr, false);
+      if (!base.is_object()) base = json::object();
+    }
+  }
+  TrainOptions t;
+  t.data = data;
+  t.target = spec.target;
+  t.repository = work / "repo";
+  t.model_name = spec.model;
+  auto pick_int = [&](const std::optional<int64_t>& given, const char* key, int64_t fallback) {
+    return given ? *given : base.contains(key) && base[key].is_number_integer() ? base[key].get<int64_t>() : fallback;
+  };
+  auto pick_double = [&](const std::optional<double>& given, const char* key, double fallback) {
+    return given ? *given : base.contains(key) && base[key].is_number() ? base[key].get<double>() : fallback;
+  };
+  t.rounds = static_cast<int>(pick_int(spec.rounds, "rounds", t.rounds));
+  t.max_depth = static_cast<int>(pick_int(spec.max_depth, "max_depth", t.max_depth));
+  t.early_stopping_rounds =
+      static_cast<int>(pick_int(spec.early_stopping_rounds, "early_stopping_rounds", t.early_stopping_rounds));
+  t.seed = static_cast<uint64_t>(pick_int(spec.seed, "seed", static_cast<int64_t>(t.seed)));
+  t.learning_rate = pick_double(spec.learning_rate, "learning_rate", t.learning_rate);
+  t.subsample = pick_double(spec.subsample, "subsample", t.subsample);
+  t.colsample_bytree = pick_double(spec.colsample_bytree, "colsample_bytree", t.colsample_bytree);
+  t.nthread = 1;
+  t.on_iteration = [&](int round, int rounds, double auc, double best) {
+    SetProgress(job, json{{"stage", "training"},
+                          {"round", round + 1},
+                          {"rounds", rounds},
+                          {"validation_auc", Number(auc)},
+                          {"best_validation_auc", Number(best)}}
+                         .dump());
+    return !job.cancel.load();
+  };
+  auto report = TrainXGBoostClassifier(t, [&](const std::string& line) {
+    spdlog::debug("job {}: {}", job.record.id, line);
+  });
+  if (!report.ok()) return report.status();
+
+  // Register.
+  SetProgress(job, json{{"stage", "registering"}}.dump());
+  RegisterOptions r;
+  r.model = spec.model;
+  r.artifact_file = report->artifact;
+  r.origin = "trained";
+  r.author = spec.actor;
+  r.description = "training job " + std::to_string(job.record.id) + " (" + spec.source + ")" +
+                  (spec.reason.empty() ? "" : ": " + spec.reason);
+  r.parent_version = champion;
+  r.training_data = data;
+  r.profile_file = report->artifact.parent_path() / "profile.json";
+  r.parameters = json{{"target", t.target},
+                      {"rounds", t.rounds},
+                      {"early_stopping_rounds", t.early_stopping_rounds},
+                      {"max_depth", t.max_depth},
+                      {"learning_rate", t.learning_rate},
+                      {"subsample", t.subsample},
+                      {"colsample_bytree", t.colsample_bytree},
+                      {"validation_fraction", t.validation_fraction},
+                      {"test_fraction", t.test_fraction},
+                      {"seed", t.seed},
+                      {"best_iteration", report->best_iteration}}
+                     .dump();
+  const json metrics = {{"validation_auc", Number(report->validation_auc)},
+                        {"test_auc", Number(report->test_auc)},
+                        {"train_rows", report->train_rows},
+                        {"validation_rows", report->validation_rows},
+                        {"test_rows", report->test_rows}};
+  r.metrics = metrics.dump();
+  auto record = registry_.Register(r);
+  if (!record.ok()) return record.status().WithContext("registering the trained version");
+  for (const std::string& alias : spec.aliases) {
+    auto moved = registry_.SetAlias(spec.model, alias, record->version, spec.actor,
+                                    "training job " + std::to_string(job.record.id));
+    if (!moved.ok()) return moved.status().WithContext("version " + std::to_string(record->version) + " registered");
+  }
+  return json{{"version", record->version},
+              {"sha256", record->sha256},
+              {"parent_version", champion > 0 ? json(champion) : json(nullptr)},
+              {"metrics", metrics},
+              {"data", data_report},
+              {"aliases", spec.aliases}}
+      .dump();
+}
+
+void JobRunner::Finish(Live& job, const std::string& state, const std::string& result, const std::string& error) {
+  JobRecord r;
+  {
+    std::lock_guard lock(mu_);
+    job.record.state = state;
+    job.record.result = result;
+    job.record.error = error;
+    job.record.progress = job.progress;
+    job.record.finished_ms = options_.now_ms();
+    r = job.record;
+  }
+  if (Status s = store_.UpdateJob(r); !s.ok()) spdlog::error("job {}: {}", r.id, s.ToString());
+  ModelEvent event;
+  event.time_ms = r.finished_ms;
+  event.model = r.model;
+  event.kind = "job";
+  event.actor = r.actor;
+  event.reason = error;
+  const json parsed = json::parse(result, nullptr, false);
+  if (parsed.is_object() && parsed.contains("version")) event.version = parsed["version"].get<int64_t>();
+  event.detail = json{{"job", r.id}, {"kind", r.kind}, {"state", state}}.dump();
+  if (auto added = store_.AddModelEvent(event); !added.ok()) {
+    spdlog::error("job {}: recording its event: {}", r.id, added.status().ToString());
+  }
+  if (state == "succeeded") {
+    spdlog::info("job {}: model {} version {} trained and registered", r.id, r.model, event.version);
+  } else {
+    spdlog::warn("job {}: model {} {}: {}", r.id, r.model, state, error);
+  }
+  std::function<void(const JobRecord&)> hook;
+  {
+    std::lock_guard lock(mu_);
+    hook = finished_hook_;
+  }
+  if (hook) hook(r);
+}
+
+}  // namespace vigil
