@@ -27,6 +27,7 @@
 #include "http/http_client.h"
 #include "http/http_server.h"
 #include "lifecycle/model_optimizer.h"
+#include "lifecycle/job_runner.h"
 #include "lifecycle/reference_data.h"
 #include "lifecycle/registry.h"
 #include "lifecycle/xgboost_trainer.h"
@@ -75,6 +76,7 @@ int Serve(const ServeFlags& flags) {
   // engine and the notifier use the store.
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<Registry> model_registry;
+  std::unique_ptr<JobRunner> jobs;
   if (flags.store != "none") {
     auto opened = SqliteStore::Open(flags.store);
     if (!opened.ok()) {
@@ -83,6 +85,11 @@ int Serve(const ServeFlags& flags) {
     }
     store = std::move(*opened);
     model_registry = std::make_unique<Registry>(*store, flags.repository, backends);
+    jobs = std::make_unique<JobRunner>(*store, *model_registry, JobRunner::Options{flags.repository, {}, nullptr});
+    if (Status s = jobs->Start(); !s.ok()) {
+      std::fprintf(stderr, "vigil serve: jobs: %s\n", s.message().c_str());
+      return 2;
+    }
   }
   ModelManager::Options manager_options;
   manager_options.repository = flags.repository;
@@ -155,7 +162,7 @@ int Serve(const ServeFlags& flags) {
   }
   InferenceService inference(manager);
   ApiRouter router(manager, inference, metrics, log.get(), store.get(), monitor.get(), alerts.get(),
-                   model_registry.get());
+                   model_registry.get(), jobs.get());
   HttpServer server(
       flags.http, [&router](HttpRequest& r) { return router.Handle(r); },
       [&router] { router.SetShuttingDown(); });

@@ -5,12 +5,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
 #include "common/rfc3339.h"
+#include "http/http_client.h"
 #include "lifecycle/registry.h"
 #include "store/sqlite_store.h"
 
@@ -51,6 +54,17 @@ struct RegistryCommands::Flags {
   // versions, history
   bool json = false;
   int64_t limit = 50;
+  // retrain, jobs
+  std::string server = "http://127.0.0.1:8080";
+  std::string source = "production";
+  double hours = 24 * 7;
+  double original_share = 0;
+  std::string target = "Status";
+  int64_t rounds = 0, max_depth = 0, seed = -1;
+  double learning_rate = 0;
+  bool no_follow = false;
+  int64_t job = 0;
+  bool cancel = false;
 };
 
 namespace {
@@ -211,6 +225,116 @@ int History(const RegistryCommands::Flags& f) {
   return 0;
 }
 
+// Calls the server's admin API; the body of a 2xx answer, else why not.
+Result<nlohmann::json> CallServer(const std::string& server, const std::string& method, const std::string& path,
+                                  const std::string& body) {
+  auto reply = SendHttpRequest(method, server + path, body, "application/json", {}, std::chrono::seconds(30));
+  if (!reply.ok()) return reply.status().WithContext(server);
+  const auto doc = nlohmann::json::parse(reply->body, nullptr, false);
+  if (reply->status / 100 != 2) {
+    const std::string error = doc.is_object() && doc.contains("error") ? doc["error"].get<std::string>() : reply->body;
+    return Status::InvalidArgument("HTTP " + std::to_string(reply->status) + ": " + error);
+  }
+  if (doc.is_discarded()) return Status::Internal("the server answered " + path + " with something that is not JSON");
+  return doc;
+}
+
+// "[#########...........]  round 120/500  validation AUC 0.8312"
+std::string ProgressLine(const nlohmann::json& job) {
+  const nlohmann::json progress = job.value("progress", nlohmann::json::object());
+  const std::string stage = progress.value("stage", job.value("state", ""));
+  if (stage != "training") return stage + "...";
+  const double round = progress.value("round", 0.0), rounds = std::max(1.0, progress.value("rounds", 1.0));
+  const int width = 30, filled = static_cast<int>(width * std::min(1.0, round / rounds));
+  char tail[96];
+  std::snprintf(tail, sizeof(tail), "]  round %d/%d  validation AUC %.4f", static_cast<int>(round),
+                static_cast<int>(rounds),
+                progress.value("validation_auc", nlohmann::json()).is_number() ? progress["validation_auc"].get<double>()
+                                                                               : 0.0);
+  return "[" + std::string(filled, '#') + std::string(width - filled, '.') + tail;
+}
+
+// Prints the job's progress until it ends; 0 if it succeeded.
+int FollowJob(const std::string& server, int64_t id) {
+  const bool tty = isatty(fileno(stderr));
+  for (;;) {
+    auto job = CallServer(server, "GET", "/api/jobs/" + std::to_string(id), "");
+    if (!job.ok()) return Fail("retrain", job.status());
+    const std::string state = (*job)["state"];
+    if (state != "queued" && state != "running") {
+      if (tty) std::fputs("\r\033[K", stderr);
+      if (state == "succeeded") {
+        const nlohmann::json& result = (*job)["result"];
+        std::printf("job %lld succeeded: %s version %lld (test AUC %.4f, %lld rows)\n", static_cast<long long>(id),
+                    (*job)["model"].get<std::string>().c_str(), static_cast<long long>(result.value("version", 0)),
+                    result["metrics"].value("test_auc", 0.0),
+                    static_cast<long long>(result["metrics"].value("train_rows", 0) +
+                                           result["metrics"].value("validation_rows", 0) +
+                                           result["metrics"].value("test_rows", 0)));
+        return 0;
+      }
+      std::fprintf(stderr, "job %lld %s: %s\n", static_cast<long long>(id), state.c_str(),
+                   job->value("error", "").c_str());
+      return 1;
+    }
+    const std::string line = ProgressLine(*job);
+    if (tty) {
+      std::fprintf(stderr, "\r\033[Kjob %lld %s", static_cast<long long>(id), line.c_str());
+    } else {
+      std::fprintf(stderr, "job %lld %s\n", static_cast<long long>(id), line.c_str());
+    }
+    std::fflush(stderr);
+    std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 250 : 2000));
+  }
+}
+
+int Retrain(const RegistryCommands::Flags& f) {
+  nlohmann::json body = {{"source", f.source}, {"by", f.by}, {"target", f.target}};
+  if (!f.reason.empty()) body["reason"] = f.reason;
+  if (!f.data.empty()) body["data"] = std::filesystem::absolute(f.data).string();
+  if (f.source == "production") {
+    body["hours"] = f.hours;
+    if (f.original_share > 0) body["original_share"] = f.original_share;
+  }
+  nlohmann::json parameters = nlohmann::json::object();
+  if (f.rounds > 0) parameters["rounds"] = f.rounds;
+  if (f.max_depth > 0) parameters["max_depth"] = f.max_depth;
+  if (f.learning_rate > 0) parameters["learning_rate"] = f.learning_rate;
+  if (f.seed >= 0) parameters["seed"] = f.seed;
+  body["parameters"] = parameters;
+  if (!f.aliases.empty()) body["alias"] = f.aliases;
+  auto job = CallServer(f.server, "POST", "/api/models/" + f.model + "/jobs", body.dump());
+  if (!job.ok()) return Fail("retrain", job.status());
+  const int64_t id = (*job)["id"];
+  std::printf("job %lld queued (GET %s/api/jobs/%lld)\n", static_cast<long long>(id), f.server.c_str(),
+              static_cast<long long>(id));
+  std::fflush(stdout);
+  return f.no_follow ? 0 : FollowJob(f.server, id);
+}
+
+int Jobs(const RegistryCommands::Flags& f) {
+  if (f.job > 0) {
+    auto job = CallServer(f.server, f.cancel ? "POST" : "GET",
+                          "/api/jobs/" + std::to_string(f.job) + (f.cancel ? "/cancel" : ""), f.cancel ? "{}" : "");
+    if (!job.ok()) return Fail("jobs", job.status());
+    std::printf("%s\n", job->dump(2).c_str());
+    return 0;
+  }
+  auto jobs = CallServer(f.server, "GET", "/api/jobs?limit=" + std::to_string(f.limit) +
+                                              (f.model.empty() ? "" : "&model=" + f.model), "");
+  if (!jobs.ok()) return Fail("jobs", jobs.status());
+  std::printf("%-6s %-12s %-10s %-24s %-8s %s\n", "job", "model", "state", "created", "version", "progress / error");
+  for (const nlohmann::json& j : (*jobs)["jobs"]) {
+    const nlohmann::json result = j.value("result", nlohmann::json::object());
+    std::printf("%-6lld %-12s %-10s %-24s %-8s %s\n", static_cast<long long>(j["id"].get<int64_t>()),
+                j["model"].get<std::string>().c_str(), j["state"].get<std::string>().c_str(),
+                j["created"].get<std::string>().c_str(),
+                result.contains("version") ? std::to_string(result["version"].get<int64_t>()).c_str() : "-",
+                j.contains("error") ? j["error"].get<std::string>().c_str() : ProgressLine(j).c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 RegistryCommands::RegistryCommands(CLI::App& app) : flags_(std::make_shared<Flags>()) {
@@ -283,6 +407,35 @@ RegistryCommands::RegistryCommands(CLI::App& app) : flags_(std::make_shared<Flag
   history->add_option("--limit", f.limit, "Events at most")->check(CLI::PositiveNumber)->capture_default_str();
   history->add_flag("--json", f.json, "Print JSON instead of a table");
   commands_.emplace_back(history, History);
+
+  CLI::App* retrain = app.add_subcommand(
+      "retrain", "Start a training job on a running server (from production: logged requests with their feedback) "
+                 "and follow its progress.");
+  retrain->add_option("MODEL", f.model, "Model name")->required();
+  retrain->add_option("--server", f.server, "The server's URL")->capture_default_str();
+  retrain->add_option("--source", f.source, "Training data: production (the log joined with feedback) or csv")
+      ->check(CLI::IsMember({"production", "csv"}))->capture_default_str();
+  retrain->add_option("--data", f.data, "csv: the CSV file; production: the original training data to mix in "
+                                        "(a path on the server's machine)");
+  retrain->add_option("--hours", f.hours, "production: the last this many hours of requests")->capture_default_str();
+  retrain->add_option("--original-share", f.original_share, "production: share of rows from --data, in [0, 1)");
+  retrain->add_option("--target", f.target, "The label column's name")->capture_default_str();
+  retrain->add_option("--rounds", f.rounds, "Boosting rounds at most (default: the champion's)");
+  retrain->add_option("--max-depth", f.max_depth, "Tree depth (default: the champion's)");
+  retrain->add_option("--learning-rate", f.learning_rate, "Shrinkage (default: the champion's)");
+  retrain->add_option("--seed", f.seed, "Seed (default: the champion's)");
+  retrain->add_option("--alias", f.aliases, "Point this alias at the new version (repeatable), e.g. challenger");
+  retrain->add_flag("--no-follow", f.no_follow, "Print the job's id and return");
+  actor_options(retrain);
+  commands_.emplace_back(retrain, Retrain);
+
+  CLI::App* jobs = app.add_subcommand("jobs", "List a server's training jobs, show one, or cancel one.");
+  jobs->add_option("JOB", f.job, "A job's id: show it (or cancel it with --cancel)");
+  jobs->add_option("--model", f.model, "Only this model's jobs");
+  jobs->add_option("--server", f.server, "The server's URL")->capture_default_str();
+  jobs->add_option("--limit", f.limit, "Jobs at most")->check(CLI::PositiveNumber)->capture_default_str();
+  jobs->add_flag("--cancel", f.cancel, "Cancel JOB");
+  commands_.emplace_back(jobs, Jobs);
 }
 
 int RegistryCommands::Run() const {

@@ -56,7 +56,7 @@ std::string LowerCodeName(StatusCode code) {
 }  // namespace
 
 ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-                     PredictionLog* log, Store* store, DriftMonitor* monitor, AlertEngine* alerts, Registry* registry)
+                     PredictionLog* log, Store* store, DriftMonitor* monitor, AlertEngine* alerts, Registry* registry, JobRunner* jobs)
     : manager_(manager),
       inference_(inference),
       metrics_(metrics),
@@ -68,7 +68,7 @@ ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, S
           "Feedback items by outcome: recorded, duplicate, conflict (another label stands), unknown_id",
           {"model", "outcome"})) {
   if (alerts && store) alert_api_.emplace(*alerts, *store);
-  if (registry && store) registry_api_.emplace(*registry, *store, manager);
+  if (registry && store) registry_api_.emplace(*registry, *store, manager, jobs);
 }
 
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
@@ -92,7 +92,7 @@ HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string_view& route) 
     r.body = metrics_.registry().Render();
     return r;
   }
-  if (p.size() >= 2 && p[0] == "api" && (p[1] == "models" || p[1] == "events")) {
+  if (p.size() >= 2 && p[0] == "api" && (p[1] == "models" || p[1] == "events" || p[1] == "jobs")) {
     if (!registry_api_) {
       route = "/api/models";
       return ErrorResponse(503, "the registry needs the store, and this server runs without one (--store none)");

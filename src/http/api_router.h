@@ -18,6 +18,7 @@
 //   GET|POST /api/models/{m}/versions, GET /api/models/{m}/versions/{v}
 //   GET /api/models/{m}/aliases, PUT|DELETE /api/models/{m}/aliases/{alias}
 //   POST /api/models/{m}/rollback, GET /api/models/{m}/history, GET /api/events
+//   POST /api/models/{m}/jobs, GET /api/jobs[/{id}], POST /api/jobs/{id}/cancel
 // Prometheus:
 //   GET  /metrics
 //
@@ -52,10 +53,10 @@ class ApiRouter {
   // `monitor` (may be null) answers /monitor and counts requests refused
   // for their inputs (data quality); `alerts` (may be null, needs
   // `store`) the alerting endpoints; `registry` (may be null, needs
-  // `store`) the registry's.
+  // `store`) the registry's; `jobs` (may be null) training jobs.
   ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
             PredictionLog* log = nullptr, Store* store = nullptr, DriftMonitor* monitor = nullptr,
-            AlertEngine* alerts = nullptr, Registry* registry = nullptr);
+            AlertEngine* alerts = nullptr, Registry* registry = nullptr, JobRunner* jobs = nullptr);
 
   // Answers one request. `request.body` may be modified (the JSON parser pads it).
   HttpResponse Handle(HttpRequest& request);

@@ -1,6 +1,7 @@
 #include "http/registry_api.h"
 
 #include <charconv>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "common/rfc3339.h"
@@ -54,6 +55,22 @@ json VersionJson(const ModelVersionRecord& v, const std::map<std::string, int64_
   return out;
 }
 
+json JobJson(const JobRecord& j) {
+  json out = {{"id", j.id},
+              {"model", j.model},
+              {"kind", j.kind},
+              {"state", j.state},
+              {"spec", ParseOr(j.spec, json::object())},
+              {"progress", ParseOr(j.progress, json::object())},
+              {"result", ParseOr(j.result, json::object())},
+              {"by", j.actor},
+              {"created", FormatRfc3339(j.created_ms)},
+              {"started", j.started_ms ? json(FormatRfc3339(j.started_ms)) : json(nullptr)},
+              {"finished", j.finished_ms ? json(FormatRfc3339(j.finished_ms)) : json(nullptr)}};
+  if (!j.error.empty()) out["error"] = j.error;
+  return out;
+}
+
 json EventJson(const ModelEvent& e) {
   return {{"id", e.id},
           {"time", FormatRfc3339(e.time_ms)},
@@ -93,6 +110,20 @@ HttpResponse RegistryApi::Handle(const HttpRequest& request, const std::vector<s
                                  std::string_view& route) {
   const std::string& method = request.method;
   const bool get = method == "GET" || method == "HEAD";
+  if (p.size() >= 2 && p[1] == "jobs") {
+    if (p.size() == 2) {
+      route = "/api/jobs";
+      return get ? ListJobs(request.query) : MethodNotAllowed(method, "GET");
+    }
+    if (p.size() == 3) {
+      route = "/api/jobs/{id}";
+      return get ? GetJob(p[2]) : MethodNotAllowed(method, "GET");
+    }
+    if (p.size() == 4 && p[3] == "cancel") {
+      route = "/api/jobs/{id}/cancel";
+      return method == "POST" ? CancelJob(p[2]) : MethodNotAllowed(method, "POST");
+    }
+  }
   if (p.size() == 2 && p[1] == "events") {
     route = "/api/events";
     return get ? Events(request.query) : MethodNotAllowed(method, "GET");
@@ -122,6 +153,10 @@ HttpResponse RegistryApi::Handle(const HttpRequest& request, const std::vector<s
       route = "/api/models/{model}/rollback";
       return method == "POST" ? Rollback(model, request.body) : MethodNotAllowed(method, "POST");
     }
+    if (what == "jobs" && p.size() == 4) {
+      route = "/api/models/{model}/jobs";
+      return method == "POST" ? SubmitJob(model, request.body) : MethodNotAllowed(method, "POST");
+    }
     if (what == "history" && p.size() == 4) {
       route = "/api/models/{model}/history";
       return get ? History(model, request.query) : MethodNotAllowed(method, "GET");
@@ -130,7 +165,8 @@ HttpResponse RegistryApi::Handle(const HttpRequest& request, const std::vector<s
   route = "/api/models";
   return ErrorResponse(404, "no endpoint at " + request.path +
                                 " (registry: /api/models/{m}/versions[/{v}], /api/models/{m}/aliases[/{alias}], "
-                                "/api/models/{m}/rollback, /api/models/{m}/history, /api/events)");
+                                "/api/models/{m}/rollback, /api/models/{m}/history, /api/models/{m}/jobs, "
+                                "/api/jobs[/{id}[/cancel]], /api/events)");
 }
 
 HttpResponse RegistryApi::ListVersions(const std::string& model) {
@@ -295,6 +331,57 @@ HttpResponse RegistryApi::Events(const std::string& query) {
   json list = json::array();
   for (const ModelEvent& e : *events) list.push_back(EventJson(e));
   return JsonResponse(200, {{"events", list}});
+}
+
+HttpResponse RegistryApi::SubmitJob(const std::string& model, const std::string& body) {
+  if (!jobs_) return ErrorResponse(503, "training jobs are not available on this server");
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  auto spec = ParseTrainingJobSpec(model, body, now);
+  if (!spec.ok()) return ErrorResponse(spec.status());
+  auto job = jobs_->SubmitTraining(*spec);
+  if (!job.ok()) return RegistryError(job.status());
+  return JsonResponse(202, JobJson(*job));
+}
+
+HttpResponse RegistryApi::ListJobs(const std::string& query) {
+  if (!jobs_) return ErrorResponse(503, "training jobs are not available on this server");
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!ParseQuery(query, &params)) return ErrorResponse(400, "query: malformed percent-escape");
+  std::string model;
+  int64_t limit = 100;
+  for (const auto& [key, value] : params) {
+    if (key == "model") {
+      model = value;
+    } else if (key == "limit") {
+      if (!ParsePositive(value, &limit) || limit > 10000) return ErrorResponse(400, "limit: expected 1 to 10000");
+    } else {
+      return ErrorResponse(400, "query: unknown parameter '" + key + "' (expected model, limit)");
+    }
+  }
+  auto jobs = jobs_->List(model, limit);
+  if (!jobs.ok()) return RegistryError(jobs.status());
+  json list = json::array();
+  for (const JobRecord& j : *jobs) list.push_back(JobJson(j));
+  return JsonResponse(200, {{"jobs", list}});
+}
+
+HttpResponse RegistryApi::GetJob(const std::string& id_text) {
+  if (!jobs_) return ErrorResponse(503, "training jobs are not available on this server");
+  int64_t id = 0;
+  if (!ParsePositive(id_text, &id)) return ErrorResponse(400, "job id: expected a positive integer, got '" + id_text + "'");
+  auto job = jobs_->Get(id);
+  if (!job.ok()) return RegistryError(job.status());
+  return JsonResponse(200, JobJson(*job));
+}
+
+HttpResponse RegistryApi::CancelJob(const std::string& id_text) {
+  if (!jobs_) return ErrorResponse(503, "training jobs are not available on this server");
+  int64_t id = 0;
+  if (!ParsePositive(id_text, &id)) return ErrorResponse(400, "job id: expected a positive integer, got '" + id_text + "'");
+  auto job = jobs_->Cancel(id);
+  if (!job.ok()) return RegistryError(job.status());
+  return JsonResponse(200, JobJson(*job));
 }
 
 }  // namespace vigil

@@ -11,6 +11,11 @@
 //   POST   /api/models/{m}/rollback             {"by": "...", "reason": "..."}
 //   GET    /api/models/{m}/history              ?alias=&limit=  alias moves, newest first
 //   GET    /api/events                          ?model=&kind=&limit=  the lifecycle's events, newest first
+// Training jobs (lifecycle/job_runner.h):
+//   POST   /api/models/{m}/jobs                 a training job (ParseTrainingJobSpec's JSON); 202 with the job
+//   GET    /api/jobs                            ?model=&limit=  newest first
+//   GET    /api/jobs/{id}                       state, stage and progress (round, validation AUC), result
+//   POST   /api/jobs/{id}/cancel
 //
 // Writes are committed before the answer, and an alias move is applied to
 // this server's serving table before it answers (other replicas follow
@@ -25,6 +30,7 @@
 #include <vector>
 
 #include "http/http_message.h"
+#include "lifecycle/job_runner.h"
 #include "lifecycle/registry.h"
 #include "manager/model_manager.h"
 #include "store/store.h"
@@ -33,11 +39,12 @@ namespace vigil {
 
 class RegistryApi {
  public:
-  RegistryApi(Registry& registry, Store& store, ModelManager& manager)
-      : registry_(registry), store_(store), manager_(manager) {}
+  // `jobs` may be null (no training jobs: 503).
+  RegistryApi(Registry& registry, Store& store, ModelManager& manager, JobRunner* jobs)
+      : registry_(registry), store_(store), manager_(manager), jobs_(jobs) {}
 
-  // `parts`: the path split at '/', starting with "api"; only "models" and
-  // "events" paths come here. `route` receives the route template.
+  // `parts`: the path split at '/', starting with "api"; only "models",
+  // "events" and "jobs" paths come here. `route` receives the route template.
   HttpResponse Handle(const HttpRequest& request, const std::vector<std::string>& parts, std::string_view& route);
 
  private:
@@ -52,10 +59,15 @@ class RegistryApi {
   HttpResponse Events(const std::string& query);
   // The answer to an alias move, once the manager has applied it.
   HttpResponse Moved(const AliasChange& change);
+  HttpResponse SubmitJob(const std::string& model, const std::string& body);
+  HttpResponse ListJobs(const std::string& query);
+  HttpResponse GetJob(const std::string& id);
+  HttpResponse CancelJob(const std::string& id);
 
   Registry& registry_;
   Store& store_;
   ModelManager& manager_;
+  JobRunner* jobs_;
 };
 
 }  // namespace vigil

@@ -5,10 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "dataset/tabular_dataset.h"
 #include "e2e/http_client.h"
+#include "lifecycle/feature_matrix.h"
+#include "repository/model_config.h"
 #include "e2e/server_process.h"
 #include "testing/test_repository.h"
 
@@ -138,6 +142,73 @@ TEST_F(RegistryE2eTest, RegisterPromoteRollBackAndRefuseATamperedArtifact) {
   auto infer2 = c.Post("/v2/models/credit/versions/2/infer", kRow);
   EXPECT_EQ(infer2.status, 503);
   EXPECT_NE(infer2.body.find("is not the one registered"), std::string::npos) << infer2.body;
+  EXPECT_EQ(server->Stop(SIGTERM), 0);
+}
+
+// A retraining job from production on the running server, started and
+// followed by `vigil retrain`: the new version is registered as the
+// challenger while the champion keeps serving.
+TEST_F(RegistryE2eTest, RetrainFromProductionWhileServing) {
+  auto server = StartServer();
+  HttpClient c(server->port());
+  ASSERT_EQ(c.Put("/api/models/credit/aliases/champion", R"({"version": 1})").status, 200);
+
+  // 600 applicants in 12 requests, then their outcomes as feedback.
+  auto data = TabularDataset::ReadCsv(CreditCsv());
+  auto config = LoadModelConfig(repo_.path() / "credit" / "model.yaml", "credit");
+  ASSERT_TRUE(data.ok() && config.ok());
+  auto matrix = FeatureMatrix(*data, *config, "credit");
+  ASSERT_TRUE(matrix.ok());
+  const Column& status = data->columns()[data->ColumnIndex("Status")];
+  json feedback = json::array();
+  for (int req = 0; req < 12; ++req) {
+    json values = json::array();
+    for (int r = req * 50; r < req * 50 + 50; ++r) {
+      for (int j = 0; j < 13; ++j) {
+        const float v = (*matrix)[static_cast<size_t>(r) * 13 + j];
+        values.push_back(std::isnan(v) ? json(nullptr) : json(v));
+      }
+      feedback.push_back({{"id", "app-" + std::to_string(req)}, {"row", r - req * 50}, {"label", status.strings[r]}});
+    }
+    const json body = {{"id", "app-" + std::to_string(req)},
+                       {"inputs", {{{"name", "input"}, {"datatype", "FP32"}, {"shape", {50, 13}}, {"data", values}}}}};
+    ASSERT_EQ(c.Post("/v2/models/credit/infer", body.dump()).status, 200);
+  }
+  auto labelled = c.Post("/v2/models/credit/feedback", feedback.dump());
+  ASSERT_EQ(labelled.status, 200) << labelled.body;
+
+  std::string output;
+  const int rc = RunCommand(std::string(VIGIL_BINARY) + " retrain credit --server http://127.0.0.1:" +
+                                std::to_string(server->port()) + " --hours 1 --rounds 30 --alias challenger --by ana",
+                            &output);
+  ASSERT_EQ(rc, 0) << output;
+  EXPECT_NE(output.find("succeeded: credit version 2"), std::string::npos) << output;
+  EXPECT_NE(output.find("600 rows"), std::string::npos) << output;
+
+  auto version = c.Get("/api/models/credit/versions/2");
+  ASSERT_EQ(version.status, 200) << version.body;
+  const json record = json::parse(version.body);
+  EXPECT_EQ(record["origin"], "trained");
+  EXPECT_EQ(record["parent_version"], 1);
+  EXPECT_EQ(record["data_rows"], 600);
+  EXPECT_EQ(record["author"], "ana");
+  EXPECT_EQ(record["aliases"], json::array({"challenger"}));
+  EXPECT_FALSE(record["profile"].is_null());
+  EXPECT_EQ(Served(c), "1");
+  EXPECT_EQ(Served(c, "/v2/models/credit/versions/challenger/infer"), "2");
+
+  auto jobs = c.Get("/api/jobs?model=credit");
+  ASSERT_EQ(jobs.status, 200);
+  const json job = json::parse(jobs.body)["jobs"][0];
+  EXPECT_EQ(job["state"], "succeeded");
+  EXPECT_EQ(job["result"]["data"]["production_rows"], 600);
+  EXPECT_EQ(c.Post("/api/jobs/" + std::to_string(job["id"].get<int64_t>()) + "/cancel", "").status, 409);
+  auto events = c.Get("/api/events?model=credit&kind=job");
+  EXPECT_EQ(json::parse(events.body)["events"].size(), 1u);
+  // Bad job requests name what is wrong.
+  auto bad = c.Post("/api/models/credit/jobs", R"({"source": "production", "parameters": {"depth": 2}})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("parameters.depth"), std::string::npos) << bad.body;
   EXPECT_EQ(server->Stop(SIGTERM), 0);
 }
 
