@@ -14,6 +14,7 @@
 #include "backends/backend.h"
 #include "common/rfc3339.h"
 #include "http/http_client.h"
+#include "lifecycle/evaluator.h"
 #include "lifecycle/registry.h"
 #include "store/sqlite_store.h"
 
@@ -185,6 +186,30 @@ int Rollback(const RegistryCommands::Flags& f) {
   std::printf("%s: champion -> version %lld (was %lld)\n", f.model.c_str(), static_cast<long long>(moved->to),
               static_cast<long long>(moved->from));
   return 0;
+}
+
+int Evaluate(const RegistryCommands::Flags& f) {
+  auto opened = Open(f.store, f.repository);
+  if (!opened.ok()) return Fail("evaluate", opened.status());
+  EvaluateOptions e;
+  e.repository = f.repository;
+  e.model = f.model;
+  e.challenger = f.version;
+  e.champion = f.parent;
+  e.target = f.target;
+  e.actor = f.by;
+  if (!f.data.empty()) e.sets.push_back({std::filesystem::path(f.data).filename().string(), f.data});
+  auto result = EvaluateVersion(*(*opened)->registry, *(*opened)->store, e);
+  if (!result.ok()) return Fail("evaluate", result.status());
+  const Evaluation& r = *result;
+  std::printf("%s version %lld on %lld rows: %s %.4f", r.model.c_str(), static_cast<long long>(r.challenger_version),
+              static_cast<long long>(r.rows), r.metric.c_str(), r.challenger);
+  if (r.champion_version > 0) {
+    std::printf(" (champion version %lld: %.4f)", static_cast<long long>(r.champion_version), r.champion);
+  }
+  std::printf("\n%s\n", r.blessed ? "blessed" : "not blessed:");
+  for (const std::string& reason : r.reasons) std::printf("  %s\n", reason.c_str());
+  return r.blessed ? 0 : 3;
 }
 
 int History(const RegistryCommands::Flags& f) {
@@ -398,6 +423,20 @@ RegistryCommands::RegistryCommands(CLI::App& app) : flags_(std::make_shared<Flag
   store_option(rollback);
   actor_options(rollback);
   commands_.emplace_back(rollback, Rollback);
+
+  CLI::App* evaluate = app.add_subcommand(
+      "evaluate", "Score a version and the champion on labelled data (and the model's golden set), judge the version "
+                  "by the model's gate, and record the result. Exit status 0: blessed, 3: not.");
+  evaluate->add_option("MODEL", f.model, "Model name")->required();
+  evaluate->add_option("VERSION", f.version, "The version to judge")->required();
+  evaluate->add_option("--data", f.data, "Labelled CSV to score on (the golden set is added when the gate has one)")
+      ->check(CLI::ExistingFile);
+  evaluate->add_option("--against", f.parent, "Compare with this version instead of the champion");
+  evaluate->add_option("--target", f.target, "The label column")->capture_default_str();
+  repository_option(evaluate);
+  store_option(evaluate);
+  evaluate->add_option("--by", f.by, "Who, for the record (default: $USER)");
+  commands_.emplace_back(evaluate, Evaluate);
 
   CLI::App* history = app.add_subcommand(
       "history", "Show a model's registrations and alias moves, newest first: what served when, who moved it and why.");

@@ -7,6 +7,7 @@
 #include "common/rfc3339.h"
 #include "http/alert_api.h"
 #include "http/error_mapping.h"
+#include "lifecycle/evaluator.h"
 
 namespace vigil {
 namespace {
@@ -232,7 +233,10 @@ HttpResponse RegistryApi::GetVersion(const std::string& model, const std::string
   if (!record.ok()) return RegistryError(record.status());
   auto aliases = registry_.AliasesOf(model);
   if (!aliases.ok()) return RegistryError(aliases.status());
-  return JsonResponse(200, VersionJson(*record, *aliases, true));
+  json out = VersionJson(*record, *aliases, true);
+  auto evaluation = LatestEvaluation(store_, model, version);
+  out["evaluation"] = evaluation.ok() ? ParseOr(evaluation->detail, nullptr) : json(nullptr);
+  return JsonResponse(200, out);
 }
 
 HttpResponse RegistryApi::ListAliases(const std::string& model) {

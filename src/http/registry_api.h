@@ -4,7 +4,7 @@
 //   POST   /api/models/{m}/versions             the artifact as the body (any content type);
 //          ?by=&description=&origin=registered|external&parent=N&artifact_name=&alias=A (repeatable)
 //                                               201 with the record; 400 if it does not load
-//   GET    /api/models/{m}/versions/{v}         one version, with its reference profile
+//   GET    /api/models/{m}/versions/{v}         one version, with its reference profile and latest evaluation
 //   GET    /api/models/{m}/aliases              {"champion": 2, ...}
 //   PUT    /api/models/{m}/aliases/{alias}      {"version": N, "by": "...", "reason": "..."}
 //   DELETE /api/models/{m}/aliases/{alias}      ?by=&reason=

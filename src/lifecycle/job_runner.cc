@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/rfc3339.h"
+#include "lifecycle/evaluator.h"
 #include "lifecycle/production_data.h"
 #include "lifecycle/xgboost_trainer.h"
 #include "repository/model_repository.h"
@@ -351,6 +352,12 @@ Result<std::string> JobRunner::Run(Live& job) {
     data_report["skipped_labels"] = written->skipped_labels;
   }
   if (job.cancel) return Status::Cancelled("cancelled before training");
+  // A holdout of the new data, for the gate: the challenger and the champion
+  // are scored on rows neither was trained on.
+  const fs::path train_part = work / "train.csv", holdout = work / "holdout.csv";
+  auto held = SplitCsvRows(data, config->gate.holdout_fraction, spec.seed.value_or(42) + 1, train_part, holdout);
+  if (!held.ok()) return held.status();
+  data_report["holdout_rows"] = *held;
 
   // Parameters: the job's, else the champion's, else the defaults.
   int64_t champion = 0;
@@ -363,7 +370,7 @@ Result<std::string> JobRunner::Run(Live& job) {
     }
   }
   TrainOptions t;
-  t.data = data;
+  t.data = train_part;
   t.target = spec.target;
   t.repository = work / "repo";
   t.model_name = spec.model;
@@ -406,7 +413,7 @@ Result<std::string> JobRunner::Run(Live& job) {
   r.description = "training job " + std::to_string(job.record.id) + " (" + spec.source + ")" +
                   (spec.reason.empty() ? "" : ": " + spec.reason);
   r.parent_version = champion;
-  r.training_data = data;
+  r.training_data = train_part;
   r.profile_file = report->artifact.parent_path() / "profile.json";
   r.parameters = json{{"target", t.target},
                       {"rounds", t.rounds},
@@ -433,11 +440,27 @@ Result<std::string> JobRunner::Run(Live& job) {
                                     "training job " + std::to_string(job.record.id));
     if (!moved.ok()) return moved.status().WithContext("version " + std::to_string(record->version) + " registered");
   }
+
+  // The gate: the new version against the champion on the holdout (and the
+  // model's golden set).
+  SetProgress(job, json{{"stage", "evaluating"}}.dump());
+  EvaluateOptions e;
+  e.repository = options_.repository;
+  e.model = spec.model;
+  e.challenger = record->version;
+  e.champion = champion;
+  e.sets = {{"holdout", holdout}};
+  e.target = spec.target;
+  e.actor = spec.actor;
+  auto evaluation = EvaluateVersion(registry_, store_, e);
+  if (!evaluation.ok()) return evaluation.status().WithContext("version " + std::to_string(record->version) +
+                                                               " registered; evaluating it");
   return json{{"version", record->version},
               {"sha256", record->sha256},
               {"parent_version", champion > 0 ? json(champion) : json(nullptr)},
               {"metrics", metrics},
               {"data", data_report},
+              {"evaluation", json::parse(evaluation->ToJson())},
               {"aliases", spec.aliases}}
       .dump();
 }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "dataset/tabular_dataset.h"
+#include "lifecycle/evaluator.h"
 #include "lifecycle/feature_matrix.h"
 #include "lifecycle/production_data.h"
 #include "monitor/prediction_log.h"
@@ -160,15 +161,23 @@ TEST_F(JobRunnerTest, AProductionJobTrainsRegistersAndAliasesTheNewVersion) {
   EXPECT_EQ(result["version"], 2);
   EXPECT_EQ(result["parent_version"], 1);
   EXPECT_EQ(result["data"]["production_rows"], 2000);
+  EXPECT_EQ(result["data"]["holdout_rows"], 400);  // gate.holdout_fraction's default, 0.2.
   EXPECT_GT(result["metrics"]["test_auc"].get<double>(), 0.7);
+  // Judged against the champion on the holdout.
+  const json& evaluation = result["evaluation"];
+  EXPECT_EQ(evaluation["champion_version"], 1);
+  EXPECT_EQ(evaluation["metric"], "auc");
+  EXPECT_EQ(evaluation["rows"], 400);
+  EXPECT_EQ(evaluation["blessed"], evaluation["reasons"].empty());
+  EXPECT_TRUE(LatestEvaluation(*store_, "credit", 2).ok());
   const json progress = json::parse(done.progress);
-  EXPECT_EQ(progress["stage"], "registering");
+  EXPECT_EQ(progress["stage"], "evaluating");
 
   auto version = registry_->Version("credit", 2);
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(version->origin, "trained");
   EXPECT_EQ(version->parent_version, 1);
-  EXPECT_EQ(version->data_rows, 2000);
+  EXPECT_EQ(version->data_rows, 1600);  // Trained on what the holdout left.
   EXPECT_EQ(version->author, "ana");
   EXPECT_FALSE(version->profile.empty());
   const json parameters = json::parse(version->parameters);

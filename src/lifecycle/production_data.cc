@@ -162,4 +162,48 @@ Result<ProductionDataReport> WriteProductionData(Store& store, const ModelConfig
   return report;
 }
 
+Result<int64_t> SplitCsvRows(const std::filesystem::path& csv, double holdout_fraction, uint64_t seed,
+                             const std::filesystem::path& train, const std::filesystem::path& holdout) {
+  std::ifstream in(csv, std::ios::binary);
+  if (!in) return Status::NotFound("cannot open " + csv.string());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Records end at a line break outside quotes.
+  std::vector<std::string_view> records;
+  bool quoted = false;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '"') quoted = !quoted;
+    if (text[i] == '\n' && !quoted) {
+      if (i > start) records.emplace_back(text.data() + start, i - start);
+      start = i + 1;
+    }
+  }
+  if (start < text.size()) records.emplace_back(text.data() + start, text.size() - start);
+  if (records.size() < 3) return Status::InvalidArgument(csv.string() + ": too few rows to hold some out");
+  const size_t rows = records.size() - 1;
+  const size_t held = std::clamp<size_t>(static_cast<size_t>(std::llround(static_cast<double>(rows) * holdout_fraction)),
+                                         1, rows - 1);
+  std::vector<size_t> order(rows);
+  std::iota(order.begin(), order.end(), 1);
+  std::mt19937_64 rng(seed);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);  // Fisher-Yates.
+  std::vector<bool> in_holdout(records.size(), false);
+  for (size_t k = 0; k < held; ++k) in_holdout[order[k]] = true;
+  std::string a(records[0]), b(records[0]);
+  a += '\n';
+  b += '\n';
+  for (size_t r = 1; r < records.size(); ++r) {
+    std::string& out = in_holdout[r] ? b : a;
+    out += records[r];
+    out += '\n';
+  }
+  for (const auto& [path, bytes] : {std::pair{train, &a}, std::pair{holdout, &b}}) {
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
+    file.close();
+    if (!file) return Status::Internal("writing " + path.string() + " failed");
+  }
+  return static_cast<int64_t>(held);
+}
+
 }  // namespace vigil

@@ -47,6 +47,13 @@ Result<ProductionDataReport> WriteProductionData(Store& store, const ModelConfig
                                                  const ProductionDataOptions& options,
                                                  const std::filesystem::path& csv);
 
+// Splits the data rows of `csv` (RFC 4180 records, so quoted line breaks
+// stay inside their row) into `train` and `holdout`, each with the header:
+// a seeded shuffle puts round(rows * holdout_fraction) rows, at least one,
+// in `holdout`, both in file order. Returns the holdout's row count.
+Result<int64_t> SplitCsvRows(const std::filesystem::path& csv, double holdout_fraction, uint64_t seed,
+                             const std::filesystem::path& train, const std::filesystem::path& holdout);
+
 }  // namespace vigil
 
 #endif  // VIGIL_LIFECYCLE_PRODUCTION_DATA_H_

@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view kKnownBackends[] = {"xgboost", "trees", "onnx", "torchscript"};
 constexpr std::string_view kKnownKeys[] = {
     "name",    "backend", "artifact",       "inputs",         "features",  "outputs",
-    "classes", "label_threshold", "version_policy", "parameters", "description", "alerts", "monitoring"};
+    "classes", "label_threshold", "version_policy", "parameters", "description", "alerts", "monitoring", "gate"};
 
 Status Invalid(const std::string& where, const std::string& what) {
   return Status::InvalidArgument(where + ": " + what);
@@ -305,6 +305,14 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
     config.monitoring = std::move(*parsed);
     config.monitoring_yaml = YAML::Dump(monitoring);
   }
+  if (const YAML::Node& gate = root["gate"]; gate) {
+    auto parsed = ParseGateConfig(gate, !config.classes.empty());
+    if (!parsed.ok()) return parsed.status();
+    config.gate = std::move(*parsed);
+    config.gate_yaml = YAML::Dump(gate);
+  } else {
+    config.gate.metric = config.classes.empty() ? "rmse" : "auc";
+  }
   if (const YAML::Node& alerts = root["alerts"]; alerts) {
     std::vector<std::string> names;
     for (const FeatureSpec& f : config.features) names.push_back(f.name);
@@ -428,6 +436,7 @@ std::string ModelConfigToYaml(const ModelConfig& config) {
     out << YAML::Key << "monitoring" << YAML::Value << YAML::Load(config.monitoring_yaml);
   }
   if (!config.alerts_yaml.empty()) out << YAML::Key << "alerts" << YAML::Value << YAML::Load(config.alerts_yaml);
+  if (!config.gate_yaml.empty()) out << YAML::Key << "gate" << YAML::Value << YAML::Load(config.gate_yaml);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

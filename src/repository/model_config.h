@@ -21,6 +21,7 @@
 #include "common/tensor.h"
 #include "common/status.h"
 #include "repository/alert_rule.h"
+#include "repository/gate_config.h"
 #include "repository/monitoring_config.h"
 #include "repository/version_policy.h"
 
@@ -90,6 +91,9 @@ struct ModelConfig {
   // YAML as written.
   MonitoringConfig monitoring;
   std::string monitoring_yaml;
+  // The evaluation gate (`gate:`, see gate_config.h), and its YAML as written.
+  GateConfig gate;
+  std::string gate_yaml;
 
   bool is_tabular() const { return !features.empty(); }
   // Index of the feature named `name`, or -1.

@@ -183,14 +183,14 @@ TEST_F(RegistryE2eTest, RetrainFromProductionWhileServing) {
                             &output);
   ASSERT_EQ(rc, 0) << output;
   EXPECT_NE(output.find("succeeded: credit version 2"), std::string::npos) << output;
-  EXPECT_NE(output.find("600 rows"), std::string::npos) << output;
+  EXPECT_NE(output.find("480 rows"), std::string::npos) << output;  // 120 held out for the gate.
 
   auto version = c.Get("/api/models/credit/versions/2");
   ASSERT_EQ(version.status, 200) << version.body;
   const json record = json::parse(version.body);
   EXPECT_EQ(record["origin"], "trained");
   EXPECT_EQ(record["parent_version"], 1);
-  EXPECT_EQ(record["data_rows"], 600);
+  EXPECT_EQ(record["data_rows"], 480);
   EXPECT_EQ(record["author"], "ana");
   EXPECT_EQ(record["aliases"], json::array({"challenger"}));
   EXPECT_FALSE(record["profile"].is_null());
@@ -202,6 +202,8 @@ TEST_F(RegistryE2eTest, RetrainFromProductionWhileServing) {
   const json job = json::parse(jobs.body)["jobs"][0];
   EXPECT_EQ(job["state"], "succeeded");
   EXPECT_EQ(job["result"]["data"]["production_rows"], 600);
+  EXPECT_EQ(job["result"]["evaluation"]["rows"], 120);
+  EXPECT_EQ(job["result"]["evaluation"]["champion_version"], 1);
   EXPECT_EQ(c.Post("/api/jobs/" + std::to_string(job["id"].get<int64_t>()) + "/cancel", "").status, 409);
   auto events = c.Get("/api/events?model=credit&kind=job");
   EXPECT_EQ(json::parse(events.body)["events"].size(), 1u);
