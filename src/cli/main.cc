@@ -194,7 +194,8 @@ int Serve(const ServeFlags& flags) {
         cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
         if (stop.stop_requested()) break;
         std::vector<ServedModel> models;
-        for (const auto& [name, model] : manager.table()->models) {
+        const auto table = manager.table();  // Held: the loop reads it.
+        for (const auto& [name, model] : table->models) {
           ServedModel served{name, model.config, {}};
           for (const auto& [version, servable] : model.ready) served.versions.push_back(version);
           models.push_back(std::move(served));

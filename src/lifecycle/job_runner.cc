@@ -105,6 +105,10 @@ Result<TrainingJobSpec> ParseTrainingJobSpec(const std::string& model, const std
       for (const json& a : list) {
         if (!a.is_string()) return Status::InvalidArgument("alias: expected a name or a list of names");
         VIGIL_RETURN_IF_ERROR(Registry::CheckAliasName(a.get<std::string>()));
+        if (a.get<std::string>() == "champion") {
+          return Status::InvalidArgument("alias: a training job does not move the champion (a rollout or `vigil "
+                                         "alias` does, after the gate); use challenger or another name");
+        }
         spec.aliases.push_back(a.get<std::string>());
       }
     } else if (key == "by") {
@@ -174,6 +178,9 @@ JobRunner::~JobRunner() {
 }
 
 Status JobRunner::Start() {
+  // Files of jobs a previous process left behind (copies of production data).
+  std::error_code ignored;
+  fs::remove_all(options_.work_dir, ignored);
   auto jobs = store_.Jobs("", 1000);
   if (!jobs.ok()) return jobs.status();
   for (JobRecord& j : *jobs) {
@@ -197,7 +204,8 @@ Result<JobRecord> JobRunner::SubmitTraining(TrainingJobSpec spec) {
   if (!dir.ok() || dir->config_text.empty()) {
     return Status::NotFound("model '" + spec.model + "' is not in the repository (a directory with a model.yaml)");
   }
-  if (spec.source == "csv" && !fs::is_regular_file(spec.data)) {
+  std::error_code ec;
+  if (spec.source == "csv" && !fs::is_regular_file(spec.data, ec)) {
     return Status::InvalidArgument("data: " + spec.data.string() + " is not a file on the server");
   }
   auto job = std::make_shared<Live>();
@@ -266,6 +274,11 @@ Result<JobRecord> JobRunner::Cancel(int64_t id) {
       return Status::FailedPrecondition("job " + std::to_string(id) + " has ended (" + stored->state + ")");
     }
     job = it->second;
+    const std::string stage = json::parse(job->progress, nullptr, false).value("stage", "");
+    if (stage == "registering" || stage == "evaluating") {
+      return Status::FailedPrecondition("job " + std::to_string(id) + " is " + stage +
+                                        " its version and can no longer be cancelled");
+    }
     job->cancel = true;
     if (job->record.state == "queued") {
       std::erase(queue_, id);
@@ -403,8 +416,13 @@ Result<std::string> JobRunner::Run(Live& job) {
   });
   if (!report.ok()) return report.status();
 
-  // Register.
-  SetProgress(job, json{{"stage", "registering"}}.dump());
+  // Register. From here the job finishes: Cancel() refuses once the stage
+  // is registering.
+  {
+    std::lock_guard lock(mu_);
+    if (job.cancel) return Status::Cancelled("cancelled after training, before registering");
+    job.progress = json{{"stage", "registering"}}.dump();
+  }
   RegisterOptions r;
   r.model = spec.model;
   r.artifact_file = report->artifact;

@@ -130,6 +130,21 @@ TEST_F(JobRunnerTest, ProductionDataIsTheLoggedRowsWithTheirLabelsAsRawValues) {
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->original_rows, 200);
   EXPECT_EQ(TabularDataset::ReadCsv(csv)->rows(), 400u);
+  // Original data labelled 0/1 is written with the class names, like production's.
+  std::string zero_one = testing::ReadFile(testing::CreditCsv());
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"\n\"good\",", "\n0,"}, {"\n\"bad\",", "\n1,"}}) {
+    for (size_t at = zero_one.find(from); at != std::string::npos; at = zero_one.find(from, at + 1)) {
+      zero_one.replace(at, from.size(), to);
+    }
+  }
+  testing::WriteFile(dir_.path() / "zero_one.csv", zero_one);
+  options.original = dir_.path() / "zero_one.csv";
+  report = WriteProductionData(*store_, *config_, options, csv);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->original_rows, 200);
+  auto mixed = TabularDataset::ReadCsv(csv);
+  ASSERT_TRUE(mixed.ok());
+  EXPECT_EQ(mixed->columns()[mixed->ColumnIndex("Status")].categories, (std::vector<std::string>{"bad", "good"}));
   options.from_ms = 2'000'000;
   options.to_ms = 3'000'000;
   EXPECT_EQ(WriteProductionData(*store_, *config_, options, csv).status().code(), StatusCode::kFailedPrecondition);
@@ -249,6 +264,11 @@ TEST_F(JobRunnerTest, JobsAreCancelledOneAtATimePerModelAndInterruptedOnesFailAt
                 .status()
                 .message()
                 .find("parameters.depth"),
+            std::string::npos);
+  EXPECT_NE(ParseTrainingJobSpec("credit", R"({"source": "production", "alias": "champion"})", 0)
+                .status()
+                .message()
+                .find("does not move the champion"),
             std::string::npos);
   spec.model = "nope";
   EXPECT_EQ(runner.SubmitTraining(spec).status().code(), StatusCode::kNotFound);

@@ -64,8 +64,18 @@ Result<ProductionDataReport> WriteProductionData(Store& store, const ModelConfig
     return Status::InvalidArgument("original_share: expected a share in [0, 1), got " +
                                    std::to_string(options.original_share));
   }
-  auto labeled = store.LabeledPredictions(config.name, options.from_ms, options.to_ms, options.max_rows);
-  if (!labeled.ok()) return labeled.status();
+  // Read an hour at a time (a thousandth of the range for long ones): each
+  // call holds the store's durable connection, which feedback and alert
+  // writes also use, only as long as one chunk's rows take to decode.
+  const int64_t kChunkMs = std::max<int64_t>(3'600'000, (options.to_ms - options.from_ms) / 1000 + 1);
+  std::vector<LabeledPrediction> labeled;
+  for (int64_t from = options.from_ms; from < options.to_ms && static_cast<int64_t>(labeled.size()) < options.max_rows;
+       from += kChunkMs) {
+    auto chunk = store.LabeledPredictions(config.name, from, std::min(options.to_ms, from + kChunkMs),
+                                          options.max_rows - static_cast<int64_t>(labeled.size()));
+    if (!chunk.ok()) return chunk.status();
+    labeled.insert(labeled.end(), std::make_move_iterator(chunk->begin()), std::make_move_iterator(chunk->end()));
+  }
 
   ProductionDataReport report;
   std::string out;
@@ -80,7 +90,7 @@ Result<ProductionDataReport> WriteProductionData(Store& store, const ModelConfig
   Tensor features;
   std::vector<float> scores;
   const size_t nf = config.features.size();
-  for (const LabeledPrediction& l : *labeled) {
+  for (const LabeledPrediction& l : labeled) {
     const std::string label = LabelText(config, l.label);
     if (label.empty()) {
       ++report.skipped_labels;
@@ -144,8 +154,25 @@ Result<ProductionDataReport> WriteProductionData(Store& store, const ModelConfig
         AppendField(out, col.strings[r], quote_strings);
       }
     };
+    const Column& labels = original->columns()[target];
     for (size_t r : order) {
-      cell(target, r, true);
+      // The label as production rows write it: a class name (from a name or
+      // 0/1 for a binary classifier), or a number for a regressor.
+      std::string label;
+      if (labels.numeric) {
+        std::string number;
+        AppendNumber(number, labels.numbers[r]);
+        label = config.classes.empty() ? number : LabelText(config, number);
+      } else if (!config.classes.empty()) {
+        std::string quoted;
+        AppendJsonString(quoted, labels.strings[r]);
+        label = LabelText(config, quoted);
+      }
+      if (label.empty()) {
+        ++report.skipped_labels;
+        continue;
+      }
+      AppendField(out, label, !config.classes.empty());
       for (int c : columns) {
         out += ',';
         cell(c, r, true);

@@ -1,6 +1,7 @@
 #include "lifecycle/registry.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <spdlog/spdlog.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -41,6 +42,41 @@ Status SyncPath(const std::filesystem::path& path) {
 std::string ReadText(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// An exclusive advisory lock on REPO/<model>/.registry.lock (flock), held
+// while a version number goes from directory to record: a registration's
+// rename and insert, and the manager's discovery of an unrecorded version,
+// in this process or another, never interleave.
+class ModelLock {
+ public:
+  explicit ModelLock(const std::filesystem::path& model_dir) {
+    fd_ = ::open((model_dir / ".registry.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ >= 0 && ::flock(fd_, LOCK_EX) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~ModelLock() {
+    if (fd_ >= 0) ::close(fd_);  // Releases the lock.
+  }
+  ModelLock(const ModelLock&) = delete;
+  ModelLock& operator=(const ModelLock&) = delete;
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Staging directories of registrations that died (older than an hour).
+void RemoveStaleStaging(const std::filesystem::path& model_dir) {
+  std::error_code ec;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& entry : std::filesystem::directory_iterator(model_dir, ec)) {
+    if (!entry.path().filename().string().starts_with(".register-")) continue;
+    const auto written = std::filesystem::last_write_time(entry.path(), ec);
+    if (!ec && now - written > std::chrono::hours(1)) std::filesystem::remove_all(entry.path(), ec);
+  }
 }
 
 // Removes a staging directory on every path out of Register().
@@ -88,6 +124,7 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
   }
 
   // Stage: a hidden directory the manager ignores.
+  RemoveStaleStaging(dir->path);
   std::string pattern = (dir->path / ".register-XXXXXX").string();
   if (!::mkdtemp(pattern.data())) {
     return Status::Internal("cannot create a staging directory in " + dir->path.string() + ": " +
@@ -129,9 +166,17 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
     VIGIL_RETURN_IF_ERROR(SyncPath(profile->path));
   }
   VIGIL_RETURN_IF_ERROR(SyncPath(staging.path));
+  // Everything slow (hashing the artifact and the training data) before the
+  // version becomes visible; only the number is left to fill in.
+  auto record = Describe(options.model, 0, artifact, options);
+  if (!record.ok()) return record.status();
 
   // The next free number: above every directory and every record (a
   // version whose directory was deleted keeps its number).
+  ModelLock lock(dir->path);
+  if (!lock.ok()) return Status::Internal("cannot lock " + (dir->path / ".registry.lock").string());
+  dir = repository.ScanModel(options.model);  // Under the lock: what others added meanwhile.
+  if (!dir.ok()) return dir.status();
   auto registered = store_.ModelVersions(options.model);
   if (!registered.ok()) return registered.status();
   int64_t version = 0;
@@ -150,10 +195,11 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
   staging.path.clear();  // It is the version now.
   VIGIL_RETURN_IF_ERROR(SyncPath(dir->path));
 
-  auto record = Describe(options.model, version, target / name, options);
-  if (record.ok()) record = Record(*record);
+  record->version = version;
+  record = Record(*record);
   if (!record.ok()) {
-    // Unregistered files must not serve as if they were.
+    // Unregistered files must not serve as if they were. (Under the lock,
+    // no discovery can have recorded this number.)
     std::error_code ignored;
     std::filesystem::remove_all(target, ignored);
     return record.status();
@@ -359,6 +405,11 @@ Status Registry::CheckVersion(const ModelConfig& config, int64_t version, const 
     return Status::Ok();
   }
   if (!*record) {
+    // A registration in progress holds the lock from its rename to its
+    // record: wait for it, then look again.
+    ModelLock lock(artifact.parent_path().parent_path());
+    auto again = store_.GetModelVersion(config.name, version);
+    if (again.ok() && *again) return CheckVersion(config, version, artifact);
     RegisterOptions options;
     options.model = config.name;
     options.origin = "discovered";

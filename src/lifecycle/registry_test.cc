@@ -50,7 +50,9 @@ class RegistryTest : public ::testing::Test {
   std::vector<std::string> Hidden() const {
     std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(repo_.path() / "credit")) {
-      if (e.path().filename().string().starts_with(".")) names.push_back(e.path().filename().string());
+      if (e.is_directory() && e.path().filename().string().starts_with(".")) {
+        names.push_back(e.path().filename().string());
+      }
     }
     return names;
   }

@@ -43,6 +43,8 @@ struct TrainOptions {
   double learning_rate = 0.05;
   double subsample = 0.8;
   double colsample_bytree = 0.8;
+  double reg_lambda = 1;  // L2 regularisation (XGBoost's default).
+  double reg_alpha = 0;   // L1 regularisation (XGBoost's default).
   double validation_fraction = 0.15;
   double test_fraction = 0.15;
   uint64_t seed = 42;

@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view kKnownBackends[] = {"xgboost", "trees", "onnx", "torchscript"};
 constexpr std::string_view kKnownKeys[] = {
     "name",    "backend", "artifact",       "inputs",         "features",  "outputs",
-    "classes", "label_threshold", "version_policy", "parameters", "description", "alerts", "monitoring", "gate"};
+    "classes", "label_threshold", "version_policy", "parameters", "description", "alerts", "monitoring", "gate", "training"};
 
 Status Invalid(const std::string& where, const std::string& what) {
   return Status::InvalidArgument(where + ": " + what);
@@ -313,6 +313,12 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
   } else {
     config.gate.metric = config.classes.empty() ? "rmse" : "auc";
   }
+  if (const YAML::Node& training = root["training"]; training) {
+    auto parsed = ParseTrainingConfig(training);
+    if (!parsed.ok()) return parsed.status();
+    config.training = std::move(*parsed);
+    config.training_yaml = YAML::Dump(training);
+  }
   if (const YAML::Node& alerts = root["alerts"]; alerts) {
     std::vector<std::string> names;
     for (const FeatureSpec& f : config.features) names.push_back(f.name);
@@ -437,6 +443,9 @@ std::string ModelConfigToYaml(const ModelConfig& config) {
   }
   if (!config.alerts_yaml.empty()) out << YAML::Key << "alerts" << YAML::Value << YAML::Load(config.alerts_yaml);
   if (!config.gate_yaml.empty()) out << YAML::Key << "gate" << YAML::Value << YAML::Load(config.gate_yaml);
+  if (!config.training_yaml.empty()) {
+    out << YAML::Key << "training" << YAML::Value << YAML::Load(config.training_yaml);
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "repository/alert_rule.h"
 #include "repository/gate_config.h"
+#include "repository/training_config.h"
 #include "repository/monitoring_config.h"
 #include "repository/version_policy.h"
 
@@ -94,6 +95,9 @@ struct ModelConfig {
   // The evaluation gate (`gate:`, see gate_config.h), and its YAML as written.
   GateConfig gate;
   std::string gate_yaml;
+  // How training jobs train it (`training:`, see training_config.h).
+  TrainingConfig training;
+  std::string training_yaml;
 
   bool is_tabular() const { return !features.empty(); }
   // Index of the feature named `name`, or -1.

@@ -1,0 +1,87 @@
+#include "repository/training_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+
+namespace vigil {
+namespace {
+
+Status Invalid(const std::string& where, const std::string& what) {
+  return Status::InvalidArgument("training." + where + ": " + what);
+}
+
+}  // namespace
+
+bool SearchSpace::IsInteger(const std::string& p) { return p == "max_depth" || p == "rounds"; }
+bool SearchSpace::IsLogScale(const std::string& p) { return p == "learning_rate" || p == "reg_lambda"; }
+
+Result<TrainingConfig> ParseTrainingConfig(const YAML::Node& node) {
+  if (!node.IsMap()) return Status::InvalidArgument("training: expected a mapping");
+  TrainingConfig config;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    if (key != "search") return Invalid(key, "unknown key (expected search)");
+    const YAML::Node& search = kv.second;
+    if (!search.IsMap()) return Invalid("search", "expected a mapping");
+    SearchSpace& s = config.search;
+    s.method = "random";
+    for (const auto& skv : search) {
+      const std::string skey = skv.first.as<std::string>();
+      const std::string where = "search." + skey;
+      if (skey == "method") {
+        s.method = skv.second.as<std::string>("");
+        if (s.method != "random" && s.method != "halving") {
+          return Invalid(where, "expected random or halving, got '" + s.method + "'");
+        }
+      } else if (skey == "trials") {
+        try {
+          s.trials = skv.second.as<int>();
+        } catch (const YAML::Exception&) {
+          return Invalid(where, "expected an integer");
+        }
+        if (s.trials < 1 || s.trials > 1000) return Invalid(where, "expected 1 to 1000");
+      } else if (skey == "space") {
+        if (!skv.second.IsMap()) return Invalid(where, "expected a mapping of parameters to [low, high]");
+        for (const auto& p : skv.second) {
+          const std::string name = p.first.as<std::string>();
+          const std::string at = where + "." + name;
+          static const char* kKnown[] = {"max_depth", "rounds", "learning_rate", "subsample",
+                                         "colsample_bytree", "reg_lambda", "reg_alpha"};
+          bool known = false;
+          for (const char* k : kKnown) known = known || name == k;
+          if (!known) {
+            return Invalid(at, "unknown parameter (expected max_depth, rounds, learning_rate, subsample, "
+                               "colsample_bytree, reg_lambda, reg_alpha)");
+          }
+          double low = 0, high = 0;
+          try {
+            if (!p.second.IsSequence() || p.second.size() != 2) throw YAML::Exception(YAML::Mark(), "");
+            low = p.second[0].as<double>();
+            high = p.second[1].as<double>();
+          } catch (const YAML::Exception&) {
+            return Invalid(at, "expected [low, high]");
+          }
+          if (!(low <= high) || !std::isfinite(low) || !std::isfinite(high)) {
+            return Invalid(at, "expected low <= high");
+          }
+          const bool share = name == "subsample" || name == "colsample_bytree";
+          if ((share && (low <= 0 || high > 1)) || (SearchSpace::IsLogScale(name) && low <= 0) || low < 0 ||
+              (SearchSpace::IsInteger(name) && low < 1)) {
+            return Invalid(at, share ? "expected a range within (0, 1]"
+                                     : "expected a positive range" + std::string(SearchSpace::IsLogScale(name)
+                                                                                      ? " (sampled on a log scale)"
+                                                                                      : ""));
+          }
+          s.ranges[name] = {low, high};
+        }
+      } else {
+        return Invalid(where, "unknown key (expected method, trials, space)");
+      }
+    }
+    if (s.ranges.empty()) return Invalid("search.space", "name at least one parameter to search");
+  }
+  return config;
+}
+
+}  // namespace vigil

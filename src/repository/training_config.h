@@ -1,0 +1,58 @@
+// TrainingConfig: how training jobs train a model (`training:` in
+// model.yaml). Today: the hyperparameter search space.
+//
+//   training:
+//     search:
+//       method: random       # random (every trial at full rounds) or halving
+//                            # (successive halving: all trials at a few rounds, the best third
+//                            # on to three times as many, and so on)
+//       trials: 20           # the trial budget
+//       space:               # [low, high] per parameter, inclusive
+//         max_depth: [3, 8]          # integers
+//         rounds: [100, 800]         # integers (halving: the last rung's rounds)
+//         learning_rate: [0.01, 0.3] # log-uniform
+//         subsample: [0.6, 1.0]
+//         colsample_bytree: [0.6, 1.0]
+//         reg_lambda: [0.1, 10]      # log-uniform
+//         reg_alpha: [0, 1]
+//
+// Without a search, a job trains once with its own parameters, else the
+// champion's.
+//
+// Thread-safety: a value type.
+#ifndef VIGIL_REPOSITORY_TRAINING_CONFIG_H_
+#define VIGIL_REPOSITORY_TRAINING_CONFIG_H_
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "common/status.h"
+
+namespace YAML {
+class Node;
+}
+
+namespace vigil {
+
+struct SearchSpace {
+  std::string method;  // Empty: no search; "random" or "halving".
+  int trials = 20;
+  // Parameter -> [low, high].
+  std::map<std::string, std::pair<double, double>> ranges;
+
+  bool declared() const { return !method.empty(); }
+  // Integer-valued parameters, and those sampled on a log scale.
+  static bool IsInteger(const std::string& parameter);
+  static bool IsLogScale(const std::string& parameter);
+};
+
+struct TrainingConfig {
+  SearchSpace search;
+};
+
+Result<TrainingConfig> ParseTrainingConfig(const YAML::Node& node);
+
+}  // namespace vigil
+
+#endif  // VIGIL_REPOSITORY_TRAINING_CONFIG_H_
