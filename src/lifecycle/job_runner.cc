@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "common/rfc3339.h"
@@ -402,18 +404,41 @@ Result<std::string> JobRunner::Run(Live& job) {
   t.subsample = pick_double(spec.subsample, "subsample", t.subsample);
   t.colsample_bytree = pick_double(spec.colsample_bytree, "colsample_bytree", t.colsample_bytree);
   t.nthread = 1;
-  t.on_iteration = [&](int round, int rounds, double auc, double best) {
-    SetProgress(job, json{{"stage", "training"},
-                          {"round", round + 1},
-                          {"rounds", rounds},
-                          {"validation_auc", Number(auc)},
-                          {"best_validation_auc", Number(best)}}
-                         .dump());
-    return !job.cancel.load();
+  t.reg_lambda = pick_double(std::nullopt, "reg_lambda", t.reg_lambda);
+  t.reg_alpha = pick_double(std::nullopt, "reg_alpha", t.reg_alpha);
+  // One training run; `where` (trial and rung) goes into the progress.
+  auto train = [&](TrainOptions o, const fs::path& repo, const json& where) -> Result<TrainReport> {
+    fs::create_directories(repo / spec.model, ec);
+    fs::copy_file(config_path, repo / spec.model / "model.yaml", fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::Internal("preparing " + repo.string() + ": " + ec.message());
+    o.repository = repo;
+    o.on_iteration = [&](int round, int rounds, double auc, double best) {
+      json progress = {{"stage", where.empty() ? "training" : "search"},
+                       {"round", round + 1},
+                       {"rounds", rounds},
+                       {"validation_auc", Number(auc)},
+                       {"best_validation_auc", Number(best)}};
+      progress.update(where);
+      SetProgress(job, progress.dump());
+      return !job.cancel.load();
+    };
+    return TrainXGBoostClassifier(o, [&](const std::string& line) { spdlog::debug("job {}: {}", job.record.id, line); });
   };
-  auto report = TrainXGBoostClassifier(t, [&](const std::string& line) {
-    spdlog::debug("job {}: {}", job.record.id, line);
-  });
+  // A search when model.yaml declares a space and the job fixes no
+  // parameter; otherwise one run.
+  const SearchSpace& space = config->training.search;
+  const bool fixed = spec.rounds || spec.max_depth || spec.early_stopping_rounds || spec.seed || spec.learning_rate ||
+                     spec.subsample || spec.colsample_bytree;
+  json search = nullptr;
+  Result<TrainReport> report = Status::Internal("not trained");
+  if (space.declared() && !fixed) {
+    auto searched = Search(job, space, t, train, &search);
+    if (!searched.ok()) return searched.status();
+    t = searched->first;
+    report = std::move(searched->second);
+  } else {
+    report = train(t, work / "repo", json::object());
+  }
   if (!report.ok()) return report.status();
 
   // Register. From here the job finishes: Cancel() refuses once the stage
@@ -433,18 +458,21 @@ Result<std::string> JobRunner::Run(Live& job) {
   r.parent_version = champion;
   r.training_data = train_part;
   r.profile_file = report->artifact.parent_path() / "profile.json";
-  r.parameters = json{{"target", t.target},
+  json parameters = {{"target", t.target},
                       {"rounds", t.rounds},
                       {"early_stopping_rounds", t.early_stopping_rounds},
                       {"max_depth", t.max_depth},
                       {"learning_rate", t.learning_rate},
                       {"subsample", t.subsample},
                       {"colsample_bytree", t.colsample_bytree},
+                      {"reg_lambda", t.reg_lambda},
+                      {"reg_alpha", t.reg_alpha},
                       {"validation_fraction", t.validation_fraction},
                       {"test_fraction", t.test_fraction},
                       {"seed", t.seed},
-                      {"best_iteration", report->best_iteration}}
-                     .dump();
+                      {"best_iteration", report->best_iteration}};
+  if (!search.is_null()) parameters["search"] = search;
+  r.parameters = parameters.dump();
   const json metrics = {{"validation_auc", Number(report->validation_auc)},
                         {"test_auc", Number(report->test_auc)},
                         {"train_rows", report->train_rows},
@@ -481,6 +509,80 @@ Result<std::string> JobRunner::Run(Live& job) {
               {"evaluation", json::parse(evaluation->ToJson())},
               {"aliases", spec.aliases}}
       .dump();
+}
+
+Result<std::pair<TrainOptions, TrainReport>> JobRunner::Search(
+    Live& job, const SearchSpace& space, const TrainOptions& base,
+    const std::function<Result<TrainReport>(TrainOptions, const fs::path&, const json&)>& train, json* record) {
+  // The trials' parameters, drawn from the space with the job's seed.
+  std::mt19937_64 rng(base.seed + 1000);
+  std::vector<TrainOptions> trials(static_cast<size_t>(space.trials), base);
+  for (TrainOptions& o : trials) {
+    for (const auto& [name, range] : space.ranges) {
+      const auto [low, high] = range;
+      double v = SearchSpace::IsLogScale(name)
+                     ? std::exp(std::uniform_real_distribution<double>(std::log(low), std::log(high))(rng))
+                     : std::uniform_real_distribution<double>(low, high)(rng);
+      if (SearchSpace::IsInteger(name)) v = std::floor(v + 0.5);
+      if (name == "max_depth") o.max_depth = static_cast<int>(v);
+      if (name == "rounds") o.rounds = static_cast<int>(v);
+      if (name == "learning_rate") o.learning_rate = v;
+      if (name == "subsample") o.subsample = v;
+      if (name == "colsample_bytree") o.colsample_bytree = v;
+      if (name == "reg_lambda") o.reg_lambda = v;
+      if (name == "reg_alpha") o.reg_alpha = v;
+    }
+  }
+  // Random: every trial at its own rounds. Halving: rungs of rounds growing
+  // threefold up to the largest, the best third of each rung going on.
+  int max_rounds = base.rounds;
+  if (auto it = space.ranges.find("rounds"); it != space.ranges.end()) max_rounds = static_cast<int>(it->second.second);
+  std::vector<size_t> alive(trials.size());
+  std::iota(alive.begin(), alive.end(), 0);
+  int rung_rounds = max_rounds;
+  if (space.method == "halving") {
+    int rungs = 0;
+    for (size_t n = trials.size(); n > 1; n = (n + 2) / 3) ++rungs;
+    rung_rounds = std::max(10, static_cast<int>(max_rounds / std::pow(3.0, rungs)));
+  }
+  json rows = json::array();
+  std::vector<double> score(trials.size(), -1);
+  std::map<size_t, TrainReport> reports;
+  for (int rung = 0;; ++rung) {
+    for (size_t i : alive) {
+      TrainOptions o = trials[i];
+      if (space.method == "halving") o.rounds = std::min(rung_rounds, max_rounds);
+      const json where = {{"trial", i + 1}, {"trials", trials.size()}, {"rung", rung + 1}};
+      auto report = train(o, options_.work_dir / std::to_string(job.record.id) / "trials" /
+                                 (std::to_string(i) + "-" + std::to_string(rung)),
+                          where);
+      if (!report.ok()) return report.status();
+      score[i] = std::isfinite(report->validation_auc) ? report->validation_auc : -1;
+      rows.push_back({{"trial", i + 1},
+                      {"rung", rung + 1},
+                      {"rounds", o.rounds},
+                      {"max_depth", o.max_depth},
+                      {"learning_rate", o.learning_rate},
+                      {"subsample", o.subsample},
+                      {"colsample_bytree", o.colsample_bytree},
+                      {"reg_lambda", o.reg_lambda},
+                      {"reg_alpha", o.reg_alpha},
+                      {"best_iteration", report->best_iteration},
+                      {"validation_auc", Number(report->validation_auc)}});
+      reports[i] = std::move(*report);
+      trials[i].rounds = o.rounds;
+    }
+    std::stable_sort(alive.begin(), alive.end(), [&](size_t a, size_t b) { return score[a] > score[b]; });
+    if (space.method != "halving" || alive.size() == 1 || rung_rounds >= max_rounds) break;
+    alive.resize((alive.size() + 2) / 3);
+    rung_rounds *= 3;
+  }
+  const size_t best = alive.front();
+  *record = {{"method", space.method}, {"trials", rows}, {"best_trial", best + 1},
+             {"selected_by", "validation_auc"}};
+  spdlog::info("job {}: search over {} trials chose trial {} (validation AUC {:.4f})", job.record.id,
+               trials.size(), best + 1, score[best]);
+  return std::pair<TrainOptions, TrainReport>{trials[best], reports.at(best)};
 }
 
 void JobRunner::Finish(Live& job, const std::string& state, const std::string& result, const std::string& error) {

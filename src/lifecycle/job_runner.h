@@ -14,7 +14,10 @@
 // data and parameters give the same artifact; cancellable (between boosting
 // rounds); and reports its stage and progress (round, validation AUC) through
 // Get(). Parameters the job does not give are the champion's (from its
-// registry record), else the trainer's defaults.
+// registry record), else the trainer's defaults; when model.yaml declares a
+// search space (`training: search:`) and the job fixes no parameter, a
+// seeded random or successive-halving search picks them by validation AUC,
+// and every trial is recorded with the version.
 //
 // Jobs are records in the store: state changes are committed as they
 // happen, and a job that was queued or running when the server stopped is
@@ -39,8 +42,11 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.h"
 #include "lifecycle/registry.h"
+#include "lifecycle/xgboost_trainer.h"
 #include "store/store.h"
 
 namespace vigil {
@@ -107,6 +113,13 @@ class JobRunner {
   void Work();
   // Runs `job`; returns the result JSON or why it failed.
   Result<std::string> Run(Live& job);
+  // The hyperparameter search of `space` around `base`, each trial run by
+  // `train`: the best trial's options and report; `record` gets every trial.
+  Result<std::pair<TrainOptions, TrainReport>> Search(
+      Live& job, const SearchSpace& space, const TrainOptions& base,
+      const std::function<Result<TrainReport>(TrainOptions, const std::filesystem::path&, const nlohmann::json&)>&
+          train,
+      nlohmann::json* record);
   void SetProgress(Live& job, const std::string& progress);
   // Saves the record and, for an ended job, records its event.
   void Finish(Live& job, const std::string& state, const std::string& result, const std::string& error);

@@ -274,5 +274,66 @@ TEST_F(JobRunnerTest, JobsAreCancelledOneAtATimePerModelAndInterruptedOnesFailAt
   EXPECT_EQ(runner.SubmitTraining(spec).status().code(), StatusCode::kNotFound);
 }
 
+// With a search space in model.yaml, a job tries seeded trials and keeps the
+// best by validation AUC, recording every trial with the version.
+TEST_F(JobRunnerTest, ASearchSpaceRunsTrialsAndKeepsTheBestByValidationAuc) {
+  const auto yaml = repo_.path() / "credit" / "model.yaml";
+  const std::string base = testing::ReadFile(yaml);
+  JobRunner runner(*store_, *registry_, {repo_.path(), {}, nullptr});
+  ASSERT_TRUE(runner.Start().ok());
+  int64_t expected_version = 2;
+  for (const char* method : {"random", "halving"}) {
+    testing::WriteFile(yaml, base + "training:\n  search:\n    method: " + method +
+                                 "\n    trials: 5\n    space:\n      max_depth: [2, 5]\n"
+                                 "      learning_rate: [0.05, 0.3]\n      rounds: [20, 60]\n");
+    TrainingJobSpec spec;
+    spec.model = "credit";
+    spec.data = testing::CreditCsv();
+    auto job = runner.SubmitTraining(spec);
+    ASSERT_TRUE(job.ok()) << job.status().ToString();
+    const JobRecord done = WaitEnded(runner, job->id);
+    ASSERT_EQ(done.state, "succeeded") << done.error;
+    auto version = registry_->Version("credit", expected_version++);
+    ASSERT_TRUE(version.ok());
+    const json parameters = json::parse(version->parameters);
+    const json& search = parameters["search"];
+    ASSERT_TRUE(search.is_object()) << parameters.dump();
+    EXPECT_EQ(search["method"], method);
+    const json& trials = search["trials"];
+    // The chosen trial has the best validation AUC of the last rung, and its
+    // parameters are the version's.
+    const int best = search["best_trial"];
+    json chosen;
+    double best_auc = -1;
+    int last_rung = 0;
+    for (const json& t : trials) last_rung = std::max(last_rung, t["rung"].get<int>());
+    for (const json& t : trials) {
+      if (t["rung"] != last_rung) continue;
+      if (t["validation_auc"].get<double>() > best_auc) best_auc = t["validation_auc"].get<double>();
+      if (t["trial"] == best) chosen = t;
+    }
+    ASSERT_TRUE(chosen.is_object());
+    EXPECT_EQ(chosen["validation_auc"].get<double>(), best_auc);
+    EXPECT_EQ(parameters["max_depth"], chosen["max_depth"]);
+    EXPECT_EQ(parameters["learning_rate"], chosen["learning_rate"]);
+    EXPECT_EQ(parameters["rounds"], chosen["rounds"]);
+    for (const json& t : trials) {
+      EXPECT_GE(t["max_depth"].get<int>(), 2);
+      EXPECT_LE(t["max_depth"].get<int>(), 5);
+      EXPECT_GE(t["learning_rate"].get<double>(), 0.05);
+      EXPECT_LE(t["learning_rate"].get<double>(), 0.3);
+    }
+    if (std::string(method) == "random") {
+      EXPECT_EQ(trials.size(), 5u);
+      EXPECT_EQ(last_rung, 1);
+    } else {
+      // 5 trials at a few rounds, the best 2 on at three times as many, then 1.
+      EXPECT_GT(last_rung, 1);
+      EXPECT_GT(trials.size(), 5u);
+      EXPECT_LT(trials[0]["rounds"].get<int>(), 60);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vigil
