@@ -1,11 +1,16 @@
 #include "lifecycle/job_runner.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -431,6 +436,28 @@ Result<std::string> JobRunner::Run(Live& job) {
                      spec.subsample || spec.colsample_bytree;
   json search = nullptr;
   Result<TrainReport> report = Status::Internal("not trained");
+  if (config->training.external.declared()) {
+    // Another framework's trainer: its artifact goes through the same
+    // registration (which profiles it from the training data) and gate.
+    auto artifact = RunExternal(job, config->training.external, train_part, work);
+    if (!artifact.ok()) return artifact.status();
+    {
+      std::lock_guard lock(mu_);
+      if (job.cancel) return Status::Cancelled("cancelled after training, before registering");
+      job.progress = json{{"stage", "registering"}}.dump();
+    }
+    RegisterOptions r;
+    r.model = spec.model;
+    r.artifact_file = *artifact;
+    r.origin = "external";
+    r.author = spec.actor;
+    r.description = "training job " + std::to_string(job.record.id) + " (" + spec.source + ", external trainer)" +
+                    (spec.reason.empty() ? "" : ": " + spec.reason);
+    r.parent_version = champion;
+    r.training_data = train_part;
+    r.parameters = json{{"command", config->training.external.command}}.dump();
+    return RegisterAndEvaluate(job, r, champion, holdout, data_report, json::object());
+  }
   if (space.declared() && !fixed) {
     auto searched = Search(job, space, t, train, &search);
     if (!searched.ok()) return searched.status();
@@ -479,6 +506,13 @@ Result<std::string> JobRunner::Run(Live& job) {
                         {"validation_rows", report->validation_rows},
                         {"test_rows", report->test_rows}};
   r.metrics = metrics.dump();
+  return RegisterAndEvaluate(job, r, champion, holdout, data_report, metrics);
+}
+
+Result<std::string> JobRunner::RegisterAndEvaluate(Live& job, const RegisterOptions& r, int64_t champion,
+                                                   const fs::path& holdout, const json& data_report,
+                                                   const json& metrics) {
+  const TrainingJobSpec& spec = job.spec;
   auto record = registry_.Register(r);
   if (!record.ok()) return record.status().WithContext("registering the trained version");
   for (const std::string& alias : spec.aliases) {
@@ -503,12 +537,99 @@ Result<std::string> JobRunner::Run(Live& job) {
                                                                " registered; evaluating it");
   return json{{"version", record->version},
               {"sha256", record->sha256},
+              {"origin", record->origin},
               {"parent_version", champion > 0 ? json(champion) : json(nullptr)},
               {"metrics", metrics},
               {"data", data_report},
               {"evaluation", json::parse(evaluation->ToJson())},
               {"aliases", spec.aliases}}
       .dump();
+}
+
+Result<fs::path> JobRunner::RunExternal(Live& job, const ExternalTrainer& trainer, const fs::path& data,
+                                        const fs::path& work) {
+  const fs::path output = work / "output";
+  std::error_code ec;
+  fs::create_directories(output, ec);
+  if (ec) return Status::Internal("cannot create " + output.string() + ": " + ec.message());
+  std::vector<std::string> args;
+  for (std::string arg : trainer.command) {
+    for (const auto& [key, value] : {std::pair<std::string, std::string>{"{data}", fs::absolute(data).string()},
+                                     {"{output}", fs::absolute(output).string()},
+                                     {"{model}", job.spec.model}}) {
+      for (size_t at = arg.find(key); at != std::string::npos; at = arg.find(key, at + value.size())) {
+        arg.replace(at, key.size(), value);
+      }
+    }
+    args.push_back(std::move(arg));
+  }
+  const fs::path log = work / "trainer.log";
+  SetProgress(job, json{{"stage", "external"}, {"command", args}}.dump());
+  // Everything the child needs is prepared before fork(): between fork and
+  // exec a child of a threaded process only makes system calls.
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log_path = log.string();
+  const std::string cwd = (options_.repository / job.spec.model).string();
+  static constexpr char kExecFailed[] = "the external trainer's command could not be run (execvp failed)\n";
+  const pid_t pid = ::fork();
+  if (pid < 0) return Status::Internal(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // The child: its own process group (so cancelling stops all of it), the
+    // model's directory as working directory, output to the log.
+    ::setpgid(0, 0);
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+    ::execvp(argv[0], argv.data());
+    [[maybe_unused]] const ssize_t ignored = ::write(2, kExecFailed, sizeof(kExecFailed) - 1);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(trainer.timeout_seconds);
+  int status = 0;
+  std::string stopped;  // Why Vigil stopped it, if it did.
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) return Status::Internal(std::string("waitpid: ") + std::strerror(errno));
+    if (stopped.empty() && (job.cancel || std::chrono::steady_clock::now() > deadline)) {
+      stopped = job.cancel ? "cancelled" : "timed out after " + std::to_string(trainer.timeout_seconds) + " s";
+      ::kill(-pid, SIGTERM);
+      std::thread([pid] {  // A trainer that ignores SIGTERM gets SIGKILL.
+        std::this_thread::sleep_for(std::chrono::seconds(5));
+        ::kill(-pid, SIGKILL);
+      }).detach();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // The end of the trainer's output, for the error message.
+  std::string tail;
+  {
+    std::ifstream in(log, std::ios::binary);
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    tail = all.size() > 2000 ? all.substr(all.size() - 2000) : all;
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+  }
+  if (stopped == "cancelled") return Status::Cancelled("external trainer cancelled");
+  if (!stopped.empty()) return Status::FailedPrecondition("external trainer " + stopped + ": " + tail);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::FailedPrecondition(
+        "external trainer " +
+        (WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                           : "was killed by signal " + std::to_string(WTERMSIG(status))) +
+        (tail.empty() ? std::string() : ": " + tail));
+  }
+  const fs::path artifact = output / trainer.artifact;
+  if (!fs::is_regular_file(artifact, ec)) {
+    return Status::FailedPrecondition("external trainer succeeded but wrote no " + trainer.artifact + " into " +
+                                      output.string());
+  }
+  return artifact;
 }
 
 Result<std::pair<TrainOptions, TrainReport>> JobRunner::Search(

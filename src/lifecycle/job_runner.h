@@ -113,6 +113,14 @@ class JobRunner {
   void Work();
   // Runs `job`; returns the result JSON or why it failed.
   Result<std::string> Run(Live& job);
+  // Registers the trained artifact (`r`), points the job's aliases at it and
+  // runs the gate on `holdout`; the job's result JSON.
+  Result<std::string> RegisterAndEvaluate(Live& job, const RegisterOptions& r, int64_t champion,
+                                          const std::filesystem::path& holdout, const nlohmann::json& data_report,
+                                          const nlohmann::json& metrics);
+  // Runs the model's external trainer on `data`; the artifact it wrote.
+  Result<std::filesystem::path> RunExternal(Live& job, const ExternalTrainer& trainer,
+                                            const std::filesystem::path& data, const std::filesystem::path& work);
   // The hyperparameter search of `space` around `base`, each trial run by
   // `train`: the best trial's options and report; `record` gets every trial.
   Result<std::pair<TrainOptions, TrainReport>> Search(

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/sha256.h"
 #include "dataset/tabular_dataset.h"
 #include "lifecycle/evaluator.h"
 #include "lifecycle/feature_matrix.h"
@@ -333,6 +334,65 @@ TEST_F(JobRunnerTest, ASearchSpaceRunsTrialsAndKeepsTheBestByValidationAuc) {
       EXPECT_LT(trials[0]["rounds"].get<int>(), 60);
     }
   }
+}
+
+// An external trainer: a command that gets the data file and an output
+// directory; its artifact goes through registration and the gate, its
+// failures, timeouts and cancellation are reported.
+TEST_F(JobRunnerTest, AnExternalTrainersArtifactIsRegisteredAndItsFailuresReported) {
+  const auto yaml = repo_.path() / "credit" / "model.yaml";
+  const std::string base = testing::ReadFile(yaml);
+  // The "framework": copies another trained model, and records its arguments.
+  testing::TrainCreditModel(dir_.path() / "other", "credit", 1, /*seed=*/7);
+  const auto other = dir_.path() / "other" / "credit" / "1" / "model.json";
+  auto external = [&](const std::string& command, int timeout = 60) {
+    testing::WriteFile(yaml, base + "training:\n  external:\n    command: " + command +
+                                 "\n    artifact: model.json\n    timeout_seconds: " + std::to_string(timeout) + "\n");
+  };
+  external("[sh, -c, 'head -1 \"$1\" > \"$2\"/header.txt && cp " + other.string() +
+           " \"$2\"/model.json && cp \"$2\"/header.txt " + (dir_.path() / "seen.txt").string() + "', sh, '{data}', '{output}']");
+  JobRunner runner(*store_, *registry_, {repo_.path(), {}, nullptr});
+  ASSERT_TRUE(runner.Start().ok());
+  TrainingJobSpec spec;
+  spec.model = "credit";
+  spec.data = testing::CreditCsv();
+  auto job = runner.SubmitTraining(spec);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  JobRecord done = WaitEnded(runner, job->id);
+  ASSERT_EQ(done.state, "succeeded") << done.error;
+  auto version = registry_->Version("credit", 2);
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->origin, "external");
+  EXPECT_EQ(version->sha256, *Sha256File(other));
+  EXPECT_FALSE(version->profile.empty());  // Built from the training data at registration.
+  EXPECT_EQ(json::parse(done.result)["evaluation"]["rows"], 891);  // 20% of 4454 held out.
+  // {data} was the training part of the CSV, with its header.
+  EXPECT_EQ(testing::ReadFile(dir_.path() / "seen.txt").substr(0, 9), "\"Status\",");
+
+  external("[sh, -c, 'echo the GPU is on fire >&2; exit 3']");
+  job = runner.SubmitTraining(spec);
+  ASSERT_TRUE(job.ok());
+  done = WaitEnded(runner, job->id);
+  EXPECT_EQ(done.state, "failed");
+  EXPECT_EQ(done.error, "external trainer exited with status 3: the GPU is on fire");
+
+  external("[sleep, '30']", /*timeout=*/1);
+  job = runner.SubmitTraining(spec);
+  ASSERT_TRUE(job.ok());
+  done = WaitEnded(runner, job->id);
+  EXPECT_EQ(done.state, "failed");
+  EXPECT_NE(done.error.find("timed out after 1 s"), std::string::npos) << done.error;
+
+  external("[sleep, '30']");
+  job = runner.SubmitTraining(spec);
+  ASSERT_TRUE(job.ok());
+  for (int i = 0; i < 500 && json::parse(runner.Get(job->id)->progress).value("stage", "") != "external"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(runner.Cancel(job->id).ok());
+  done = WaitEnded(runner, job->id);
+  EXPECT_EQ(done.state, "cancelled");
+  EXPECT_EQ(registry_->Versions("credit")->size(), 1u);
 }
 
 }  // namespace

@@ -21,7 +21,38 @@ Result<TrainingConfig> ParseTrainingConfig(const YAML::Node& node) {
   TrainingConfig config;
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
-    if (key != "search") return Invalid(key, "unknown key (expected search)");
+    if (key == "external") {
+      const YAML::Node& e = kv.second;
+      if (!e.IsMap()) return Invalid(key, "expected a mapping with command and artifact");
+      for (const auto& ekv : e) {
+        const std::string ekey = ekv.first.as<std::string>();
+        const std::string where = "external." + ekey;
+        if (ekey == "command") {
+          if (!ekv.second.IsSequence() || ekv.second.size() == 0) {
+            return Invalid(where, "expected a list: the program and its arguments");
+          }
+          for (const auto& arg : ekv.second) config.external.command.push_back(arg.as<std::string>(""));
+        } else if (ekey == "artifact") {
+          config.external.artifact = ekv.second.as<std::string>("");
+          if (config.external.artifact.empty() || config.external.artifact.find('/') != std::string::npos) {
+            return Invalid(where, "expected a file name");
+          }
+        } else if (ekey == "timeout_seconds") {
+          try {
+            config.external.timeout_seconds = ekv.second.as<int64_t>();
+          } catch (const YAML::Exception&) {
+            return Invalid(where, "expected a number of seconds");
+          }
+          if (config.external.timeout_seconds < 1) return Invalid(where, "expected a positive number of seconds");
+        } else {
+          return Invalid(where, "unknown key (expected command, artifact, timeout_seconds)");
+        }
+      }
+      if (config.external.command.empty()) return Invalid("external.command", "is required");
+      if (config.external.artifact.empty()) return Invalid("external.artifact", "is required");
+      continue;
+    }
+    if (key != "search") return Invalid(key, "unknown key (expected search, external)");
     const YAML::Node& search = kv.second;
     if (!search.IsMap()) return Invalid("search", "expected a mapping");
     SearchSpace& s = config.search;

@@ -16,6 +16,11 @@
 //         reg_lambda: [0.1, 10]      # log-uniform
 //         reg_alpha: [0, 1]
 //
+//     external:            # another framework: a command instead of XGBoost
+//       command: [python3, /srv/credit/train.py, --data, "{data}", --out, "{output}"]
+//       artifact: model.json # what the command writes into {output}
+//       timeout_seconds: 3600
+//
 // Without a search, a job trains once with its own parameters, else the
 // champion's.
 //
@@ -26,6 +31,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/status.h"
 
@@ -47,8 +53,18 @@ struct SearchSpace {
   static bool IsLogScale(const std::string& parameter);
 };
 
+// An external trainer: argv, with {data} (the training CSV), {output} (an
+// empty directory for the artifact) and {model} replaced in each argument.
+struct ExternalTrainer {
+  std::vector<std::string> command;
+  std::string artifact;
+  int64_t timeout_seconds = 3600;
+  bool declared() const { return !command.empty(); }
+};
+
 struct TrainingConfig {
   SearchSpace search;
+  ExternalTrainer external;
 };
 
 Result<TrainingConfig> ParseTrainingConfig(const YAML::Node& node);

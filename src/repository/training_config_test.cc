@@ -42,6 +42,8 @@ TEST(TrainingConfigTest, NamesWhatIsWrong) {
             "training.search.method: expected random or halving, got 'grid'");
   EXPECT_EQ(With("  search:\n    trials: 20\n").status().message(),
             "training.search.space: name at least one parameter to search");
+  EXPECT_EQ(With("  external:\n    command: [train.sh]\n").status().message(), "training.external.artifact: is required");
+  EXPECT_EQ(With("  runner: x\n").status().message(), "training.runner: unknown key (expected search, external)");
 }
 
 }  // namespace
