@@ -45,6 +45,7 @@ Result<TrainingJobSpec> ParseTrainingJobSpec(const std::string& model, const std
   }
   TrainingJobSpec spec;
   spec.model = model;
+  spec.actor = "api";
   bool has_hours = false, has_range = false;
   double hours = 24 * 7;
   auto string_of = [&](const std::string& key, std::string* out) -> Status {
@@ -165,7 +166,7 @@ std::string TrainingJobSpecJson(const TrainingJobSpec& spec) {
     out["to"] = FormatRfc3339(spec.to_ms);
     out["original_share"] = spec.original_share;
   }
-  return out.dump();
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 JobRunner::JobRunner(Store& store, Registry& registry, Options options)
@@ -320,7 +321,12 @@ void JobRunner::Work() {
     }
     if (Status s = store_.UpdateJob(job->record); !s.ok()) spdlog::warn("job {}: {}", job->record.id, s.ToString());
     spdlog::info("job {}: training model {} started", job->record.id, job->record.model);
-    auto result = Run(*job);
+    Result<std::string> result = Status::Internal("not run");
+    try {
+      result = Run(*job);
+    } catch (const std::exception& e) {  // A job must not take the server down.
+      result = Status::Internal(std::string("the job failed: ") + e.what());
+    }
     if (result.ok()) {
       Finish(*job, "succeeded", *result, "");
     } else if (result.status().code() == StatusCode::kCancelled) {
@@ -328,8 +334,6 @@ void JobRunner::Work() {
     } else {
       Finish(*job, "failed", "{}", result.status().message());
     }
-    std::lock_guard lock(mu_);
-    live_.erase(job->record.id);
   }
 }
 
@@ -356,7 +360,7 @@ Result<std::string> JobRunner::Run(Live& job) {
   json data_report = {{"source", spec.source}};
   fs::path data = spec.data;
   if (spec.source == "production") {
-    SetProgress(job, json{{"stage", "data"}}.dump());
+    SetProgress(job, json{{"stage", "data"}}.dump(-1, ' ', false, json::error_handler_t::replace));
     ProductionDataOptions p;
     p.from_ms = spec.from_ms;
     p.to_ms = spec.to_ms;
@@ -424,7 +428,7 @@ Result<std::string> JobRunner::Run(Live& job) {
                        {"validation_auc", Number(auc)},
                        {"best_validation_auc", Number(best)}};
       progress.update(where);
-      SetProgress(job, progress.dump());
+      SetProgress(job, progress.dump(-1, ' ', false, json::error_handler_t::replace));
       return !job.cancel.load();
     };
     return TrainXGBoostClassifier(o, [&](const std::string& line) { spdlog::debug("job {}: {}", job.record.id, line); });
@@ -444,7 +448,7 @@ Result<std::string> JobRunner::Run(Live& job) {
     {
       std::lock_guard lock(mu_);
       if (job.cancel) return Status::Cancelled("cancelled after training, before registering");
-      job.progress = json{{"stage", "registering"}}.dump();
+      job.progress = json{{"stage", "registering"}}.dump(-1, ' ', false, json::error_handler_t::replace);
     }
     RegisterOptions r;
     r.model = spec.model;
@@ -455,7 +459,7 @@ Result<std::string> JobRunner::Run(Live& job) {
                     (spec.reason.empty() ? "" : ": " + spec.reason);
     r.parent_version = champion;
     r.training_data = train_part;
-    r.parameters = json{{"command", config->training.external.command}}.dump();
+    r.parameters = json{{"command", config->training.external.command}}.dump(-1, ' ', false, json::error_handler_t::replace);
     return RegisterAndEvaluate(job, r, champion, holdout, data_report, json::object());
   }
   if (space.declared() && !fixed) {
@@ -473,7 +477,7 @@ Result<std::string> JobRunner::Run(Live& job) {
   {
     std::lock_guard lock(mu_);
     if (job.cancel) return Status::Cancelled("cancelled after training, before registering");
-    job.progress = json{{"stage", "registering"}}.dump();
+    job.progress = json{{"stage", "registering"}}.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   RegisterOptions r;
   r.model = spec.model;
@@ -499,13 +503,13 @@ Result<std::string> JobRunner::Run(Live& job) {
                       {"seed", t.seed},
                       {"best_iteration", report->best_iteration}};
   if (!search.is_null()) parameters["search"] = search;
-  r.parameters = parameters.dump();
+  r.parameters = parameters.dump(-1, ' ', false, json::error_handler_t::replace);
   const json metrics = {{"validation_auc", Number(report->validation_auc)},
                         {"test_auc", Number(report->test_auc)},
                         {"train_rows", report->train_rows},
                         {"validation_rows", report->validation_rows},
                         {"test_rows", report->test_rows}};
-  r.metrics = metrics.dump();
+  r.metrics = metrics.dump(-1, ' ', false, json::error_handler_t::replace);
   return RegisterAndEvaluate(job, r, champion, holdout, data_report, metrics);
 }
 
@@ -523,7 +527,7 @@ Result<std::string> JobRunner::RegisterAndEvaluate(Live& job, const RegisterOpti
 
   // The gate: the new version against the champion on the holdout (and the
   // model's golden set).
-  SetProgress(job, json{{"stage", "evaluating"}}.dump());
+  SetProgress(job, json{{"stage", "evaluating"}}.dump(-1, ' ', false, json::error_handler_t::replace));
   EvaluateOptions e;
   e.repository = options_.repository;
   e.model = spec.model;
@@ -543,7 +547,7 @@ Result<std::string> JobRunner::RegisterAndEvaluate(Live& job, const RegisterOpti
               {"data", data_report},
               {"evaluation", json::parse(evaluation->ToJson())},
               {"aliases", spec.aliases}}
-      .dump();
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Result<fs::path> JobRunner::RunExternal(Live& job, const ExternalTrainer& trainer, const fs::path& data,
@@ -564,7 +568,7 @@ Result<fs::path> JobRunner::RunExternal(Live& job, const ExternalTrainer& traine
     args.push_back(std::move(arg));
   }
   const fs::path log = work / "trainer.log";
-  SetProgress(job, json{{"stage", "external"}, {"command", args}}.dump());
+  SetProgress(job, json{{"stage", "external"}, {"command", args}}.dump(-1, ' ', false, json::error_handler_t::replace));
   // Everything the child needs is prepared before fork(): between fork and
   // exec a child of a threaded process only makes system calls.
   std::vector<char*> argv;
@@ -584,6 +588,9 @@ Result<fs::path> JobRunner::RunExternal(Live& job, const ExternalTrainer& traine
       ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
+    // Nothing else of the server's (its listening socket, connections,
+    // the store's files) goes to the trainer.
+    ::close_range(3, ~0U, 0);
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::execvp(argv[0], argv.data());
     [[maybe_unused]] const ssize_t ignored = ::write(2, kExecFailed, sizeof(kExecFailed) - 1);
@@ -591,21 +598,31 @@ Result<fs::path> JobRunner::RunExternal(Live& job, const ExternalTrainer& traine
   }
   ::setpgid(pid, pid);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(trainer.timeout_seconds);
-  int status = 0;
   std::string stopped;  // Why Vigil stopped it, if it did.
+  std::chrono::steady_clock::time_point kill_at = std::chrono::steady_clock::time_point::max();
   for (;;) {
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0 && errno != EINTR) return Status::Internal(std::string("waitpid: ") + std::strerror(errno));
-    if (stopped.empty() && (job.cancel || std::chrono::steady_clock::now() > deadline)) {
+    // WNOWAIT: the exited leader stays unreaped, so its process group id
+    // cannot be reused while the group's leftovers are killed below.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno != EINTR) {
+      return Status::Internal(std::string("waitid: ") + std::strerror(errno));
+    }
+    if (info.si_pid == pid) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (stopped.empty() && (job.cancel || now > deadline)) {
       stopped = job.cancel ? "cancelled" : "timed out after " + std::to_string(trainer.timeout_seconds) + " s";
       ::kill(-pid, SIGTERM);
-      std::thread([pid] {  // A trainer that ignores SIGTERM gets SIGKILL.
-        std::this_thread::sleep_for(std::chrono::seconds(5));
-        ::kill(-pid, SIGKILL);
-      }).detach();
+      kill_at = now + std::chrono::seconds(5);  // A trainer that ignores SIGTERM gets SIGKILL.
+    }
+    if (now > kill_at) {
+      ::kill(-pid, SIGKILL);
+      kill_at = std::chrono::steady_clock::time_point::max();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(-pid, SIGKILL);  // Whatever the trainer left running in its group.
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   // The end of the trainer's output, for the error message.
   std::string tail;
@@ -710,13 +727,13 @@ void JobRunner::Finish(Live& job, const std::string& state, const std::string& r
   JobRecord r;
   {
     std::lock_guard lock(mu_);
-    job.record.state = state;
-    job.record.result = result;
-    job.record.error = error;
-    job.record.progress = job.progress;
-    job.record.finished_ms = options_.now_ms();
     r = job.record;
+    r.progress = job.progress;
   }
+  r.state = state;
+  r.result = result;
+  r.error = error;
+  r.finished_ms = options_.now_ms();
   if (Status s = store_.UpdateJob(r); !s.ok()) spdlog::error("job {}: {}", r.id, s.ToString());
   ModelEvent event;
   event.time_ms = r.finished_ms;
@@ -726,7 +743,7 @@ void JobRunner::Finish(Live& job, const std::string& state, const std::string& r
   event.reason = error;
   const json parsed = json::parse(result, nullptr, false);
   if (parsed.is_object() && parsed.contains("version")) event.version = parsed["version"].get<int64_t>();
-  event.detail = json{{"job", r.id}, {"kind", r.kind}, {"state", state}}.dump();
+  event.detail = json{{"job", r.id}, {"kind", r.kind}, {"state", state}}.dump(-1, ' ', false, json::error_handler_t::replace);
   if (auto added = store_.AddModelEvent(event); !added.ok()) {
     spdlog::error("job {}: recording its event: {}", r.id, added.status().ToString());
   }
@@ -735,9 +752,14 @@ void JobRunner::Finish(Live& job, const std::string& state, const std::string& r
   } else {
     spdlog::warn("job {}: model {} {}: {}", r.id, r.model, state, error);
   }
+  // Readers see the end only now, with the record and its event stored; the
+  // job stops being live in the same step, so a next job for the model can
+  // be submitted as soon as this one shows ended.
   std::function<void(const JobRecord&)> hook;
   {
     std::lock_guard lock(mu_);
+    job.record = r;
+    live_.erase(r.id);
     hook = finished_hook_;
   }
   if (hook) hook(r);

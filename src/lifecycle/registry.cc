@@ -51,7 +51,9 @@ std::string ReadText(const std::filesystem::path& path) {
 class ModelLock {
  public:
   explicit ModelLock(const std::filesystem::path& model_dir) {
-    fd_ = ::open((model_dir / ".registry.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Read-only is enough for flock, so a lock file created by another user
+    // (say, root running the CLI) still locks.
+    fd_ = ::open((model_dir / ".registry.lock").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
     if (fd_ >= 0 && ::flock(fd_, LOCK_EX) != 0) {
       ::close(fd_);
       fd_ = -1;
@@ -408,27 +410,32 @@ Status Registry::CheckVersion(const ModelConfig& config, int64_t version, const 
     // A registration in progress holds the lock from its rename to its
     // record: wait for it, then look again.
     ModelLock lock(artifact.parent_path().parent_path());
-    auto again = store_.GetModelVersion(config.name, version);
-    if (again.ok() && *again) return CheckVersion(config, version, artifact);
-    RegisterOptions options;
-    options.model = config.name;
-    options.origin = "discovered";
-    options.description = "found in the repository";
-    auto described = Describe(config.name, version, artifact, options);
-    if (!described.ok()) return described.status();
-    auto recorded = Record(*described);
-    if (recorded.ok()) {
-      spdlog::info("registry: model {} version {} recorded as discovered (sha256 {})", config.name, version,
-                   described->sha256);
+    if (!lock.ok()) spdlog::warn("registry: cannot lock model {}'s directory; recording unlocked", config.name);
+    record = store_.GetModelVersion(config.name, version);
+    if (record.ok() && !*record) {
+      RegisterOptions options;
+      options.model = config.name;
+      options.origin = "discovered";
+      options.description = "found in the repository";
+      auto described = Describe(config.name, version, artifact, options);
+      if (!described.ok()) return described.status();
+      auto recorded = Record(*described);
+      if (recorded.ok()) {
+        spdlog::info("registry: model {} version {} recorded as discovered (sha256 {})", config.name, version,
+                     described->sha256);
+        return Status::Ok();
+      }
+      if (recorded.status().code() != StatusCode::kAlreadyExists) {
+        spdlog::warn("registry: cannot record model {} version {}: {}", config.name, version,
+                     recorded.status().ToString());
+        return Status::Ok();
+      }
+      record = store_.GetModelVersion(config.name, version);  // Another process recorded it meanwhile.
+    }
+    if (!record.ok() || !*record) {
+      spdlog::warn("registry: cannot check model {} version {}, loading it unchecked", config.name, version);
       return Status::Ok();
     }
-    if (recorded.status().code() != StatusCode::kAlreadyExists) {
-      spdlog::warn("registry: cannot record model {} version {}: {}", config.name, version,
-                   recorded.status().ToString());
-      return Status::Ok();
-    }
-    // Another process recorded it meanwhile: check against that.
-    return CheckVersion(config, version, artifact);
   }
   auto sha = Sha256File(artifact);
   if (!sha.ok()) return sha.status();

@@ -43,7 +43,9 @@ Result<TrainingConfig> ParseTrainingConfig(const YAML::Node& node) {
           } catch (const YAML::Exception&) {
             return Invalid(where, "expected a number of seconds");
           }
-          if (config.external.timeout_seconds < 1) return Invalid(where, "expected a positive number of seconds");
+          if (config.external.timeout_seconds < 1 || config.external.timeout_seconds > 7 * 24 * 3600) {
+            return Invalid(where, "expected 1 to 604800 seconds (a week)");
+          }
         } else {
           return Invalid(where, "unknown key (expected command, artifact, timeout_seconds)");
         }
@@ -97,6 +99,9 @@ Result<TrainingConfig> ParseTrainingConfig(const YAML::Node& node) {
             return Invalid(at, "expected low <= high");
           }
           const bool share = name == "subsample" || name == "colsample_bytree";
+          if (SearchSpace::IsInteger(name) && high > (name == "max_depth" ? 64 : 100000)) {
+            return Invalid(at, name == "max_depth" ? "expected at most 64" : "expected at most 100000");
+          }
           if ((share && (low <= 0 || high > 1)) || (SearchSpace::IsLogScale(name) && low <= 0) || low < 0 ||
               (SearchSpace::IsInteger(name) && low < 1)) {
             return Invalid(at, share ? "expected a range within (0, 1]"
