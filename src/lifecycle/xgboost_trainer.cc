@@ -128,6 +128,10 @@ Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
                                         "vigil trains");
     }
     positive = config.classes[1];
+    if (!options.positive_class.empty() && options.positive_class != positive) {
+      return Status::InvalidArgument("--positive-class: model '" + options.model_name + "' has '" + positive +
+                                     "' as its positive class (the second of model.yaml's classes)");
+    }
     auto rows = FeatureMatrix(ds, config, "--data");
     if (!rows.ok()) return rows.status();
     all_features = std::move(*rows);

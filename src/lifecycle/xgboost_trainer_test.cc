@@ -121,6 +121,11 @@ TEST(XGBoostTrainerTest, ANewVersionUsesTheExistingModelsCodesAndClasses) {
   // Labels that are not the model's classes are refused with the row.
   testing::WriteFile(data.path() / "bad.csv", filtered.substr(0, filtered.find('\n') + 1) + "maybe" +
                                                   filtered.substr(filtered.find(',', filtered.find('\n'))));
+  // A positive class other than model.yaml's is refused.
+  o.positive_class = "good";
+  EXPECT_EQ(TrainXGBoostClassifier(o, [](const std::string&) {}).status().message(),
+            "--positive-class: model 'credit' has 'bad' as its positive class (the second of model.yaml's classes)");
+  o.positive_class.clear();
   o.data = data.path() / "bad.csv";
   auto refused = TrainXGBoostClassifier(o, [](const std::string&) {});
   EXPECT_NE(refused.status().message().find("row 1 of"), std::string::npos) << refused.status().message();

@@ -57,3 +57,15 @@ TEST(GateConfigTest, ParsesAndRendersBackAndNamesWhatIsWrong) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// A second gate: would otherwise be dropped without a word by the YAML parser.
+TEST(GateConfigTest, AKeyGivenTwiceIsRefusedWithItsLine) {
+  auto twice = ParseModelConfig(std::string(kClassifier) + "gate:\n  min: 0.7\ngate:\n  min: 0.99\n", "credit");
+  EXPECT_EQ(twice.status().message(), "gate: given twice (line 7)");
+}
+
+}  // namespace
+}  // namespace vigil

@@ -170,11 +170,15 @@ Result<OutputSpec> ParseOutput(const YAML::Node& node, const std::string& where)
 
 Status ParseInto(const YAML::Node& root, ModelConfig& config) {
   if (!root.IsMap()) return Status::InvalidArgument("model.yaml: expected a mapping at the top");
+  std::set<std::string> seen;
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();
     bool known = false;
     for (auto k : kKnownKeys) known = known || key == k;
     if (!known) return Invalid(key, "unknown key" + Mark(kv.first));
+    // YAML parsers keep one of two equal keys silently; a second `gate:` or
+    // `alerts:` would be ignored without a word.
+    if (!seen.insert(key).second) return Invalid(key, "given twice" + Mark(kv.first));
   }
   if (root["name"] && root["name"].as<std::string>() != config.name) {
     return Invalid("name", "'" + root["name"].as<std::string>() +
