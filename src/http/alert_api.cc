@@ -12,11 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-bool ParseId(const std::string& text, int64_t* id) {
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *id);
-  return ec == std::errc() && ptr == text.data() + text.size() && *id > 0;
-}
-
 json SilenceJson(const Silence& s, int64_t now) {
   return {{"id", s.id},
           {"matchers", json::parse(s.matchers, nullptr, false)},
@@ -28,6 +23,11 @@ json SilenceJson(const Silence& s, int64_t now) {
 }
 
 }  // namespace
+
+bool ParsePositiveInt(const std::string& text, int64_t* v) {
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *v);
+  return ec == std::errc() && ptr == text.data() + text.size() && *v > 0;
+}
 
 bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* out) {
   auto decode = [](std::string_view in, std::string* s) {
@@ -111,7 +111,7 @@ HttpResponse AlertApi::List(const std::string& query) {
       q.model = value;
     } else if (key == "limit") {
       int64_t limit = 0;
-      if (!ParseId(value, &limit) || limit > 10000) return ErrorResponse(400, "limit: expected 1 to 10000");
+      if (!ParsePositiveInt(value, &limit) || limit > 10000) return ErrorResponse(400, "limit: expected 1 to 10000");
       q.limit = limit;
     } else {
       return ErrorResponse(400, "query: unknown parameter '" + key + "' (expected state, model, limit)");
@@ -126,7 +126,7 @@ HttpResponse AlertApi::List(const std::string& query) {
 
 HttpResponse AlertApi::Get(const std::string& id_text) {
   int64_t id = 0;
-  if (!ParseId(id_text, &id)) return ErrorResponse(400, "alert id: expected a positive integer, got '" + id_text + "'");
+  if (!ParsePositiveInt(id_text, &id)) return ErrorResponse(400, "alert id: expected a positive integer, got '" + id_text + "'");
   auto alert = store_.GetAlert(id);
   if (!alert.ok()) return ErrorResponse(alert.status());
   if (!alert->has_value()) return ErrorResponse(404, "no alert " + id_text);
@@ -146,7 +146,7 @@ HttpResponse AlertApi::Get(const std::string& id_text) {
 
 HttpResponse AlertApi::Acknowledge(const std::string& id_text, const std::string& body) {
   int64_t id = 0;
-  if (!ParseId(id_text, &id)) return ErrorResponse(400, "alert id: expected a positive integer, got '" + id_text + "'");
+  if (!ParsePositiveInt(id_text, &id)) return ErrorResponse(400, "alert id: expected a positive integer, got '" + id_text + "'");
   const json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     return ErrorResponse(400, "request body: expected {\"by\": \"who\", \"note\": \"...\"}");
@@ -215,7 +215,7 @@ HttpResponse AlertApi::AddSilence(const std::string& body) {
 
 HttpResponse AlertApi::ExpireSilence(const std::string& id_text) {
   int64_t id = 0;
-  if (!ParseId(id_text, &id)) return ErrorResponse(400, "silence id: expected a positive integer, got '" + id_text + "'");
+  if (!ParsePositiveInt(id_text, &id)) return ErrorResponse(400, "silence id: expected a positive integer, got '" + id_text + "'");
   auto expired = engine_.ExpireSilence(id);
   if (!expired.ok()) return ErrorResponse(expired.status());
   if (!*expired) return ErrorResponse(404, "no active silence " + id_text);

@@ -47,6 +47,8 @@ class AlertApi {
 // Splits an URL query ("a=1&b=x%20y") into decoded pairs; false if an escape
 // is malformed.
 bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* out);
+// A positive decimal integer (an id, a version, a limit) and nothing else.
+bool ParsePositiveInt(const std::string& text, int64_t* v);
 
 }  // namespace vigil
 

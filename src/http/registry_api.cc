@@ -1,7 +1,5 @@
 #include "http/registry_api.h"
 
-#include <charconv>
-#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "common/rfc3339.h"
@@ -13,11 +11,6 @@ namespace vigil {
 namespace {
 
 using nlohmann::json;
-
-bool ParsePositive(const std::string& text, int64_t* v) {
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *v);
-  return ec == std::errc() && ptr == text.data() + text.size() && *v > 0;
-}
 
 // A state conflict (no earlier champion, an alias that moved meanwhile) is
 // 409; the rest as everywhere.
@@ -198,7 +191,7 @@ HttpResponse RegistryApi::Register(const std::string& model, const HttpRequest& 
       }
       options.origin = value;
     } else if (key == "parent") {
-      if (!ParsePositive(value, &options.parent_version)) {
+      if (!ParsePositiveInt(value, &options.parent_version)) {
         return ErrorResponse(400, "parent: expected a version number, got '" + value + "'");
       }
     } else if (key == "artifact_name") {
@@ -226,7 +219,7 @@ HttpResponse RegistryApi::Register(const std::string& model, const HttpRequest& 
 
 HttpResponse RegistryApi::GetVersion(const std::string& model, const std::string& version_text) {
   int64_t version = 0;
-  if (!ParsePositive(version_text, &version)) {
+  if (!ParsePositiveInt(version_text, &version)) {
     return ErrorResponse(400, "version: expected a positive integer, got '" + version_text + "'");
   }
   auto record = registry_.Version(model, version);
@@ -303,7 +296,7 @@ HttpResponse RegistryApi::History(const std::string& model, const std::string& q
     if (key == "alias") {
       alias = value;
     } else if (key == "limit") {
-      if (!ParsePositive(value, &limit) || limit > 10000) return ErrorResponse(400, "limit: expected 1 to 10000");
+      if (!ParsePositiveInt(value, &limit) || limit > 10000) return ErrorResponse(400, "limit: expected 1 to 10000");
     } else {
       return ErrorResponse(400, "query: unknown parameter '" + key + "' (expected alias, limit)");
     }
@@ -325,7 +318,7 @@ HttpResponse RegistryApi::Events(const std::string& query) {
     } else if (key == "kind") {
       q.kind = value;
     } else if (key == "limit") {
-      if (!ParsePositive(value, &q.limit) || q.limit > 10000) return ErrorResponse(400, "limit: expected 1 to 10000");
+      if (!ParsePositiveInt(value, &q.limit) || q.limit > 10000) return ErrorResponse(400, "limit: expected 1 to 10000");
     } else {
       return ErrorResponse(400, "query: unknown parameter '" + key + "' (expected model, kind, limit)");
     }
@@ -339,9 +332,7 @@ HttpResponse RegistryApi::Events(const std::string& query) {
 
 HttpResponse RegistryApi::SubmitJob(const std::string& model, const std::string& body) {
   if (!jobs_) return ErrorResponse(503, "training jobs are not available on this server");
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
-  auto spec = ParseTrainingJobSpec(model, body, now);
+  auto spec = ParseTrainingJobSpec(model, body, SystemClock()());
   if (!spec.ok()) return ErrorResponse(spec.status());
   auto job = jobs_->SubmitTraining(*spec);
   if (!job.ok()) return RegistryError(job.status());
@@ -358,7 +349,7 @@ HttpResponse RegistryApi::ListJobs(const std::string& query) {
     if (key == "model") {
       model = value;
     } else if (key == "limit") {
-      if (!ParsePositive(value, &limit) || limit > 10000) return ErrorResponse(400, "limit: expected 1 to 10000");
+      if (!ParsePositiveInt(value, &limit) || limit > 10000) return ErrorResponse(400, "limit: expected 1 to 10000");
     } else {
       return ErrorResponse(400, "query: unknown parameter '" + key + "' (expected model, limit)");
     }
@@ -373,7 +364,7 @@ HttpResponse RegistryApi::ListJobs(const std::string& query) {
 HttpResponse RegistryApi::GetJob(const std::string& id_text) {
   if (!jobs_) return ErrorResponse(503, "training jobs are not available on this server");
   int64_t id = 0;
-  if (!ParsePositive(id_text, &id)) return ErrorResponse(400, "job id: expected a positive integer, got '" + id_text + "'");
+  if (!ParsePositiveInt(id_text, &id)) return ErrorResponse(400, "job id: expected a positive integer, got '" + id_text + "'");
   auto job = jobs_->Get(id);
   if (!job.ok()) return RegistryError(job.status());
   return JsonResponse(200, JobJson(*job));
@@ -382,7 +373,7 @@ HttpResponse RegistryApi::GetJob(const std::string& id_text) {
 HttpResponse RegistryApi::CancelJob(const std::string& id_text) {
   if (!jobs_) return ErrorResponse(503, "training jobs are not available on this server");
   int64_t id = 0;
-  if (!ParsePositive(id_text, &id)) return ErrorResponse(400, "job id: expected a positive integer, got '" + id_text + "'");
+  if (!ParsePositiveInt(id_text, &id)) return ErrorResponse(400, "job id: expected a positive integer, got '" + id_text + "'");
   auto job = jobs_->Cancel(id);
   if (!job.ok()) return RegistryError(job.status());
   return JsonResponse(200, JobJson(*job));

@@ -1,6 +1,5 @@
 #include "lifecycle/evaluator.h"
 
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -8,6 +7,7 @@
 #include "backends/backend.h"
 #include "dataset/tabular_dataset.h"
 #include "lifecycle/feature_matrix.h"
+#include "monitor/alert_engine.h"
 #include "monitor/quality_metrics.h"
 #include "repository/model_repository.h"
 
@@ -215,9 +215,7 @@ Result<Evaluation> EvaluateVersion(Registry& registry, Store& store, const Evalu
   e.blessed = e.reasons.empty();
 
   ModelEvent event;
-  event.time_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  event.time_ms = SystemClock()();
   event.model = options.model;
   event.version = e.challenger_version;
   event.kind = "evaluation";

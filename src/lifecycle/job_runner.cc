@@ -28,11 +28,6 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 }  // namespace
@@ -171,7 +166,7 @@ std::string TrainingJobSpecJson(const TrainingJobSpec& spec) {
 
 JobRunner::JobRunner(Store& store, Registry& registry, Options options)
     : store_(store), registry_(registry), options_(std::move(options)) {
-  if (!options_.now_ms) options_.now_ms = SystemNowMs;
+  if (!options_.now_ms) options_.now_ms = SystemClock();
   if (options_.work_dir.empty()) options_.work_dir = options_.repository / ".jobs";
 }
 

@@ -79,7 +79,7 @@ class JobRunner {
   struct Options {
     std::filesystem::path repository;
     std::filesystem::path work_dir;  // Each job's files, removed when it ends (default: REPO/.jobs).
-    std::function<int64_t()> now_ms;  // Default: the system clock.
+    Clock now_ms;  // Default: the system clock.
   };
   JobRunner(Store& store, Registry& registry, Options options);
   // Cancels the running job and waits for it.

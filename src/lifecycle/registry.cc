@@ -23,11 +23,6 @@
 namespace vigil {
 namespace {
 
-int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Flushes a file or directory to disk.
 Status SyncPath(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -93,11 +88,11 @@ struct StagingDirectory {
 }  // namespace
 
 Registry::Registry(Store& store, std::filesystem::path repository, const BackendRegistry& backends,
-                   std::function<int64_t()> now_ms)
+                   Clock now_ms)
     : store_(store),
       repository_(std::move(repository)),
       backends_(backends),
-      now_ms_(now_ms ? std::move(now_ms) : std::function<int64_t()>(SystemNowMs)) {}
+      now_ms_(now_ms ? std::move(now_ms) : SystemClock()) {}
 
 Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
   ModelRepository repository(repository_);

@@ -38,6 +38,7 @@
 #include "backends/backend.h"
 #include "common/status.h"
 #include "manager/version_catalog.h"
+#include "monitor/alert_engine.h"
 #include "store/store.h"
 
 namespace vigil {
@@ -76,7 +77,7 @@ class Registry : public VersionCatalog {
  public:
   // `now_ms` is the clock (Unix ms); tests inject one.
   Registry(Store& store, std::filesystem::path repository, const BackendRegistry& backends,
-           std::function<int64_t()> now_ms = nullptr);
+           Clock now_ms = nullptr);
 
   // Adds a new version to the repository and the registry (see above).
   // NOT_FOUND: no such model (REPO/<model>/model.yaml); INVALID_ARGUMENT:
@@ -125,7 +126,7 @@ class Registry : public VersionCatalog {
   Store& store_;
   std::filesystem::path repository_;
   const BackendRegistry& backends_;
-  std::function<int64_t()> now_ms_;
+  Clock now_ms_;
 };
 
 }  // namespace vigil
