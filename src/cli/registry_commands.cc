@@ -541,24 +541,8 @@ int RegistryCommands::TrainAndRegister(TrainOptions options, const std::string& 
   r.parent_version = champion->count("champion") ? champion->at("champion") : 0;
   r.training_data = options.data;
   r.profile_file = report->artifact.parent_path() / "profile.json";
-  r.parameters = nlohmann::json{{"target", options.target},
-                                {"rounds", options.rounds},
-                                {"early_stopping_rounds", options.early_stopping_rounds},
-                                {"max_depth", options.max_depth},
-                                {"learning_rate", options.learning_rate},
-                                {"subsample", options.subsample},
-                                {"colsample_bytree", options.colsample_bytree},
-                                {"validation_fraction", options.validation_fraction},
-                                {"test_fraction", options.test_fraction},
-                                {"seed", options.seed},
-                                {"best_iteration", report->best_iteration}}
-                     .dump();
-  r.metrics = nlohmann::json{{"validation_auc", report->validation_auc},
-                             {"test_auc", report->test_auc},
-                             {"train_rows", report->train_rows},
-                             {"validation_rows", report->validation_rows},
-                             {"test_rows", report->test_rows}}
-                  .dump();
+  r.parameters = TrainedParameters(options, *report).dump();
+  r.metrics = TrainedMetrics(*report).dump();
   auto record = registry.Register(r);
   if (!record.ok()) return Fail("train", record.status());
   std::printf("registered %s version %lld (sha256 %s) in %s\n", record->model.c_str(),

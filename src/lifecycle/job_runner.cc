@@ -30,6 +30,10 @@ namespace fs = std::filesystem;
 
 json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
+// JSON text of what the job records; bytes that are not UTF-8 (a path in
+// model.yaml, say) are replaced rather than thrown on.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 }  // namespace
 
 Result<TrainingJobSpec> ParseTrainingJobSpec(const std::string& model, const std::string& text, int64_t now_ms) {
@@ -161,7 +165,7 @@ std::string TrainingJobSpecJson(const TrainingJobSpec& spec) {
     out["to"] = FormatRfc3339(spec.to_ms);
     out["original_share"] = spec.original_share;
   }
-  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+  return Dump(out);
 }
 
 JobRunner::JobRunner(Store& store, Registry& registry, Options options)
@@ -294,9 +298,10 @@ Result<JobRecord> JobRunner::Cancel(int64_t id) {
   return job->record;
 }
 
-void JobRunner::SetProgress(Live& job, const std::string& progress) {
+void JobRunner::SetProgress(Live& job, const json& progress) {
+  const std::string text = Dump(progress);
   std::lock_guard lock(mu_);
-  job.progress = progress;
+  job.progress = text;
 }
 
 void JobRunner::Work() {
@@ -355,7 +360,7 @@ Result<std::string> JobRunner::Run(Live& job) {
   json data_report = {{"source", spec.source}};
   fs::path data = spec.data;
   if (spec.source == "production") {
-    SetProgress(job, json{{"stage", "data"}}.dump(-1, ' ', false, json::error_handler_t::replace));
+    SetProgress(job, json{{"stage", "data"}});
     ProductionDataOptions p;
     p.from_ms = spec.from_ms;
     p.to_ms = spec.to_ms;
@@ -423,7 +428,7 @@ Result<std::string> JobRunner::Run(Live& job) {
                        {"validation_auc", Number(auc)},
                        {"best_validation_auc", Number(best)}};
       progress.update(where);
-      SetProgress(job, progress.dump(-1, ' ', false, json::error_handler_t::replace));
+      SetProgress(job, progress);
       return !job.cancel.load();
     };
     return TrainXGBoostClassifier(o, [&](const std::string& line) { spdlog::debug("job {}: {}", job.record.id, line); });
@@ -435,26 +440,23 @@ Result<std::string> JobRunner::Run(Live& job) {
                      spec.subsample || spec.colsample_bytree;
   json search = nullptr;
   Result<TrainReport> report = Status::Internal("not trained");
+  // What every version a job registers records; the trainer fills in the rest.
+  RegisterOptions r;
+  r.model = spec.model;
+  r.author = spec.actor;
+  r.parent_version = champion;
+  r.training_data = train_part;
+  const std::string job_name = "training job " + std::to_string(job.record.id) + " (" + spec.source;
+  const std::string why = spec.reason.empty() ? "" : ": " + spec.reason;
   if (config->training.external.declared()) {
     // Another framework's trainer: its artifact goes through the same
     // registration (which profiles it from the training data) and gate.
     auto artifact = RunExternal(job, config->training.external, train_part, work);
     if (!artifact.ok()) return artifact.status();
-    {
-      std::lock_guard lock(mu_);
-      if (job.cancel) return Status::Cancelled("cancelled after training, before registering");
-      job.progress = json{{"stage", "registering"}}.dump(-1, ' ', false, json::error_handler_t::replace);
-    }
-    RegisterOptions r;
-    r.model = spec.model;
     r.artifact_file = *artifact;
     r.origin = "external";
-    r.author = spec.actor;
-    r.description = "training job " + std::to_string(job.record.id) + " (" + spec.source + ", external trainer)" +
-                    (spec.reason.empty() ? "" : ": " + spec.reason);
-    r.parent_version = champion;
-    r.training_data = train_part;
-    r.parameters = json{{"command", config->training.external.command}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    r.description = job_name + ", external trainer)" + why;
+    r.parameters = Dump({{"command", config->training.external.command}});
     return RegisterAndEvaluate(job, r, champion, holdout, data_report, json::object());
   }
   if (space.declared() && !fixed) {
@@ -466,45 +468,15 @@ Result<std::string> JobRunner::Run(Live& job) {
     report = train(t, work / "repo", json::object());
   }
   if (!report.ok()) return report.status();
-
-  // Register. From here the job finishes: Cancel() refuses once the stage
-  // is registering.
-  {
-    std::lock_guard lock(mu_);
-    if (job.cancel) return Status::Cancelled("cancelled after training, before registering");
-    job.progress = json{{"stage", "registering"}}.dump(-1, ' ', false, json::error_handler_t::replace);
-  }
-  RegisterOptions r;
-  r.model = spec.model;
   r.artifact_file = report->artifact;
   r.origin = "trained";
-  r.author = spec.actor;
-  r.description = "training job " + std::to_string(job.record.id) + " (" + spec.source + ")" +
-                  (spec.reason.empty() ? "" : ": " + spec.reason);
-  r.parent_version = champion;
-  r.training_data = train_part;
+  r.description = job_name + ")" + why;
   r.profile_file = report->artifact.parent_path() / "profile.json";
-  json parameters = {{"target", t.target},
-                      {"rounds", t.rounds},
-                      {"early_stopping_rounds", t.early_stopping_rounds},
-                      {"max_depth", t.max_depth},
-                      {"learning_rate", t.learning_rate},
-                      {"subsample", t.subsample},
-                      {"colsample_bytree", t.colsample_bytree},
-                      {"reg_lambda", t.reg_lambda},
-                      {"reg_alpha", t.reg_alpha},
-                      {"validation_fraction", t.validation_fraction},
-                      {"test_fraction", t.test_fraction},
-                      {"seed", t.seed},
-                      {"best_iteration", report->best_iteration}};
+  json parameters = TrainedParameters(t, *report);
   if (!search.is_null()) parameters["search"] = search;
-  r.parameters = parameters.dump(-1, ' ', false, json::error_handler_t::replace);
-  const json metrics = {{"validation_auc", Number(report->validation_auc)},
-                        {"test_auc", Number(report->test_auc)},
-                        {"train_rows", report->train_rows},
-                        {"validation_rows", report->validation_rows},
-                        {"test_rows", report->test_rows}};
-  r.metrics = metrics.dump(-1, ' ', false, json::error_handler_t::replace);
+  r.parameters = Dump(parameters);
+  const json metrics = TrainedMetrics(*report);
+  r.metrics = Dump(metrics);
   return RegisterAndEvaluate(job, r, champion, holdout, data_report, metrics);
 }
 
@@ -512,6 +484,12 @@ Result<std::string> JobRunner::RegisterAndEvaluate(Live& job, const RegisterOpti
                                                    const fs::path& holdout, const json& data_report,
                                                    const json& metrics) {
   const TrainingJobSpec& spec = job.spec;
+  // From here the job finishes: Cancel() refuses once the stage is registering.
+  {
+    std::lock_guard lock(mu_);
+    if (job.cancel) return Status::Cancelled("cancelled after training, before registering");
+    job.progress = Dump({{"stage", "registering"}});
+  }
   auto record = registry_.Register(r);
   if (!record.ok()) return record.status().WithContext("registering the trained version");
   for (const std::string& alias : spec.aliases) {
@@ -522,7 +500,7 @@ Result<std::string> JobRunner::RegisterAndEvaluate(Live& job, const RegisterOpti
 
   // The gate: the new version against the champion on the holdout (and the
   // model's golden set).
-  SetProgress(job, json{{"stage", "evaluating"}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  SetProgress(job, json{{"stage", "evaluating"}});
   EvaluateOptions e;
   e.repository = options_.repository;
   e.model = spec.model;
@@ -534,15 +512,14 @@ Result<std::string> JobRunner::RegisterAndEvaluate(Live& job, const RegisterOpti
   auto evaluation = EvaluateVersion(registry_, store_, e);
   if (!evaluation.ok()) return evaluation.status().WithContext("version " + std::to_string(record->version) +
                                                                " registered; evaluating it");
-  return json{{"version", record->version},
-              {"sha256", record->sha256},
-              {"origin", record->origin},
-              {"parent_version", champion > 0 ? json(champion) : json(nullptr)},
-              {"metrics", metrics},
-              {"data", data_report},
-              {"evaluation", json::parse(evaluation->ToJson())},
-              {"aliases", spec.aliases}}
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+  return Dump({{"version", record->version},
+               {"sha256", record->sha256},
+               {"origin", record->origin},
+               {"parent_version", champion > 0 ? json(champion) : json(nullptr)},
+               {"metrics", metrics},
+               {"data", data_report},
+               {"evaluation", json::parse(evaluation->ToJson())},
+               {"aliases", spec.aliases}});
 }
 
 Result<fs::path> JobRunner::RunExternal(Live& job, const ExternalTrainer& trainer, const fs::path& data,
@@ -563,7 +540,7 @@ Result<fs::path> JobRunner::RunExternal(Live& job, const ExternalTrainer& traine
     args.push_back(std::move(arg));
   }
   const fs::path log = work / "trainer.log";
-  SetProgress(job, json{{"stage", "external"}, {"command", args}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  SetProgress(job, json{{"stage", "external"}, {"command", args}});
   // Everything the child needs is prepared before fork(): between fork and
   // exec a child of a threaded process only makes system calls.
   std::vector<char*> argv;
@@ -738,7 +715,7 @@ void JobRunner::Finish(Live& job, const std::string& state, const std::string& r
   event.reason = error;
   const json parsed = json::parse(result, nullptr, false);
   if (parsed.is_object() && parsed.contains("version")) event.version = parsed["version"].get<int64_t>();
-  event.detail = json{{"job", r.id}, {"kind", r.kind}, {"state", state}}.dump(-1, ' ', false, json::error_handler_t::replace);
+  event.detail = Dump(json{{"job", r.id}, {"kind", r.kind}, {"state", state}});
   if (auto added = store_.AddModelEvent(event); !added.ok()) {
     spdlog::error("job {}: recording its event: {}", r.id, added.status().ToString());
   }

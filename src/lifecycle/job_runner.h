@@ -128,7 +128,7 @@ class JobRunner {
       const std::function<Result<TrainReport>(TrainOptions, const std::filesystem::path&, const nlohmann::json&)>&
           train,
       nlohmann::json* record);
-  void SetProgress(Live& job, const std::string& progress);
+  void SetProgress(Live& job, const nlohmann::json& progress);
   // Saves the record and, for an ended job, records its event.
   void Finish(Live& job, const std::string& state, const std::string& result, const std::string& error);
 

@@ -342,4 +342,29 @@ Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
   return report;
 }
 
+nlohmann::json TrainedParameters(const TrainOptions& o, const TrainReport& report) {
+  return {{"target", o.target},
+          {"rounds", o.rounds},
+          {"early_stopping_rounds", o.early_stopping_rounds},
+          {"max_depth", o.max_depth},
+          {"learning_rate", o.learning_rate},
+          {"subsample", o.subsample},
+          {"colsample_bytree", o.colsample_bytree},
+          {"reg_lambda", o.reg_lambda},
+          {"reg_alpha", o.reg_alpha},
+          {"validation_fraction", o.validation_fraction},
+          {"test_fraction", o.test_fraction},
+          {"seed", o.seed},
+          {"best_iteration", report.best_iteration}};
+}
+
+nlohmann::json TrainedMetrics(const TrainReport& report) {
+  // A NaN AUC (a split with one class) dumps as null.
+  return {{"validation_auc", report.validation_auc},
+          {"test_auc", report.test_auc},
+          {"train_rows", report.train_rows},
+          {"validation_rows", report.validation_rows},
+          {"test_rows", report.test_rows}};
+}
+
 }  // namespace vigil

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/status.h"
@@ -67,6 +68,12 @@ struct TrainReport {
   double test_auc = 0;
   size_t train_rows = 0, validation_rows = 0, test_rows = 0;
 };
+
+// What a trained version records in the registry: every option that shaped
+// it with its best iteration, and its validation and test AUC with the split
+// sizes (JSON objects).
+nlohmann::json TrainedParameters(const TrainOptions& options, const TrainReport& report);
+nlohmann::json TrainedMetrics(const TrainReport& report);
 
 // `progress` receives one human-readable line at a time.
 Result<TrainReport> TrainXGBoostClassifier(const TrainOptions& options,
