@@ -26,10 +26,12 @@
 #include "http/api_router.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
+#include "lifecycle/closed_loop.h"
 #include "lifecycle/model_optimizer.h"
 #include "lifecycle/job_runner.h"
 #include "lifecycle/reference_data.h"
 #include "lifecycle/registry.h"
+#include "lifecycle/rollout.h"
 #include "lifecycle/xgboost_trainer.h"
 #include "manager/model_manager.h"
 #include "monitor/alert_engine.h"
@@ -39,6 +41,7 @@
 #include "monitor/prediction_log.h"
 #include "monitor/serving_metrics.h"
 #include "serving/inference_service.h"
+#include "serving/shadow_runner.h"
 #include "store/sqlite_store.h"
 
 namespace vigil {
@@ -161,8 +164,30 @@ int Serve(const ServeFlags& flags) {
     }
   }
   InferenceService inference(manager);
-  ApiRouter router(manager, inference, metrics, log.get(), store.get(), monitor.get(), alerts.get(),
-                   model_registry.get(), jobs.get());
+  // Rollouts: the shadow copies' worker, the controller that steps, promotes
+  // and rolls back, and the closed loop from alerts through jobs to them.
+  auto shadow = std::make_unique<ShadowRunner>(inference, registry, log.get());
+  std::unique_ptr<RolloutController> rollouts;
+  std::unique_ptr<ClosedLoop> closed_loop;
+  if (store) {
+    rollouts = std::make_unique<RolloutController>(*store, manager, metrics, shadow.get(),
+                                                   RolloutController::Options{});
+    closed_loop = std::make_unique<ClosedLoop>(*store, manager, *jobs, *rollouts, flags.repository);
+    jobs->SetFinishedHook([c = closed_loop.get()](const JobRecord& job) { c->OnJobFinished(job); });
+    alerts->SetActionHook(
+        [c = closed_loop.get()](const AlertRecord& alert, const AlertRule& rule) { c->OnAlertFired(alert, rule); });
+    rollouts->Start();
+  }
+  ApiRouter::Services services;
+  services.log = log.get();
+  services.store = store.get();
+  services.monitor = monitor.get();
+  services.alerts = alerts.get();
+  services.registry = model_registry.get();
+  services.jobs = jobs.get();
+  services.rollouts = rollouts.get();
+  services.shadow = shadow.get();
+  ApiRouter router(manager, inference, metrics, services);
   HttpServer server(
       flags.http, [&router](HttpRequest& r) { return router.Handle(r); },
       [&router] { router.SetShuttingDown(); });
@@ -209,7 +234,11 @@ int Serve(const ServeFlags& flags) {
     alert_loop.request_stop();
     alert_loop.join();
   }
-  log.reset();  // Writes what is queued.
+  shadow.reset();  // Drops the copies not run yet.
+  log.reset();     // Writes what is queued; no window closes after this.
+  if (jobs) jobs->SetFinishedHook(nullptr);
+  closed_loop.reset();
+  rollouts.reset();
   manager.Stop();
   spdlog::info("vigil stopped");
   return 0;

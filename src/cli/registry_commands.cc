@@ -66,6 +66,12 @@ struct RegistryCommands::Flags {
   bool no_follow = false;
   int64_t job = 0;
   bool cancel = false;
+  bool rollout = false;
+  // rollout, events
+  std::string action;
+  std::string mode, window;
+  std::vector<double> steps;
+  std::string kind;
 };
 
 namespace {
@@ -212,11 +218,39 @@ int Evaluate(const RegistryCommands::Flags& f) {
   return r.blessed ? 0 : 3;
 }
 
+// What an event did, in a few words.
+std::string EventSummary(const ModelEvent& e) {
+  const auto detail = nlohmann::json::parse(e.detail, nullptr, false);
+  if (!detail.is_object()) return "version " + std::to_string(e.version);
+  auto number = [&](const char* key) {
+    return detail.contains(key) && detail[key].is_number() ? nlohmann::json(detail[key]).dump() : std::string("-");
+  };
+  if (e.kind == "alias") return detail.value("alias", "") + ": " + number("from") + " -> " + number("to");
+  const std::string version = "version " + std::to_string(e.version);
+  if (e.kind == "rollout") {
+    const std::string action = detail.value("action", "");
+    if (action == "started") return version + ": " + detail.value("mode", "") + " at " + number("share") + "%";
+    if (action == "step") return version + ": step " + number("step") + " at " + number("share") + "%";
+    return version + ": " + action + " at step " + number("step");
+  }
+  if (e.kind == "retrain") {
+    const std::string action = detail.value("action", "");
+    return "alert " + number("alert") + ": " + (action == "started" ? "job " + number("job") : action);
+  }
+  if (e.kind == "evaluation") {
+    return version + ": " + (detail.value("blessed", false) ? "blessed" : "not blessed");
+  }
+  if (e.kind == "job") return "job " + number("job") + ": " + detail.value("state", "") + ", " + version;
+  if (detail.contains("origin")) return version + " (" + detail.value("origin", "") + ")";
+  return version;
+}
+
 int History(const RegistryCommands::Flags& f) {
   auto store = SqliteStore::Open(f.store);
   if (!store.ok()) return Fail("history", store.status());
   ModelEventQuery query;
   query.model = f.model;
+  query.kind = f.kind;
   query.alias = f.alias;
   query.limit = f.limit;
   auto events = (*store)->ModelEvents(query);
@@ -230,22 +264,13 @@ int History(const RegistryCommands::Flags& f) {
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::printf("%-24s %-11s %-30s %-10s %s\n", "time", "event", "what", "by", "why");
+  const bool every_model = f.model.empty();
+  if (every_model) std::printf("%-12s ", "model");
+  std::printf("%-24s %-11s %-34s %-10s %s\n", "time", "event", "what", "by", "why");
   for (const ModelEvent& e : *events) {
-    std::string what;
-    const auto detail = nlohmann::json::parse(e.detail, nullptr, false);
-    if (e.kind == "alias" && detail.is_object()) {
-      auto version = [&](const char* key) {
-        return detail.contains(key) && detail[key].is_number() ? std::to_string(detail[key].get<int64_t>())
-                                                                : std::string("-");
-      };
-      what = detail.value("alias", "") + ": " + version("from") + " -> " + version("to");
-    } else {
-      what = "version " + std::to_string(e.version);
-      if (detail.is_object() && detail.contains("origin")) what += " (" + detail.value("origin", "") + ")";
-    }
-    std::printf("%-24s %-11s %-30s %-10s %s\n", FormatRfc3339(e.time_ms).c_str(), e.kind.c_str(), what.c_str(),
-                e.actor.c_str(), e.reason.c_str());
+    if (every_model) std::printf("%-12s ", e.model.c_str());
+    std::printf("%-24s %-11s %-34s %-10s %s\n", FormatRfc3339(e.time_ms).c_str(), e.kind.c_str(),
+                EventSummary(e).c_str(), e.actor.c_str(), e.reason.c_str());
   }
   return 0;
 }
@@ -328,6 +353,7 @@ int Retrain(const RegistryCommands::Flags& f) {
   if (f.seed >= 0) parameters["seed"] = f.seed;
   body["parameters"] = parameters;
   if (!f.aliases.empty()) body["alias"] = f.aliases;
+  if (f.rollout) body["rollout"] = true;
   auto job = CallServer(f.server, "POST", "/api/models/" + f.model + "/jobs", body.dump());
   if (!job.ok()) return Fail("retrain", job.status());
   const int64_t id = (*job)["id"];
@@ -335,6 +361,57 @@ int Retrain(const RegistryCommands::Flags& f) {
               static_cast<long long>(id));
   std::fflush(stdout);
   return f.no_follow ? 0 : FollowJob(f.server, id);
+}
+
+void PrintRollout(const nlohmann::json& r) {
+  std::printf("rollout %lld of %s: version %lld against champion %lld, %s, %s\n",
+              static_cast<long long>(r["id"].get<int64_t>()), r["model"].get<std::string>().c_str(),
+              static_cast<long long>(r["candidate"].get<int64_t>()), static_cast<long long>(r["champion"].get<int64_t>()),
+              r["mode"].get<std::string>().c_str(), r["state"].get<std::string>().c_str());
+  std::printf("step %lld of %zu at %s%% (steps %s), since %s; started by %s%s%s\n",
+              static_cast<long long>(r["step"].get<int64_t>()), r["steps"].size(), r["share"].dump().c_str(),
+              r["steps"].dump().c_str(), r["step_started"].get<std::string>().c_str(), r["by"].get<std::string>().c_str(),
+              r["reason"].get<std::string>().empty() ? "" : ": ", r["reason"].get<std::string>().c_str());
+  const nlohmann::json analysis = r.value("analysis", nlohmann::json::object());
+  if (!analysis.contains("checks")) return;
+  std::printf("analysis at %s: %s\n", analysis.value("time", "").c_str(), analysis.value("verdict", "").c_str());
+  for (const nlohmann::json& c : analysis["checks"]) {
+    std::printf("  %-16s %-5s %s\n", c["name"].get<std::string>().c_str(), c["outcome"].get<std::string>().c_str(),
+                c["detail"].get<std::string>().c_str());
+  }
+  if (analysis.contains("shadow")) {
+    const nlohmann::json& s = analysis["shadow"];
+    std::printf("  shadow: %s paired rows, agreement %s, |score difference| mean %s p90 %s p99 %s\n",
+                s["pairs"].dump().c_str(), s["agreement"].dump().c_str(), s["score_difference"]["mean"].dump().c_str(),
+                s["score_difference"]["p90"].dump().c_str(), s["score_difference"]["p99"].dump().c_str());
+  }
+}
+
+int Rollout(const RegistryCommands::Flags& f) {
+  const std::string base = "/api/models/" + f.model + "/rollout";
+  Result<nlohmann::json> reply = Status::Ok();
+  if (f.action == "start") {
+    if (f.version <= 0) return Fail("rollout", Status::InvalidArgument("start needs the candidate VERSION"));
+    nlohmann::json body = {{"version", f.version}, {"by", f.by}};
+    if (!f.reason.empty()) body["reason"] = f.reason;
+    if (!f.mode.empty()) body["mode"] = f.mode;
+    if (!f.steps.empty()) body["steps"] = f.steps;
+    if (!f.window.empty()) body["window"] = f.window;
+    reply = CallServer(f.server, "POST", base, body.dump());
+  } else if (f.action == "promote" || f.action == "abort") {
+    nlohmann::json body = {{"by", f.by}};
+    if (!f.reason.empty()) body["reason"] = f.reason;
+    reply = CallServer(f.server, "POST", base + "/" + f.action, body.dump());
+  } else {
+    reply = CallServer(f.server, "GET", base, "");
+  }
+  if (!reply.ok()) return Fail("rollout", reply.status());
+  if (f.json) {
+    std::printf("%s\n", reply->dump(2).c_str());
+  } else {
+    PrintRollout(*reply);
+  }
+  return 0;
 }
 
 int Jobs(const RegistryCommands::Flags& f) {
@@ -447,6 +524,32 @@ RegistryCommands::RegistryCommands(CLI::App& app) : flags_(std::make_shared<Flag
   history->add_flag("--json", f.json, "Print JSON instead of a table");
   commands_.emplace_back(history, History);
 
+  CLI::App* events = app.add_subcommand(
+      "events", "Show the lifecycle's events, newest first: registrations, alias moves, retraining started by alerts, "
+                "jobs, evaluations and rollout steps, promotions and rollbacks.");
+  events->add_option("--model", f.model, "Only this model's events");
+  events->add_option("--kind", f.kind, "Only events of this kind (registered, alias, retrain, job, evaluation, rollout)");
+  store_option(events);
+  events->add_option("--limit", f.limit, "Events at most")->check(CLI::PositiveNumber)->capture_default_str();
+  events->add_flag("--json", f.json, "Print JSON instead of a table");
+  commands_.emplace_back(events, History);
+
+  CLI::App* rollout = app.add_subcommand(
+      "rollout", "Roll a version out on a running server (canary or shadow, step by step), see how it goes, or end "
+                 "it: promote to champion, or abort back to the champion.");
+  rollout->add_option("ACTION", f.action, "start, status, promote or abort")
+      ->required()
+      ->check(CLI::IsMember({"start", "status", "promote", "abort"}));
+  rollout->add_option("MODEL", f.model, "Model name")->required();
+  rollout->add_option("VERSION", f.version, "start: the candidate version");
+  rollout->add_option("--server", f.server, "The server's URL")->capture_default_str();
+  rollout->add_option("--mode", f.mode, "start: canary or shadow (default: model.yaml's rollout, else canary)");
+  rollout->add_option("--steps", f.steps, "start: percentages per step, e.g. --steps 10 50 100");
+  rollout->add_option("--window", f.window, "start: each step's analysis window, e.g. 10m");
+  rollout->add_flag("--json", f.json, "Print the rollout as JSON");
+  actor_options(rollout);
+  commands_.emplace_back(rollout, Rollout);
+
   CLI::App* retrain = app.add_subcommand(
       "retrain", "Start a training job on a running server (from production: logged requests with their feedback) "
                  "and follow its progress.");
@@ -465,6 +568,7 @@ RegistryCommands::RegistryCommands(CLI::App& app) : flags_(std::make_shared<Flag
   retrain->add_option("--seed", f.seed, "Seed (default: the champion's)");
   retrain->add_option("--alias", f.aliases, "Point this alias at the new version (repeatable), e.g. challenger");
   retrain->add_flag("--no-follow", f.no_follow, "Print the job's id and return");
+  retrain->add_flag("--rollout", f.rollout, "Roll the new version out by itself if the gate blesses it");
   actor_options(retrain);
   commands_.emplace_back(retrain, Retrain);
 

@@ -56,19 +56,22 @@ std::string LowerCodeName(StatusCode code) {
 }  // namespace
 
 ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-                     PredictionLog* log, Store* store, DriftMonitor* monitor, AlertEngine* alerts, Registry* registry, JobRunner* jobs)
+                     Services services)
     : manager_(manager),
       inference_(inference),
       metrics_(metrics),
-      log_(log),
-      store_(store),
-      monitor_(monitor),
+      log_(services.log),
+      store_(services.store),
+      monitor_(services.monitor),
+      shadow_(services.shadow),
       feedback_items_(metrics.registry().AddCounter(
           "vigil_feedback_items_total",
           "Feedback items by outcome: recorded, duplicate, conflict (another label stands), unknown_id",
           {"model", "outcome"})) {
-  if (alerts && store) alert_api_.emplace(*alerts, *store);
-  if (registry && store) registry_api_.emplace(*registry, *store, manager, jobs);
+  if (services.alerts && services.store) alert_api_.emplace(*services.alerts, *services.store);
+  if (services.registry && services.store) {
+    registry_api_.emplace(*services.registry, *services.store, manager, services.jobs, services.rollouts);
+  }
 }
 
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
@@ -247,15 +250,24 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
   const int64_t arrival_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
-  auto servable = inference_.Resolve(model, version);
-  if (!servable.ok()) {
+  auto resolved = inference_.ResolveRequest(model, version);
+  if (!resolved.ok()) {
     // Unknown models are counted only by route, to keep label values bounded.
     if (manager_.table()->models.count(model)) {
-      metrics_.CountFailure(model, version.value_or(""), LowerCodeName(servable.status().code()));
+      metrics_.CountFailure(model, version.value_or(""), LowerCodeName(resolved.status().code()));
     }
-    return ErrorResponse(servable.status());
+    return ErrorResponse(resolved.status());
   }
-  const Servable& s = **servable;
+  auto request = DecodeInferRequest(body);
+  if (!request.ok()) {
+    metrics_.CountFailure(model, resolved->servable->version_label(), LowerCodeName(request.status().code()));
+    return ErrorResponse(request.status());
+  }
+  const bool client_id = !request->id.empty();
+  if (!client_id) request->id = NewRequestId(arrival_ms);
+  // A running rollout may send it to its candidate (canary) or copy it there (shadow).
+  Routed routed = explain ? Routed{resolved->servable, nullptr, "champion"} : resolved->Route(request->id);
+  const Servable& s = *routed.servable;
   const VersionMetrics& vm = s.metrics();
   vm.inflight->Add(1);
   struct InflightGuard {
@@ -267,10 +279,6 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
     metrics_.CountFailure(model, s.version_label(), LowerCodeName(status.code()));
     return ErrorResponse(status);
   };
-  auto request = DecodeInferRequest(body);
-  if (!request.ok()) return fail(request.status());
-  const bool client_id = !request->id.empty();
-  if (!client_id) request->id = NewRequestId(arrival_ms);
   auto response = explain ? inference_.Explain(s, *request) : inference_.Infer(s, *request);
   if (!response.ok()) {
     // Inputs that do not fit the model are a data-quality signal of the
@@ -286,10 +294,15 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
   vm.requests->Increment();
   vm.request_latency->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  bool logged = false;
   if (log_ && !explain && response->features.element_count() > 0 && log_->Sampled()) {
     // The record copies the features and outputs into one buffer.
-    log_->Record(s.shared_config(), s.version(), response->id, client_id, arrival_ms, "champion", response->features,
-                 response->unseen_categories, response->outputs);
+    log_->Record(s.shared_config(), s.version(), response->id, client_id, arrival_ms, routed.route,
+                 response->features, response->unseen_categories, response->outputs);
+    logged = true;
+  }
+  if (routed.shadow && shadow_) {
+    shadow_->Submit(std::move(routed.shadow), std::move(*request), client_id, arrival_ms, logged);
   }
   return r;
 }

@@ -42,21 +42,30 @@
 #include "monitor/prediction_log.h"
 #include "monitor/serving_metrics.h"
 #include "serving/inference_service.h"
+#include "serving/shadow_runner.h"
 #include "store/store.h"
 
 namespace vigil {
 
+class RolloutController;
+
+// What the router serves besides inference; each may be null.
+struct RouterServices {
+  PredictionLog* log = nullptr;     // Receives every sampled inference.
+  Store* store = nullptr;           // Takes feedback.
+  DriftMonitor* monitor = nullptr;  // Answers /monitor; counts requests refused for their inputs.
+  AlertEngine* alerts = nullptr;    // The alerting endpoints (needs `store`).
+  Registry* registry = nullptr;     // The registry's (needs `store`).
+  JobRunner* jobs = nullptr;        // Training jobs (needs `registry`).
+  RolloutController* rollouts = nullptr;  // Rollouts (needs `registry`).
+  ShadowRunner* shadow = nullptr;   // Runs shadow rollouts' copies (without it, none are made).
+};
+
 class ApiRouter {
  public:
-  // `log` (may be null: no prediction log) receives every sampled inference;
-  // `store` (may be null) takes feedback.
-  // `monitor` (may be null) answers /monitor and counts requests refused
-  // for their inputs (data quality); `alerts` (may be null, needs
-  // `store`) the alerting endpoints; `registry` (may be null, needs
-  // `store`) the registry's; `jobs` (may be null) training jobs.
+  using Services = RouterServices;
   ApiRouter(ModelManager& manager, const InferenceService& inference, ServingMetrics& metrics,
-            PredictionLog* log = nullptr, Store* store = nullptr, DriftMonitor* monitor = nullptr,
-            AlertEngine* alerts = nullptr, Registry* registry = nullptr, JobRunner* jobs = nullptr);
+            Services services = {});
 
   // Answers one request. `request.body` may be modified (the JSON parser pads it).
   HttpResponse Handle(HttpRequest& request);
@@ -86,6 +95,7 @@ class ApiRouter {
   PredictionLog* log_;
   Store* store_;
   DriftMonitor* monitor_;
+  ShadowRunner* shadow_;
   std::optional<AlertApi> alert_api_;
   std::optional<RegistryApi> registry_api_;
   Family<Counter>& feedback_items_;

@@ -6,6 +6,8 @@
 #include "http/alert_api.h"
 #include "http/error_mapping.h"
 #include "lifecycle/evaluator.h"
+#include "lifecycle/rollout.h"
+#include "repository/alert_rule.h"
 
 namespace vigil {
 namespace {
@@ -151,6 +153,19 @@ HttpResponse RegistryApi::Handle(const HttpRequest& request, const std::vector<s
       route = "/api/models/{model}/jobs";
       return method == "POST" ? SubmitJob(model, request.body) : MethodNotAllowed(method, "POST");
     }
+    if (what == "rollout" && p.size() == 4) {
+      route = "/api/models/{model}/rollout";
+      if (get) return GetRollout(model);
+      return method == "POST" ? StartRollout(model, request.body) : MethodNotAllowed(method, "GET, POST");
+    }
+    if (what == "rollout" && p.size() == 5 && (p[4] == "promote" || p[4] == "abort")) {
+      route = p[4] == "promote" ? "/api/models/{model}/rollout/promote" : "/api/models/{model}/rollout/abort";
+      return method == "POST" ? EndRollout(model, request.body, p[4] == "promote") : MethodNotAllowed(method, "POST");
+    }
+    if (what == "rollouts" && p.size() == 4) {
+      route = "/api/models/{model}/rollouts";
+      return get ? ListRollouts(model, request.query) : MethodNotAllowed(method, "GET");
+    }
     if (what == "history" && p.size() == 4) {
       route = "/api/models/{model}/history";
       return get ? History(model, request.query) : MethodNotAllowed(method, "GET");
@@ -160,6 +175,7 @@ HttpResponse RegistryApi::Handle(const HttpRequest& request, const std::vector<s
   return ErrorResponse(404, "no endpoint at " + request.path +
                                 " (registry: /api/models/{m}/versions[/{v}], /api/models/{m}/aliases[/{alias}], "
                                 "/api/models/{m}/rollback, /api/models/{m}/history, /api/models/{m}/jobs, "
+                                "/api/models/{m}/rollout[/promote|/abort], /api/models/{m}/rollouts, "
                                 "/api/jobs[/{id}[/cancel]], /api/events)");
 }
 
@@ -212,7 +228,7 @@ HttpResponse RegistryApi::Register(const std::string& model, const HttpRequest& 
     auto moved = registry_.SetAlias(model, alias, record->version, options.author, "registered with the alias");
     if (!moved.ok()) return RegistryError(moved.status().WithContext("version registered, alias " + alias));
   }
-  if (!aliases.empty()) (void)manager_.ApplyAliases();
+  if (!aliases.empty()) (void)manager_.ApplyRoutes();
   auto now = registry_.AliasesOf(model);
   return JsonResponse(201, VersionJson(*record, now.ok() ? *now : std::map<std::string, int64_t>(), false));
 }
@@ -278,7 +294,7 @@ HttpResponse RegistryApi::Rollback(const std::string& model, const std::string& 
 
 HttpResponse RegistryApi::Moved(const AliasChange& change) {
   // Live on this server before the answer: the next request sees it.
-  Status applied = manager_.ApplyAliases();
+  Status applied = manager_.ApplyRoutes();
   json out = {{"model", change.model},
               {"alias", change.alias},
               {"from", change.from > 0 ? json(change.from) : json(nullptr)},
@@ -377,6 +393,95 @@ HttpResponse RegistryApi::CancelJob(const std::string& id_text) {
   auto job = jobs_->Cancel(id);
   if (!job.ok()) return RegistryError(job.status());
   return JsonResponse(200, JobJson(*job));
+}
+
+HttpResponse RegistryApi::GetRollout(const std::string& model) {
+  if (!rollouts_) return ErrorResponse(503, "rollouts are not available on this server");
+  auto list = rollouts_->List(model, 1);
+  if (!list.ok()) return RegistryError(list.status());
+  if (list->empty()) return ErrorResponse(404, "model '" + model + "' has had no rollout");
+  return JsonResponse(200, RolloutJson(list->front()));
+}
+
+HttpResponse RegistryApi::ListRollouts(const std::string& model, const std::string& query) {
+  if (!rollouts_) return ErrorResponse(503, "rollouts are not available on this server");
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!ParseQuery(query, &params)) return ErrorResponse(400, "query: malformed percent-escape");
+  int64_t limit = 20;
+  for (const auto& [key, value] : params) {
+    if (key != "limit") return ErrorResponse(400, "query: unknown parameter '" + key + "' (expected limit)");
+    if (!ParsePositiveInt(value, &limit) || limit > 1000) return ErrorResponse(400, "limit: expected 1 to 1000");
+  }
+  auto list = rollouts_->List(model, limit);
+  if (!list.ok()) return RegistryError(list.status());
+  json out = json::array();
+  for (const RolloutRecord& r : *list) out.push_back(RolloutJson(r));
+  return JsonResponse(200, {{"rollouts", out}});
+}
+
+HttpResponse RegistryApi::StartRollout(const std::string& model, const std::string& body) {
+  if (!rollouts_) return ErrorResponse(503, "rollouts are not available on this server");
+  json doc;
+  if (auto bad = ParseActorBody(body, {"version", "mode", "steps", "window", "interval", "min_requests", "checks"},
+                                &doc)) {
+    return *bad;
+  }
+  if (!doc.contains("version")) return ErrorResponse(400, "version: the candidate version is required");
+  RolloutRequest request;
+  const json& version = doc["version"];
+  if (version.is_number_integer() && version.get<int64_t>() > 0) {
+    request.version = version.get<int64_t>();
+  } else if (!version.is_string() || !ParsePositiveInt(version.get<std::string>(), &request.version)) {
+    return ErrorResponse(400, "version: expected a version number");
+  }
+  std::shared_ptr<const ModelConfig> config;
+  {
+    auto table = manager_.table();
+    auto it = table->models.find(model);
+    if (it == table->models.end() || !it->second.config) return ErrorResponse(404, "unknown model '" + model + "'");
+    config = it->second.config;
+  }
+  // The model's plan, with what the request overrides.
+  json plan = json::object();
+  for (const char* key : {"mode", "steps", "min_requests", "checks"}) {
+    if (doc.contains(key)) plan[key] = doc[key];
+  }
+  for (const char* key : {"window", "interval"}) {
+    if (!doc.contains(key)) continue;
+    const json& v = doc[key];
+    int64_t seconds = 0;
+    if (v.is_number_integer()) {
+      seconds = v.get<int64_t>();
+    } else if (v.is_string()) {
+      auto parsed = ParseDurationSeconds(v.get<std::string>());
+      if (!parsed.ok()) return ErrorResponse(400, std::string(key) + ": " + parsed.status().message());
+      seconds = *parsed;
+    } else {
+      return ErrorResponse(400, std::string(key) + ": expected a duration such as \"90s\" or \"10m\"");
+    }
+    if (seconds <= 0 || seconds > 7 * 24 * 3600) {
+      return ErrorResponse(400, std::string(key) + ": expected a duration from 1s to 7d");
+    }
+    plan[std::string(key) + "_s"] = seconds;
+  }
+  auto parsed = RolloutPlanFromJson(plan, config->rollout);
+  if (!parsed.ok()) return ErrorResponse(parsed.status());
+  request.plan = *parsed;
+  request.actor = doc.value("by", "api");
+  request.reason = doc.value("reason", "");
+  auto started = rollouts_->Begin(model, request);
+  if (!started.ok()) return RegistryError(started.status());
+  return JsonResponse(201, RolloutJson(*started));
+}
+
+HttpResponse RegistryApi::EndRollout(const std::string& model, const std::string& body, bool promote) {
+  if (!rollouts_) return ErrorResponse(503, "rollouts are not available on this server");
+  json doc;
+  if (auto bad = ParseActorBody(body, {}, &doc)) return *bad;
+  const std::string by = doc.value("by", "api"), reason = doc.value("reason", "");
+  auto ended = promote ? rollouts_->Promote(model, by, reason) : rollouts_->Abort(model, by, reason);
+  if (!ended.ok()) return RegistryError(ended.status());
+  return JsonResponse(200, RolloutJson(*ended));
 }
 
 }  // namespace vigil

@@ -37,11 +37,13 @@
 
 namespace vigil {
 
+class RolloutController;
+
 class RegistryApi {
  public:
-  // `jobs` may be null (no training jobs: 503).
-  RegistryApi(Registry& registry, Store& store, ModelManager& manager, JobRunner* jobs)
-      : registry_(registry), store_(store), manager_(manager), jobs_(jobs) {}
+  // `jobs` and `rollouts` may be null (no training jobs, no rollouts: 503).
+  RegistryApi(Registry& registry, Store& store, ModelManager& manager, JobRunner* jobs, RolloutController* rollouts)
+      : registry_(registry), store_(store), manager_(manager), jobs_(jobs), rollouts_(rollouts) {}
 
   // `parts`: the path split at '/', starting with "api"; only "models",
   // "events" and "jobs" paths come here. `route` receives the route template.
@@ -63,11 +65,16 @@ class RegistryApi {
   HttpResponse ListJobs(const std::string& query);
   HttpResponse GetJob(const std::string& id);
   HttpResponse CancelJob(const std::string& id);
+  HttpResponse GetRollout(const std::string& model);
+  HttpResponse ListRollouts(const std::string& model, const std::string& query);
+  HttpResponse StartRollout(const std::string& model, const std::string& body);
+  HttpResponse EndRollout(const std::string& model, const std::string& body, bool promote);
 
   Registry& registry_;
   Store& store_;
   ModelManager& manager_;
   JobRunner* jobs_;
+  RolloutController* rollouts_;
 };
 
 }  // namespace vigil

@@ -118,13 +118,16 @@ Result<TrainingJobSpec> ParseTrainingJobSpec(const std::string& model, const std
         }
         spec.aliases.push_back(a.get<std::string>());
       }
+    } else if (key == "rollout") {
+      if (!value.is_boolean()) return Status::InvalidArgument("rollout: expected true or false");
+      spec.rollout = value.get<bool>();
     } else if (key == "by") {
       VIGIL_RETURN_IF_ERROR(string_of(key, &spec.actor));
     } else if (key == "reason") {
       VIGIL_RETURN_IF_ERROR(string_of(key, &spec.reason));
     } else {
       return Status::InvalidArgument(key + ": unknown key (expected source, data, hours, from, to, original_share, "
-                                           "target, parameters, alias, by, reason)");
+                                           "target, parameters, alias, rollout, by, reason)");
     }
   }
   if (spec.source == "csv" && spec.data.empty()) return Status::InvalidArgument("data: a CSV file is required");
@@ -158,7 +161,7 @@ std::string TrainingJobSpecJson(const TrainingJobSpec& spec) {
   if (spec.subsample) parameters["subsample"] = *spec.subsample;
   if (spec.colsample_bytree) parameters["colsample_bytree"] = *spec.colsample_bytree;
   json out = {{"source", spec.source}, {"target", spec.target}, {"parameters", parameters},
-              {"alias", spec.aliases}, {"by", spec.actor}, {"reason", spec.reason}};
+              {"alias", spec.aliases}, {"rollout", spec.rollout}, {"by", spec.actor}, {"reason", spec.reason}};
   if (!spec.data.empty()) out["data"] = spec.data.string();
   if (spec.source == "production") {
     out["from"] = FormatRfc3339(spec.from_ms);

@@ -62,6 +62,7 @@ struct TrainingJobSpec {
   std::optional<int64_t> rounds, max_depth, early_stopping_rounds, seed;
   std::optional<double> learning_rate, subsample, colsample_bytree;
   std::vector<std::string> aliases;  // Pointed at the new version (e.g. challenger).
+  bool rollout = false;  // Roll the new version out if the gate blesses it (lifecycle/closed_loop.h).
   std::string actor = "vigil";
   std::string reason;
 };
@@ -69,7 +70,7 @@ struct TrainingJobSpec {
 // Parses a job request (JSON object): source, data, hours (or from/to as RFC
 // 3339), original_share, target, parameters {rounds, max_depth,
 // learning_rate, subsample, colsample_bytree, early_stopping_rounds, seed},
-// alias (a name or a list), by, reason. Errors name the key.
+// alias (a name or a list), rollout (true/false), by, reason. Errors name the key.
 Result<TrainingJobSpec> ParseTrainingJobSpec(const std::string& model, const std::string& json, int64_t now_ms);
 // The spec as the JSON that ParseTrainingJobSpec reads (times as from/to).
 std::string TrainingJobSpecJson(const TrainingJobSpec& spec);

@@ -444,11 +444,21 @@ Status Registry::CheckVersion(const ModelConfig& config, int64_t version, const 
   return Status::Ok();
 }
 
-Result<ModelAliases> Registry::Aliases() {
+Result<ModelRoutes> Registry::Routes() {
   auto aliases = store_.Aliases("");
   if (!aliases.ok()) return aliases.status();
-  ModelAliases out;
-  for (const AliasRecord& a : *aliases) out[a.model][a.alias] = a.version;
+  auto rollouts = store_.Rollouts("", /*running_only=*/true, 100000);
+  if (!rollouts.ok()) return rollouts.status();
+  ModelRoutes out;
+  for (const AliasRecord& a : *aliases) out[a.model].aliases[a.alias] = a.version;
+  for (const RolloutRecord& r : *rollouts) {
+    // The plan was validated when the rollout started (lifecycle/rollout.h).
+    const auto plan = nlohmann::json::parse(r.plan, nullptr, false);
+    const auto steps = plan.is_object() ? plan.value("steps", nlohmann::json::array()) : nlohmann::json::array();
+    if (!steps.is_array() || r.step < 0 || r.step >= std::ssize(steps) || !steps[r.step].is_number()) continue;
+    const double share = steps[r.step].get<double>() / 100;
+    out[r.model].split = TrafficSplit{r.id, r.candidate, r.mode == "shadow", std::clamp(share, 0.0, 1.0)};
+  }
   return out;
 }
 

@@ -112,7 +112,7 @@ class Registry : public VersionCatalog {
 
   // VersionCatalog.
   Status CheckVersion(const ModelConfig& config, int64_t version, const std::filesystem::path& artifact) override;
-  Result<ModelAliases> Aliases() override;
+  Result<ModelRoutes> Routes() override;
   Result<int64_t> Generation() override;
 
  private:

@@ -214,7 +214,7 @@ TEST_F(RegistryServingTest, RequestsGoToTheChampionAndFollowItsMoves) {
   RegisterOptions adopted = Options("");
   ASSERT_TRUE(registry_->Adopt(1, adopted).ok());
   ASSERT_TRUE(registry_->SetAlias("credit", "champion", 1, "ana", "").ok());
-  ASSERT_TRUE(manager->ApplyAliases().ok());
+  ASSERT_TRUE(manager->ApplyRoutes().ok());
   EXPECT_EQ(DefaultVersion(*manager), 1);
   EXPECT_EQ(manager->table()->models.at("credit").ready.size(), 2u);  // 1 (champion) and 3 (policy).
 

@@ -56,7 +56,7 @@ Status ModelManager::Start() {
     std::lock_guard lock(reconcile_mu_);
     auto scan = repository_.Scan();
     if (!scan.ok()) return scan.status();
-    RefreshAliases();
+    RefreshRoutes();
     for (const ModelDirectory& dir : *scan) (void)ReconcileModel(dir);
     Publish();
   }
@@ -98,7 +98,7 @@ void ModelManager::WatchLoop() {
       PollOnce();
       next_poll = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
     } else if (options_.catalog && Clock::now() >= next_alias_poll) {
-      (void)ApplyAliases();
+      (void)ApplyRoutes();
       next_alias_poll = Clock::now() + std::chrono::milliseconds(options_.alias_poll_ms);
     }
     lock.lock();
@@ -112,7 +112,7 @@ void ModelManager::PollOnce() {
     spdlog::warn("repository scan failed: {}", scan.status().ToString());
     return;
   }
-  RefreshAliases();
+  RefreshRoutes();
   std::set<std::string> seen;
   for (const ModelDirectory& dir : *scan) {
     seen.insert(dir.name);
@@ -136,7 +136,7 @@ Status ModelManager::LoadModel(const std::string& name) {
   if (!dir.ok()) return dir.status();
   unloaded_.erase(name);
   models_[name].failures.clear();  // An explicit request retries failed versions.
-  RefreshAliases();
+  RefreshRoutes();
   Status s = ReconcileModel(*dir);
   Publish();
   if (!s.ok()) return s;
@@ -154,11 +154,11 @@ Status ModelManager::UnloadModel(const std::string& name) {
   return Status::Ok();
 }
 
-Status ModelManager::ApplyAliases() {
+Status ModelManager::ApplyRoutes() {
   if (!options_.catalog) return Status::Ok();
   std::lock_guard lock(reconcile_mu_);
   Status first;
-  for (const std::string& name : RefreshAliases()) {
+  for (const std::string& name : RefreshRoutes()) {
     auto it = models_.find(name);
     if (it == models_.end() || unloaded_.count(name)) continue;
     // Rescanned: the alias may point at a version registered since the last scan.
@@ -169,27 +169,28 @@ Status ModelManager::ApplyAliases() {
   return first;
 }
 
-std::set<std::string> ModelManager::RefreshAliases() {
+std::set<std::string> ModelManager::RefreshRoutes() {
   std::set<std::string> changed;
   if (!options_.catalog) return changed;
   auto generation = options_.catalog->Generation();
   if (!generation.ok()) {
-    spdlog::warn("registry: cannot read its generation, aliases unchanged: {}", generation.status().ToString());
+    spdlog::warn("registry: cannot read its generation, routes unchanged: {}", generation.status().ToString());
     return changed;
   }
-  if (*generation == alias_generation_) return changed;
-  auto aliases = options_.catalog->Aliases();
-  if (!aliases.ok()) {
-    spdlog::warn("registry: cannot read the aliases, keeping the last ones: {}", aliases.status().ToString());
+  if (*generation == routes_generation_) return changed;
+  auto routes = options_.catalog->Routes();
+  if (!routes.ok()) {
+    spdlog::warn("registry: cannot read the aliases and rollouts, keeping the last ones: {}",
+                 routes.status().ToString());
     return changed;
   }
-  alias_generation_ = *generation;
-  aliases_ = std::move(*aliases);
+  routes_generation_ = *generation;
+  routes_ = std::move(*routes);
   for (auto& [name, st] : models_) {
-    auto it = aliases_.find(name);
-    std::map<std::string, int64_t> now = it == aliases_.end() ? std::map<std::string, int64_t>() : it->second;
-    if (now != st.aliases) {
-      st.aliases = std::move(now);
+    auto it = routes_.find(name);
+    ModelRouting now = it == routes_.end() ? ModelRouting() : it->second;
+    if (now != st.routing) {
+      st.routing = std::move(now);
       changed.insert(name);
     }
   }
@@ -198,7 +199,10 @@ std::set<std::string> ModelManager::RefreshAliases() {
 
 std::vector<int64_t> ModelManager::Wanted(const ModelState& st, const std::vector<int64_t>& available) {
   std::vector<int64_t> wanted = st.config->version_policy.Select(available);
-  for (const auto& [alias, version] : st.aliases) {
+  std::vector<int64_t> routed;
+  for (const auto& [alias, version] : st.routing.aliases) routed.push_back(version);
+  if (st.routing.split) routed.push_back(st.routing.split->candidate);
+  for (int64_t version : routed) {
     if (std::find(available.begin(), available.end(), version) != available.end() &&
         std::find(wanted.begin(), wanted.end(), version) == wanted.end()) {
       wanted.push_back(version);
@@ -220,10 +224,10 @@ void ModelManager::RemoveModel(const std::string& name) {
 Status ModelManager::ReconcileModel(const ModelDirectory& dir) {
   ModelState& st = models_[dir.name];
   st.dir = dir;
-  if (auto it = aliases_.find(dir.name); it != aliases_.end()) {
-    st.aliases = it->second;
+  if (auto it = routes_.find(dir.name); it != routes_.end()) {
+    st.routing = it->second;
   } else {
-    st.aliases.clear();
+    st.routing = ModelRouting();
   }
   if (dir.config_text != st.config_text || (!st.config && st.config_error.empty())) {
     st.config_text = dir.config_text;
@@ -294,7 +298,7 @@ Status ModelManager::ReconcileModel(const ModelDirectory& dir) {
       if (on_disk.count(v)) next[v] = s;
     }
   }
-  if (next == st.serving && st.aliases == st.published) return first_failure;
+  if (next == st.serving && st.routing == st.published) return first_failure;
 
   for (auto& [v, s] : next) {
     if (s->state() == VersionState::kWarming) s->Transition(VersionState::kReady);
@@ -360,11 +364,12 @@ Result<std::shared_ptr<Servable>> ModelManager::LoadVersion(
 void ModelManager::Publish() {
   auto table = std::make_shared<ServingTable>();
   for (auto& [name, st] : models_) {
-    st.published = st.aliases;
+    st.published = st.routing;
     ServingModel& m = table->models[name];
     m.config = st.config;
     m.config_error = st.config_error;
-    m.aliases = st.aliases;
+    m.aliases = st.routing.aliases;
+    m.split = st.routing.split;
     std::map<int64_t, VersionStatus> statuses;
     for (const auto& [v, f] : st.failures) statuses[v] = {v, VersionState::kFailed, f.reason};
     for (const auto& [v, s] : st.serving) {

@@ -2,9 +2,10 @@
 //
 // Desired state comes from the repository (which versions exist), each
 // model's version policy (which of them should serve) and, with a registry
-// (manager/version_catalog.h), the model's aliases: every aliased version
-// is loaded too, and a request without a version goes to the `champion`
-// alias when it is ready (else to the highest ready version). A reconcile step per
+// (manager/version_catalog.h), the model's aliases and rollout: every
+// aliased version and a rollout's candidate are loaded too, and a request
+// without a version goes to the `champion` alias when it is ready (else to
+// the highest ready version), or to the candidate by the rollout's split. A reconcile step per
 // model loads each missing version, warms it up with a request, publishes a
 // new serving table, and only then moves replaced versions to draining; a
 // draining version is unloaded once the last request holding it lets go.
@@ -21,8 +22,8 @@
 // the request path; requests read the table through table() without locks.
 // With a registry, a version loads only if its artifact is the one
 // registered (or is new to the registry, which then records it), and alias
-// changes are picked up every `alias_poll_ms` whatever the mode (or at once
-// through ApplyAliases()).
+// and rollout changes are picked up every `alias_poll_ms` whatever the mode
+// (or at once through ApplyRoutes()).
 //
 // Thread-safety: thread-safe. Reconciliation is serialised by an internal
 // mutex; table() is lock-free for readers.
@@ -87,9 +88,10 @@ class ModelManager {
 
   // One scan and reconcile of the whole repository (what the watcher does).
   void PollOnce();
-  // Reads the aliases from the registry and brings the models whose aliases
-  // changed in line (loading newly aliased versions) before returning.
-  Status ApplyAliases();
+  // Reads the aliases and rollouts from the registry and brings the models
+  // whose routes changed in line (loading newly aliased versions and
+  // candidates) before returning.
+  Status ApplyRoutes();
 
   const ModelRepository& repository() const { return repository_; }
   ModelControlMode mode() const { return options_.mode; }
@@ -108,8 +110,8 @@ class ModelManager {
     std::string config_error;
     std::map<int64_t, std::shared_ptr<Servable>> serving;
     std::map<int64_t, Failure> failures;
-    std::map<std::string, int64_t> aliases;    // From the registry.
-    std::map<std::string, int64_t> published;  // The aliases in the table.
+    ModelRouting routing;    // From the registry.
+    ModelRouting published;  // The routing in the table.
     ModelDirectory dir;  // The last scan, if an alias change cannot rescan.
   };
 
@@ -118,12 +120,12 @@ class ModelManager {
   Status ReconcileModel(const ModelDirectory& dir);
   // Retires every version of `name` and forgets the model. Requires reconcile_mu_.
   void RemoveModel(const std::string& name);
-  // The versions of `st` to serve among `available`: the policy's and the
-  // aliased ones.
+  // The versions of `st` to serve among `available`: the policy's, the
+  // aliased ones and a rollout's candidate.
   static std::vector<int64_t> Wanted(const ModelState& st, const std::vector<int64_t>& available);
-  // Reads the registry's aliases into models_; returns the models whose
-  // aliases changed. Requires reconcile_mu_.
-  std::set<std::string> RefreshAliases();
+  // Reads the registry's routes into models_; returns the models whose
+  // routes changed. Requires reconcile_mu_.
+  std::set<std::string> RefreshRoutes();
   // Loads and warms up one version. Requires reconcile_mu_.
   Result<std::shared_ptr<Servable>> LoadVersion(const std::shared_ptr<const ModelConfig>& config,
                                                 const VersionDirectory& dir);
@@ -146,8 +148,8 @@ class ModelManager {
   // Guarded by reconcile_mu_.
   std::map<std::string, ModelState> models_;
   std::set<std::string> unloaded_;  // Explicit mode: models unloaded on request.
-  ModelAliases aliases_;            // The registry's, as last read.
-  int64_t alias_generation_ = -1;   // The registry's generation they were read at.
+  ModelRoutes routes_;              // The registry's, as last read.
+  int64_t routes_generation_ = -1;  // The registry's generation they were read at.
 
   std::mutex drain_mu_;
   // Guarded by drain_mu_.

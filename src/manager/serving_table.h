@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "manager/servable.h"
+#include "manager/version_catalog.h"
 
 namespace vigil {
 
@@ -35,6 +36,7 @@ struct ServingModel {
   std::vector<VersionStatus> versions;  // Every known version, ascending.
   std::string config_error;             // Why model.yaml was refused, if it was.
   std::map<std::string, int64_t> aliases;  // From the registry: champion, challenger, ...
+  std::optional<TrafficSplit> split;       // A running rollout's (version_catalog.h).
 
   // The version a request without an explicit version goes to: the
   // champion when it is ready, else the highest ready one. Null when none

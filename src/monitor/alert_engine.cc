@@ -34,58 +34,6 @@ json Labels(const AlertRule& rule, const std::string& model, int64_t version, co
   return labels;
 }
 
-// The estimate of a quality metric, and whether it has a standard error.
-std::optional<Estimate> QualityEstimate(const VersionQuality& q, const std::string& metric) {
-  if (q.multiclass) {
-    const MultiClassQuality& m = q.multi;
-    if (metric == "accuracy") return m.accuracy;
-    if (metric == "precision") return Estimate{m.macro_precision, 0};
-    if (metric == "recall") return Estimate{m.macro_recall, 0};
-    if (metric == "f1") return Estimate{m.macro_f1, 0};
-    if (metric == "log_loss") return m.log_loss;
-    return std::nullopt;
-  }
-  if (q.binary) {
-    const BinaryQuality& b = q.classification;
-    if (metric == "accuracy") return b.accuracy;
-    if (metric == "precision") return b.precision;
-    if (metric == "recall") return b.recall;
-    if (metric == "f1") return Estimate{b.f1, 0};
-    if (metric == "roc_auc") return std::isnan(b.roc_auc.value) ? std::nullopt : std::optional(b.roc_auc);
-    if (metric == "log_loss") return b.log_loss;
-    return std::nullopt;
-  }
-  const RegressionQuality& r = q.regression;
-  if (metric == "mae") return r.mae;
-  if (metric == "rmse") return r.rmse;
-  if (metric == "mape") return r.mape;
-  return std::nullopt;
-}
-
-int64_t QualitySamples(const VersionQuality& q) {
-  return q.multiclass ? q.multi.n : q.binary ? q.classification.n : q.regression.n;
-}
-
-// Prometheus's histogram_quantile: linear within the bucket that holds the
-// rank; the +Inf bucket answers with the largest finite bound.
-double HistogramQuantile(const std::vector<double>& bounds, const std::vector<uint64_t>& counts, double q) {
-  uint64_t total = 0;
-  for (uint64_t c : counts) total += c;
-  if (total == 0) return NAN;
-  const double rank = q * static_cast<double>(total);
-  double below = 0;
-  for (size_t i = 0; i < counts.size(); ++i) {
-    const double here = static_cast<double>(counts[i]);
-    if (below + here >= rank && here > 0) {
-      if (i >= bounds.size()) return bounds.back();
-      const double lo = i == 0 ? 0.0 : bounds[i - 1];
-      return lo + (bounds[i] - lo) * (rank - below) / here;
-    }
-    below += here;
-  }
-  return bounds.back();
-}
-
 }  // namespace
 
 // A silence with its matchers parsed and its regular expressions compiled
@@ -455,7 +403,8 @@ void AlertEngine::Step(const Series& s, bool holds, double value, double thresho
     t.record.fired_ms = now;
     t.record.resolve_by_ms = now + s.rule->resolve_within_s * 1000;
     t.last_sent_ms = now;
-    (void)Save(t, "firing", detail(), true, now);
+    const bool saved = Save(t, "firing", detail(), true, now).ok();
+    if (saved && !s.rule->action.empty() && action_hook_) action_hook_(t.record, *s.rule);
   }
 }
 

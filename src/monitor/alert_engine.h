@@ -107,6 +107,14 @@ class AlertEngine {
 
   // Called after notifications were queued (the notifier wakes up).
   void SetNotifyHook(std::function<void()> hook) { notify_hook_ = std::move(hook); }
+  // Called when an alert whose rule has an action starts firing (the closed
+  // loop, lifecycle/closed_loop.h), under the engine's lock: it must not
+  // call back into the engine.
+  using ActionHook = std::function<void(const AlertRecord&, const AlertRule&)>;
+  void SetActionHook(ActionHook hook) {
+    std::lock_guard lock(mu_);
+    action_hook_ = std::move(hook);
+  }
 
  private:
   struct Tracked {
@@ -151,6 +159,7 @@ class AlertEngine {
   Family<Gauge>& quality_;
   Family<Gauge>& quality_rows_;
   std::function<void()> notify_hook_;
+  ActionHook action_hook_;  // Guarded by mu_.
 
   std::mutex mu_;
   // Guarded by mu_.

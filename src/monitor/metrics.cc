@@ -273,4 +273,25 @@ void AddProcessCollector(MetricsRegistry& registry) {
   });
 }
 
+// Prometheus's histogram_quantile: linear within the bucket that holds the
+// rank; the +Inf bucket answers with the largest finite bound.
+double HistogramQuantile(const std::vector<double>& bounds, const std::vector<uint64_t>& counts, double q) {
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0) return NAN;
+  const double rank = q * static_cast<double>(total);
+  double below = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const double here = static_cast<double>(counts[i]);
+    if (below + here >= rank && here > 0) {
+      if (i >= bounds.size()) return bounds.back();
+      const double lo = i == 0 ? 0.0 : bounds[i - 1];
+      return lo + (bounds[i] - lo) * (rank - below) / here;
+    }
+    below += here;
+  }
+  return bounds.back();
+}
+
+
 }  // namespace vigil

@@ -64,6 +64,10 @@ class Histogram {
 
 // Bucket bounds used by Vigil's latency histograms, in seconds: 50 us to 10 s.
 const std::vector<double>& LatencyBucketsSeconds();
+// Prometheus's histogram_quantile over bucket counts (`counts` has one more
+// entry than `bounds`: +Inf): linear within the bucket that holds the rank;
+// the +Inf bucket answers with the largest finite bound. NaN without counts.
+double HistogramQuantile(const std::vector<double>& bounds, const std::vector<uint64_t>& counts, double q);
 // Bucket bounds for batch sizes: 1, 2, 4, ..., 1024, 4096, 16384.
 const std::vector<double>& BatchSizeBuckets();
 

@@ -227,4 +227,36 @@ Result<std::string> MonitorReport(const std::vector<Store*>& stores, const Monit
   return out;
 }
 
+// The estimate of a quality metric, and whether it has a standard error.
+std::optional<Estimate> QualityEstimate(const VersionQuality& q, const std::string& metric) {
+  if (q.multiclass) {
+    const MultiClassQuality& m = q.multi;
+    if (metric == "accuracy") return m.accuracy;
+    if (metric == "precision") return Estimate{m.macro_precision, 0};
+    if (metric == "recall") return Estimate{m.macro_recall, 0};
+    if (metric == "f1") return Estimate{m.macro_f1, 0};
+    if (metric == "log_loss") return m.log_loss;
+    return std::nullopt;
+  }
+  if (q.binary) {
+    const BinaryQuality& b = q.classification;
+    if (metric == "accuracy") return b.accuracy;
+    if (metric == "precision") return b.precision;
+    if (metric == "recall") return b.recall;
+    if (metric == "f1") return Estimate{b.f1, 0};
+    if (metric == "roc_auc") return std::isnan(b.roc_auc.value) ? std::nullopt : std::optional(b.roc_auc);
+    if (metric == "log_loss") return b.log_loss;
+    return std::nullopt;
+  }
+  const RegressionQuality& r = q.regression;
+  if (metric == "mae") return r.mae;
+  if (metric == "rmse") return r.rmse;
+  if (metric == "mape") return r.mape;
+  return std::nullopt;
+}
+
+int64_t QualitySamples(const VersionQuality& q) {
+  return q.multiclass ? q.multi.n : q.binary ? q.classification.n : q.regression.n;
+}
+
 }  // namespace vigil

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,14 @@ struct VersionQuality {
   RegressionQuality regression;   // Otherwise.
 };
 std::vector<VersionQuality> QualityByVersion(const ModelConfig& config, const std::vector<LabeledPrediction>& labeled);
+
+// The estimate of a quality metric (accuracy, precision, recall, f1,
+// roc_auc, log_loss, mae, rmse, mape), with its standard error where it has
+// one (else 0); nullopt when the version's kind has no such metric or it is
+// undefined (AUC with one class).
+std::optional<Estimate> QualityEstimate(const VersionQuality& q, const std::string& metric);
+// Labelled rows behind `q`.
+int64_t QualitySamples(const VersionQuality& q);
 
 }  // namespace vigil
 

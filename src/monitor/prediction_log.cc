@@ -360,7 +360,10 @@ size_t PredictionLog::Drain() {
       Append(open);
       Open(open, r, now);
     }
-    if (h.client_id) segment.client_ids.push_back({std::string(h.request_id), open->builder->records(), h.rows});
+    // Feedback by the client's id labels the answer it got, never a shadow's copy.
+    if (h.client_id && h.route != "shadow") {
+      segment.client_ids.push_back({std::string(h.request_id), open->builder->records(), h.rows});
+    }
     open->builder->Add(r.data);
     open->bytes += r.data.size();
     segment.first_ms = std::min(segment.first_ms, r.time_ms);

@@ -54,24 +54,32 @@ void ServingMetrics::CountFailure(const std::string& model, const std::string& v
   failures_.WithLabels({model, version, reason}).Increment();
 }
 
-ServingMetrics::ModelTotals ServingMetrics::Totals(const std::string& model) const {
+ServingMetrics::ModelTotals ServingMetrics::Totals(const std::string& model, const std::string& version) const {
   ModelTotals t;
   t.latency_buckets.assign(LatencyBucketsSeconds().size() + 1, 0);
+  t.compute_buckets.assign(LatencyBucketsSeconds().size() + 1, 0);
+  auto mine = [&](const std::vector<std::string>& labels) {
+    return labels[0] == model && (version.empty() || labels[1] == version);
+  };
   requests_.ForEach([&](const std::vector<std::string>& labels, const Counter& c) {
-    if (labels[0] == model) t.requests += c.value();
+    if (mine(labels)) t.requests += c.value();
   });
   failures_.ForEach([&](const std::vector<std::string>& labels, const Counter& c) {
-    if (labels[0] != model) return;
+    if (!mine(labels)) return;
     // The client's mistakes (bad input, unknown version) are not the
     // server's error rate; schema_violation_rate watches bad input.
     if (labels[2] == "invalid_argument" || labels[2] == "not_found") return;
     t.failures += c.value();
   });
-  request_latency_.ForEach([&](const std::vector<std::string>& labels, const Histogram& h) {
-    if (labels[0] != model) return;
-    const std::vector<uint64_t> b = h.BucketCounts();
-    for (size_t i = 0; i < b.size() && i < t.latency_buckets.size(); ++i) t.latency_buckets[i] += b[i];
-  });
+  auto add = [&](const Family<Histogram>& family, std::vector<uint64_t>& into) {
+    family.ForEach([&](const std::vector<std::string>& labels, const Histogram& h) {
+      if (!mine(labels)) return;
+      const std::vector<uint64_t> b = h.BucketCounts();
+      for (size_t i = 0; i < b.size() && i < into.size(); ++i) into[i] += b[i];
+    });
+  };
+  add(request_latency_, t.latency_buckets);
+  add(compute_latency_, t.compute_buckets);
   return t;
 }
 

@@ -47,14 +47,16 @@ class ServingMetrics {
 
   MetricsRegistry& registry() { return registry_; }
 
-  // Totals of a model over all its versions since the start, for alert rules
-  // on serving metrics (which take differences between two calls).
+  // Totals of a model over all its versions (or of one `version`) since the
+  // start, for alert rules on serving metrics and rollout analysis (which
+  // take differences between two calls).
   struct ModelTotals {
     double requests = 0;  // Answered successfully.
     double failures = 0;  // Failed on the server's side (not invalid_argument or not_found).
     std::vector<uint64_t> latency_buckets;  // Per bucket of LatencyBucketsSeconds(), +Inf last.
+    std::vector<uint64_t> compute_buckets;  // The same for the time inside the backend.
   };
-  ModelTotals Totals(const std::string& model) const;
+  ModelTotals Totals(const std::string& model, const std::string& version = "") const;
 
  private:
   MetricsRegistry& registry_;

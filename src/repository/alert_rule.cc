@@ -22,7 +22,7 @@ namespace {
 constexpr std::string_view kRuleKeys[] = {"name",     "metric",         "feature",  "comparison",
                                           "threshold", "for",           "severity", "resolve_within",
                                           "lookback",  "min_samples",   "labels",   "annotations",
-                                          "notify",    "description"};
+                                          "notify",    "description",  "action"};
 
 Status Invalid(const std::string& where, const std::string& what) {
   return Status::InvalidArgument(where + ": " + what);
@@ -197,6 +197,12 @@ Result<AlertRule> ParseRule(const YAML::Node& node, const std::string& where,
   if (node["for"]) {
     if (!YAML::convert<int>::decode(node["for"], r.for_count) || r.for_count < 1 || r.for_count > 1000) {
       return Invalid(where + ".for", "expected a number of consecutive windows (evaluations) from 1 to 1000");
+    }
+  }
+  if (node["action"]) {
+    r.action = node["action"].as<std::string>("");
+    if (r.action != "retrain") {
+      return Invalid(where + ".action", "expected retrain, got '" + r.action + "'");
     }
   }
   if (node["severity"]) {

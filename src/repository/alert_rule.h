@@ -77,6 +77,9 @@ struct AlertRule {
   // Notification targets of this rule; empty: the server's global ones.
   std::vector<std::string> webhooks;
   std::vector<std::string> alertmanagers;
+  // What Vigil does itself when the alert fires: "" (nothing) or "retrain"
+  // (a retraining job from production data; lifecycle/closed_loop.h).
+  std::string action;
 
   bool per_feature() const { return !feature.empty(); }
   bool operator==(const AlertRule&) const = default;

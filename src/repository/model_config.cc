@@ -12,7 +12,8 @@ namespace {
 constexpr std::string_view kKnownBackends[] = {"xgboost", "trees", "onnx", "torchscript"};
 constexpr std::string_view kKnownKeys[] = {
     "name",    "backend", "artifact",       "inputs",         "features",  "outputs",
-    "classes", "label_threshold", "version_policy", "parameters", "description", "alerts", "monitoring", "gate", "training"};
+    "classes", "label_threshold", "version_policy", "parameters", "description", "alerts", "monitoring", "gate", "training",
+    "rollout"};
 
 Status Invalid(const std::string& where, const std::string& what) {
   return Status::InvalidArgument(where + ": " + what);
@@ -323,6 +324,12 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
     config.training = std::move(*parsed);
     config.training_yaml = YAML::Dump(training);
   }
+  if (const YAML::Node& rollout = root["rollout"]; rollout) {
+    auto parsed = ParseRolloutConfig(rollout);
+    if (!parsed.ok()) return parsed.status();
+    config.rollout = std::move(*parsed);
+    config.rollout_yaml = YAML::Dump(rollout);
+  }
   if (const YAML::Node& alerts = root["alerts"]; alerts) {
     std::vector<std::string> names;
     for (const FeatureSpec& f : config.features) names.push_back(f.name);
@@ -447,6 +454,9 @@ std::string ModelConfigToYaml(const ModelConfig& config) {
   }
   if (!config.alerts_yaml.empty()) out << YAML::Key << "alerts" << YAML::Value << YAML::Load(config.alerts_yaml);
   if (!config.gate_yaml.empty()) out << YAML::Key << "gate" << YAML::Value << YAML::Load(config.gate_yaml);
+  if (!config.rollout_yaml.empty()) {
+    out << YAML::Key << "rollout" << YAML::Value << YAML::Load(config.rollout_yaml);
+  }
   if (!config.training_yaml.empty()) {
     out << YAML::Key << "training" << YAML::Value << YAML::Load(config.training_yaml);
   }

@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "repository/alert_rule.h"
 #include "repository/gate_config.h"
+#include "repository/rollout_config.h"
 #include "repository/training_config.h"
 #include "repository/monitoring_config.h"
 #include "repository/version_policy.h"
@@ -98,6 +99,9 @@ struct ModelConfig {
   // How training jobs train it (`training:`, see training_config.h).
   TrainingConfig training;
   std::string training_yaml;
+  // How new versions roll out (`rollout:`, see rollout_config.h).
+  RolloutConfig rollout;
+  std::string rollout_yaml;
 
   bool is_tabular() const { return !features.empty(); }
   // Index of the feature named `name`, or -1.

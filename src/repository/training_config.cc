@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "repository/alert_rule.h"
+
 namespace vigil {
 namespace {
 
@@ -54,7 +56,49 @@ Result<TrainingConfig> ParseTrainingConfig(const YAML::Node& node) {
       if (config.external.artifact.empty()) return Invalid("external.artifact", "is required");
       continue;
     }
-    if (key != "search") return Invalid(key, "unknown key (expected search, external)");
+    if (key == "retrain") {
+      const YAML::Node& r = kv.second;
+      if (!r.IsMap()) return Invalid(key, "expected a mapping");
+      RetrainPolicy& p = config.retrain;
+      for (const auto& rkv : r) {
+        const std::string rkey = rkv.first.as<std::string>();
+        const std::string where = "retrain." + rkey;
+        const std::string text = rkv.second.as<std::string>("");
+        if (rkey == "hours") {
+          try {
+            p.hours = rkv.second.as<int64_t>();
+          } catch (const YAML::Exception&) {
+            return Invalid(where, "expected a number of hours, got '" + text + "'");
+          }
+          if (p.hours < 1 || p.hours > 24 * 366) return Invalid(where, "expected 1 to 8784 hours (a year)");
+        } else if (rkey == "data") {
+          p.data = text;
+          if (p.data.empty()) return Invalid(where, "expected a CSV file name");
+        } else if (rkey == "original_share") {
+          try {
+            p.original_share = rkv.second.as<double>();
+          } catch (const YAML::Exception&) {
+            return Invalid(where, "expected a share in [0, 1), got '" + text + "'");
+          }
+          if (!(p.original_share >= 0 && p.original_share < 1)) return Invalid(where, "expected a share in [0, 1)");
+        } else if (rkey == "target") {
+          p.target = text;
+          if (p.target.empty()) return Invalid(where, "expected a column name");
+        } else if (rkey == "cooldown") {
+          auto d = ParseDurationSeconds(text);
+          if (!d.ok()) return Invalid(where, d.status().message());
+          if (*d < 0) return Invalid(where, "expected a duration");
+          p.cooldown_s = *d;
+        } else {
+          return Invalid(where, "unknown key (expected hours, data, original_share, target, cooldown)");
+        }
+      }
+      if (p.original_share > 0 && p.data.empty()) {
+        return Invalid("retrain.original_share", "needs `data`, the original training data");
+      }
+      continue;
+    }
+    if (key != "search") return Invalid(key, "unknown key (expected search, external, retrain)");
     const YAML::Node& search = kv.second;
     if (!search.IsMap()) return Invalid("search", "expected a mapping");
     SearchSpace& s = config.search;

@@ -16,6 +16,13 @@
 //         reg_lambda: [0.1, 10]      # log-uniform
 //         reg_alpha: [0, 1]
 //
+//     retrain:             # what a job started by an alert (action: retrain) trains on
+//       hours: 168           # the logged requests with feedback of this recent period
+//       data: train.csv      # the original training data to mix in (relative to the model's directory)
+//       original_share: 0.3  # its share of the rows, in [0, 1)
+//       target: Status       # the label column of `data`
+//       cooldown: 6h         # at most one alert-started job per model in this period
+//
 //     external:            # another framework: a command instead of XGBoost
 //       command: [python3, /srv/credit/train.py, --data, "{data}", --out, "{output}"]
 //       artifact: model.json # what the command writes into {output}
@@ -62,9 +69,19 @@ struct ExternalTrainer {
   bool declared() const { return !command.empty(); }
 };
 
+// The closed loop's retraining (lifecycle/closed_loop.h).
+struct RetrainPolicy {
+  int64_t hours = 168;
+  std::string data;
+  double original_share = 0;
+  std::string target = "Status";
+  int64_t cooldown_s = 6 * 3600;
+};
+
 struct TrainingConfig {
   SearchSpace search;
   ExternalTrainer external;
+  RetrainPolicy retrain;
 };
 
 Result<TrainingConfig> ParseTrainingConfig(const YAML::Node& node);

@@ -43,7 +43,7 @@ TEST(TrainingConfigTest, NamesWhatIsWrong) {
   EXPECT_EQ(With("  search:\n    trials: 20\n").status().message(),
             "training.search.space: name at least one parameter to search");
   EXPECT_EQ(With("  external:\n    command: [train.sh]\n").status().message(), "training.external.artifact: is required");
-  EXPECT_EQ(With("  runner: x\n").status().message(), "training.runner: unknown key (expected search, external)");
+  EXPECT_EQ(With("  runner: x\n").status().message(), "training.runner: unknown key (expected search, external, retrain)");
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "serving/inference_service.h"
 
+#include <xxhash.h>
+
 #include <chrono>
+#include <cmath>
 
 #include "serving/tabular_input.h"
 
@@ -20,8 +23,35 @@ std::string NotReadyReason(const ServingModel& model) {
 
 }  // namespace
 
+bool InShare(std::string_view id, double share) {
+  if (share >= 1) return true;
+  if (!(share > 0)) return false;
+  // 2^64 * share, below which the hash must fall.
+  const auto bound = static_cast<uint64_t>(std::ldexp(share, 64));
+  return XXH3_64bits(id.data(), id.size()) < bound;
+}
+
+Routed Resolution::Route(std::string_view id) const {
+  Routed r{servable, nullptr, "champion"};
+  if (!split || !candidate || candidate == servable || !InShare(id, split->share)) return r;
+  if (split->shadow) {
+    r.shadow = candidate;
+  } else {
+    r.servable = candidate;
+    r.route = "canary";
+  }
+  return r;
+}
+
 Result<std::shared_ptr<const Servable>> InferenceService::Resolve(
     const std::string& model, const std::optional<std::string>& version) const {
+  auto resolved = ResolveRequest(model, version);
+  if (!resolved.ok()) return resolved.status();
+  return std::move(resolved->servable);
+}
+
+Result<Resolution> InferenceService::ResolveRequest(const std::string& model,
+                                                    const std::optional<std::string>& version) const {
   auto table = manager_.table();
   auto it = table->models.find(model);
   if (it == table->models.end()) {
@@ -29,11 +59,16 @@ Result<std::shared_ptr<const Servable>> InferenceService::Resolve(
   }
   const ServingModel& m = it->second;
   if (!version) {
-    auto servable = m.Default();
-    if (!servable) {
+    Resolution r;
+    r.servable = m.Default();
+    if (!r.servable) {
       return Status::Unavailable("model '" + model + "' is not ready: " + NotReadyReason(m));
     }
-    return servable;
+    if (m.split) {
+      r.split = m.split;
+      if (auto c = m.ready.find(m.split->candidate); c != m.ready.end()) r.candidate = c->second;
+    }
+    return r;
   }
   // A version number, or an alias of the registry (".../versions/champion/infer").
   auto number = ModelRepository::ParseVersion(*version);
@@ -44,7 +79,7 @@ Result<std::shared_ptr<const Servable>> InferenceService::Resolve(
     }
     number = alias->second;
   }
-  if (auto r = m.ready.find(*number); r != m.ready.end()) return r->second;
+  if (auto r = m.ready.find(*number); r != m.ready.end()) return Resolution{r->second, std::nullopt, nullptr};
   for (const VersionStatus& s : m.versions) {
     if (s.version == *number) {
       return Status::Unavailable("model '" + model + "' version " + *version + " is " +

@@ -1,5 +1,5 @@
-// SqliteStore's registry tables (schema version 5, see sqlite_store.cc):
-// model_versions, aliases, model_events, and jobs. Every call runs on the durable
+// SqliteStore's registry tables (schema versions 5 and 6, see
+// sqlite_store.cc): model_versions, aliases, model_events, jobs and rollouts. Every call runs on the durable
 // (synchronous=FULL) connection: a registration or an alias move that a
 // client is told succeeded is on disk.
 #include <sqlite3.h>
@@ -287,6 +287,112 @@ Result<std::vector<JobRecord>> SqliteStore::Jobs(const std::string& model, int64
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadJob(q));
   if (rc != SQLITE_DONE) return Error(db_, "reading jobs");
+  return out;
+}
+
+namespace {
+
+constexpr char kRolloutColumns[] =
+    "id, model, candidate, baseline, mode, state, plan, step, step_started_ms, analysis, actor, reason, "
+    "created_ms, updated_ms, ended_ms";
+
+RolloutRecord ReadRollout(const Statement& q) {
+  RolloutRecord r;
+  r.id = q.Int(0);
+  r.model = q.Text(1);
+  r.candidate = q.Int(2);
+  r.baseline = q.Int(3);
+  r.mode = q.Text(4);
+  r.state = q.Text(5);
+  r.plan = q.Text(6);
+  r.step = q.Int(7);
+  r.step_started_ms = q.Int(8);
+  r.analysis = q.Text(9);
+  r.actor = q.Text(10);
+  r.reason = q.Text(11);
+  r.created_ms = q.Int(12);
+  r.updated_ms = q.Int(13);
+  r.ended_ms = q.Int(14);
+  return r;
+}
+
+}  // namespace
+
+Result<int64_t> SqliteStore::AddRollout(const RolloutRecord& r, const ModelEvent& event) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  {
+    Statement running(db_, "SELECT id FROM rollouts WHERE model = ? AND state = 'running'");
+    if (!running.ok()) return Error(db_, "preparing the rollout lookup");
+    running.Bind(1, r.model);
+    const int rc = running.Step();
+    if (rc == SQLITE_ROW) {
+      return Status::AlreadyExists("model '" + r.model + "' has rollout " + std::to_string(running.Int(0)) +
+                                   " running; promote or abort it first");
+    }
+    if (rc != SQLITE_DONE) return Error(db_, "looking up running rollouts");
+  }
+  Statement q(db_, "INSERT INTO rollouts (model, candidate, baseline, mode, state, plan, step, step_started_ms, "
+                   "analysis, actor, reason, created_ms, updated_ms, ended_ms) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!q.ok()) return Error(db_, "preparing the rollout insert");
+  q.Bind(1, r.model).Bind(2, r.candidate).Bind(3, r.baseline).Bind(4, r.mode).Bind(5, r.state).Bind(6, r.plan);
+  q.Bind(7, r.step).Bind(8, r.step_started_ms).Bind(9, r.analysis).Bind(10, r.actor).Bind(11, r.reason);
+  q.Bind(12, r.created_ms).Bind(13, r.updated_ms).Bind(14, r.ended_ms);
+  if (q.Step() != SQLITE_DONE) return Error(db_, "recording a rollout");
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  ModelEvent e = event;
+  if (e.detail.size() > 1 && e.detail.back() == '}') {
+    e.detail.insert(e.detail.size() - 1, std::string(e.detail.size() > 2 ? "," : "") + "\"rollout\":" +
+                                             std::to_string(id));
+  }
+  VIGIL_RETURN_IF_ERROR(InsertEvent(db_, e).status());
+  VIGIL_RETURN_IF_ERROR(t.Commit());
+  return id;
+}
+
+Status SqliteStore::UpdateRollout(const RolloutRecord& r, int64_t expected_step, const ModelEvent* event) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  Statement q(db_, "UPDATE rollouts SET state = ?, step = ?, step_started_ms = ?, analysis = ?, updated_ms = ?, "
+                   "ended_ms = ? WHERE id = ? AND state = 'running' AND step = ?");
+  if (!q.ok()) return Error(db_, "preparing the rollout update");
+  q.Bind(1, r.state).Bind(2, r.step).Bind(3, r.step_started_ms).Bind(4, r.analysis).Bind(5, r.updated_ms);
+  q.Bind(6, r.ended_ms).Bind(7, r.id).Bind(8, expected_step);
+  if (q.Step() != SQLITE_DONE) return Error(db_, "updating a rollout");
+  if (sqlite3_changes(db_) == 0) {
+    return Status::FailedPrecondition("rollout " + std::to_string(r.id) + " of model '" + r.model +
+                                      "' changed meanwhile (it ended or moved on)");
+  }
+  if (event) VIGIL_RETURN_IF_ERROR(InsertEvent(db_, *event).status());
+  return t.Commit();
+}
+
+Result<std::optional<RolloutRecord>> SqliteStore::GetRollout(int64_t id) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, std::string("SELECT ") + kRolloutColumns + " FROM rollouts WHERE id = ?");
+  if (!q.ok()) return Error(db_, "preparing the rollout query");
+  q.Bind(1, id);
+  const int rc = q.Step();
+  if (rc == SQLITE_ROW) return std::optional<RolloutRecord>(ReadRollout(q));
+  if (rc != SQLITE_DONE) return Error(db_, "reading a rollout");
+  return std::optional<RolloutRecord>();
+}
+
+Result<std::vector<RolloutRecord>> SqliteStore::Rollouts(const std::string& model, bool running_only,
+                                                         int64_t limit) {
+  std::lock_guard lock(mu_);
+  Statement q(db_, std::string("SELECT ") + kRolloutColumns +
+                       " FROM rollouts WHERE (?1 = '' OR model = ?1) AND (?2 = 0 OR state = 'running') "
+                       "ORDER BY id DESC LIMIT ?3");
+  if (!q.ok()) return Error(db_, "preparing the rollouts query");
+  q.Bind(1, model).Bind(2, int64_t{running_only ? 1 : 0}).Bind(3, limit);
+  std::vector<RolloutRecord> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadRollout(q));
+  if (rc != SQLITE_DONE) return Error(db_, "reading rollouts");
   return out;
 }
 

@@ -121,5 +121,59 @@ TEST_F(SqliteRegistryTest, AliasMovesAreRecordedWithWhoWhyAndFrom) {
   EXPECT_EQ(*store_->LastModelEventId(), 6);  // 2 registrations, 4 moves.
 }
 
+TEST_F(SqliteRegistryTest, OneRolloutRunsPerModelAndItsDecisionsAreCompareAndSet) {
+  RolloutRecord r;
+  r.model = "credit";
+  r.candidate = 2;
+  r.baseline = 1;
+  r.mode = "canary";
+  r.state = "running";
+  r.plan = R"({"steps":[10,100]})";
+  r.step_started_ms = r.created_ms = r.updated_ms = 5000;
+  r.actor = "ana";
+  ModelEvent started = Event("rollout", 5000);
+  started.detail = R"({"action":"started"})";
+  auto id = store_->AddRollout(r, started);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  r.id = *id;
+  // The event names the rollout.
+  auto events = store_->ModelEvents(Query());
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(nlohmann::json::parse(events->front().detail),
+            nlohmann::json::parse(R"({"action":"started","rollout":)" + std::to_string(*id) + "}"));
+  EXPECT_EQ(store_->AddRollout(r, started).status().code(), StatusCode::kAlreadyExists);
+
+  // A step decided on step 0 lands once; a second decider finds it moved.
+  RolloutRecord next = r;
+  next.step = 1;
+  next.step_started_ms = 9000;
+  ASSERT_TRUE(store_->UpdateRollout(next, 0, nullptr).ok());
+  EXPECT_EQ(store_->UpdateRollout(next, 0, nullptr).code(), StatusCode::kFailedPrecondition);
+  RolloutRecord ended = next;
+  ended.state = "promoted";
+  ended.ended_ms = 12000;
+  ModelEvent promoted = Event("rollout", 12000, "vigil");
+  ASSERT_TRUE(store_->UpdateRollout(ended, 1, &promoted).ok());
+  EXPECT_EQ(store_->UpdateRollout(ended, 1, &promoted).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->ModelEvents(Query())->size(), 2u);  // The refused update recorded nothing.
+
+  auto got = store_->GetRollout(*id);
+  ASSERT_TRUE(got.ok() && *got);
+  EXPECT_EQ((*got)->state, "promoted");
+  EXPECT_EQ((*got)->step, 1);
+  EXPECT_EQ((*got)->step_started_ms, 9000);
+  EXPECT_EQ((*got)->ended_ms, 12000);
+  EXPECT_EQ((*got)->plan, r.plan);
+  EXPECT_TRUE(store_->Rollouts("credit", /*running_only=*/true, 10)->empty());
+  // Ended, a new one may start.
+  auto second = store_->AddRollout(r, started);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  auto all = store_->Rollouts("credit", false, 10);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->front().id, *second);  // Newest first.
+  EXPECT_EQ(store_->Rollouts("", true, 10)->size(), 1u);
+  EXPECT_TRUE(store_->Rollouts("other", false, 10)->empty());
+}
+
 }  // namespace
 }  // namespace vigil

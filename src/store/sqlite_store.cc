@@ -208,6 +208,29 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_model ON jobs (model, id);
 )sql";
 
+// Rollouts (lifecycle/rollout.h): at most one running per model.
+constexpr char kSchemaV6[] = R"sql(
+CREATE TABLE rollouts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  model TEXT NOT NULL,
+  candidate INTEGER NOT NULL,
+  baseline INTEGER NOT NULL,
+  mode TEXT NOT NULL,
+  state TEXT NOT NULL,
+  plan TEXT NOT NULL DEFAULT '{}',
+  step INTEGER NOT NULL DEFAULT 0,
+  step_started_ms INTEGER NOT NULL,
+  analysis TEXT NOT NULL DEFAULT '{}',
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  ended_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX rollouts_running ON rollouts (model) WHERE state = 'running';
+CREATE INDEX rollouts_by_model ON rollouts (model, id);
+)sql";
+
 // From schema 1 or 2 to 3: version 1's log (a row per request, inputs and
 // outputs as JSON) and its feedback are kept, renamed, for querying; Vigil
 // no longer reads them.
@@ -297,6 +320,7 @@ Status SqliteStore::Migrate() {
   if (version < 3) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV3));
   if (version < 4) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV4));
   if (version < 5) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV5));
+  if (version < 6) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV6));
   VIGIL_RETURN_IF_ERROR(Exec(db_, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
   return t.Commit();
 }
@@ -471,7 +495,8 @@ Result<std::vector<FeedbackOutcome>> SqliteStore::RecordFeedback(const std::stri
         const SegmentIndex* s = LoadSegment(db_, *files_, by_time.Int(0), segments, skipped);
         for (size_t i = 0; s && i < s->headers.size(); ++i) {
           const LogRecordHeader& h = s->headers[i];
-          if (!h.client_id && h.time_ms == *time && h.request_id == item.request_id) {
+          // The answered prediction, not a shadow rollout's copy of it.
+          if (!h.client_id && h.time_ms == *time && h.request_id == item.request_id && h.route != "shadow") {
             segment = by_time.Int(0);
             slot = static_cast<int64_t>(i);
             rows = h.rows;

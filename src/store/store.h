@@ -199,6 +199,24 @@ struct JobRecord {
   int64_t created_ms = 0, started_ms = 0, finished_ms = 0;
 };
 
+// A rollout (lifecycle/rollout.h): a candidate version taking a growing
+// share of a model's requests (canary) or a copy of them (shadow), step by
+// step, until it is promoted to champion or rolled back.
+struct RolloutRecord {
+  int64_t id = 0;
+  std::string model;
+  int64_t candidate = 0;
+  int64_t baseline = 0;        // The champion it is compared with.
+  std::string mode;            // "canary" or "shadow".
+  std::string state;           // "running", "promoted", "rolled_back" or "aborted".
+  std::string plan = "{}";     // JSON: steps (percent), window, checks (repository/rollout_config.h).
+  int64_t step = 0;            // Index of the current step in the plan's steps.
+  int64_t step_started_ms = 0;
+  std::string analysis = "{}";  // JSON: the current step's latest analysis.
+  std::string actor, reason;
+  int64_t created_ms = 0, updated_ms = 0, ended_ms = 0;
+};
+
 struct ModelEventQuery {
   std::string model;  // Empty: every model.
   std::string kind;   // Empty: every kind.
@@ -310,6 +328,19 @@ class Store {
   virtual Result<std::optional<JobRecord>> GetJob(int64_t id) = 0;
   // Newest first; every model's when `model` is empty.
   virtual Result<std::vector<JobRecord>> Jobs(const std::string& model, int64_t limit) = 0;
+
+  // Rollouts. AddRollout assigns the id and records `event` in the same
+  // transaction; ALREADY_EXISTS if the model has a rollout running.
+  virtual Result<int64_t> AddRollout(const RolloutRecord& rollout, const ModelEvent& event) = 0;
+  // Writes state, step, step_started_ms, analysis, updated_ms and ended_ms,
+  // with `event` (may be null) in the same transaction; only while the
+  // stored rollout is running at `expected_step` (a compare-and-set, so that
+  // two deciders cannot both act), else FAILED_PRECONDITION.
+  virtual Status UpdateRollout(const RolloutRecord& rollout, int64_t expected_step, const ModelEvent* event) = 0;
+  virtual Result<std::optional<RolloutRecord>> GetRollout(int64_t id) = 0;
+  // Newest first; every model's when `model` is empty.
+  virtual Result<std::vector<RolloutRecord>> Rollouts(const std::string& model, bool running_only,
+                                                      int64_t limit) = 0;
 };
 
 }  // namespace vigil

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "dataset/tabular_dataset.h"
+#include "e2e/credit_request.h"
 #include "e2e/http_client.h"
 #include "e2e/server_process.h"
 #include "repository/model_config.h"
@@ -85,26 +86,11 @@ class WebhookReceiver {
   std::thread thread_;
 };
 
-// Rows [begin, end) of the credit data as one v2 request (columns form),
-// with `age_shift` years added to every applicant's age.
+// Rows [begin, end) of the credit data as one v2 request, with `age_shift`
+// years added to every applicant's age.
 std::string Request(const TabularDataset& ds, const ModelConfig& config, size_t begin, size_t end,
                     const std::string& id, double age_shift) {
-  json inputs = json::array();
-  for (const FeatureSpec& f : config.features) {
-    const Column& col = ds.columns()[ds.ColumnIndex(f.name)];
-    json data = json::array();
-    for (size_t r = begin; r < end; ++r) {
-      if (col.numeric) {
-        const double v = col.numbers[r] + (f.name == "Age" ? age_shift : 0.0);
-        data.push_back(std::isnan(v) ? json(nullptr) : json(v));
-      } else {
-        data.push_back(col.strings[r].empty() ? json(nullptr) : json(col.strings[r]));
-      }
-    }
-    inputs.push_back({{"name", f.name}, {"datatype", col.numeric ? "FP64" : "BYTES"}, {"shape", {end - begin}},
-                      {"data", data}});
-  }
-  return json({{"id", id}, {"inputs", inputs}}).dump();
+  return CreditRequest(ds, config, RowRange(begin, end), id, age_shift);
 }
 
 // Polls `fetch` every 100 ms until `done` holds on its result (or 60 s pass).
