@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "http/api_router.h"
+#include "lifecycle/closed_loop.h"
+#include "lifecycle/job_runner.h"
 #include "lifecycle/registry.h"
 #include "monitor/prediction_log.h"
 #include "serving/shadow_runner.h"
@@ -314,6 +316,51 @@ TEST_F(RolloutTest, StartIsValidatedAndAbortReturnsTrafficToTheChampion) {
   EXPECT_EQ(json::parse(aborted.body)["state"], "aborted");
   EXPECT_EQ(Count(Send(20, "x"), "1"), 20);
   EXPECT_EQ(Call("POST", "/api/models/credit/rollout/promote", "").status, 404);
+}
+
+TEST_F(RolloutTest, AnAlertWithActionRetrainStartsOneJobPerCooldown) {
+  // The runner is not started: the job stays queued, as behind a running one.
+  JobRunner jobs(*store_, *registry_, JobRunner::Options{repo_.path(), dir_.path() / "jobs", nullptr});
+  ClosedLoop loop(*store_, *manager_, jobs, *rollouts_, repo_.path());
+  AlertRule rule;
+  rule.name = "auc_low";
+  rule.metric = "roc_auc";
+  AlertRecord alert;
+  alert.id = 7;
+  alert.model = "credit";
+  alert.version = 1;
+  alert.value = 0.61;
+  alert.threshold = 0.7;
+  loop.OnAlertFired(alert, rule);  // No action: nothing happens.
+  EXPECT_TRUE(jobs.List("credit", 10)->empty());
+
+  rule.action = "retrain";
+  loop.OnAlertFired(alert, rule);
+  auto listed = jobs.List("credit", 10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  const json spec = json::parse(listed->front().spec);
+  EXPECT_EQ(spec["source"], "production");
+  EXPECT_EQ(spec["rollout"], true);
+  EXPECT_EQ(spec["alias"], json::array({"challenger"}));
+  EXPECT_NE(spec["reason"].get<std::string>().find("alert 'auc_low' (#7) fired"), std::string::npos);
+
+  alert.id = 8;
+  loop.OnAlertFired(alert, rule);  // Within the default six-hour cool-down.
+  EXPECT_EQ(jobs.List("credit", 10)->size(), 1u);
+  ModelEventQuery q;
+  q.model = "credit";
+  q.kind = "retrain";
+  auto events = store_->ModelEvents(q);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  const json skipped = json::parse(events->front().detail);
+  EXPECT_EQ(skipped["action"], "skipped");
+  EXPECT_EQ(skipped["alert"], 8);
+  EXPECT_NE(events->front().reason.find("cool-down"), std::string::npos) << events->front().reason;
+  const json started = json::parse(events->back().detail);
+  EXPECT_EQ(started["action"], "started");
+  EXPECT_EQ(started["job"], listed->front().id);
 }
 
 }  // namespace

@@ -159,7 +159,7 @@ rollout:
   interval: 1s
   min_requests: 20
   checks:
-    max_prediction_psi: 1.0
+    max_prediction_psi: 0.5     # the retrained version measured 0.16 to 0.18; shuffled labels 8.3
     max_latency_ratio: 3
     latency_slack_ms: 25
     max_quality_drop: 0.05
