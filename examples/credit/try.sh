@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints (or, with "run", runs) four requests to try against the example.
+# Prints (or, with "run", runs) requests and commands to try against the example.
 #   examples/credit/try.sh print|run [HOST] [PORT]
 set -euo pipefail
 mode=${1:-print}; host=${2:-127.0.0.1}; port=${3:-8080}
@@ -28,6 +28,7 @@ commands=(
   "build/vigil log --store examples/credit/vigil.db --model credit --hours 1 --limit 5"
   "build/vigil versions credit --store examples/credit/vigil.db"
   "curl -s $base/api/models/credit/history"
+  "build/vigil events --model credit --store examples/credit/vigil.db"
 )
 if [[ $mode == run ]]; then
   for c in "${commands[@]}"; do echo "\$ $c"; eval "$c"; echo; done

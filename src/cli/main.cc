@@ -113,6 +113,15 @@ int Serve(const ServeFlags& flags) {
                     {name, s->version_label(), s->config().backend}, 1);
       }
     }
+    WriteFamilyHeader(out, "vigil_rollout_share_percent",
+                      "The running rollout's share of requests sent (canary) or copied (shadow) to its candidate.",
+                      "gauge");
+    for (const auto& [name, model] : table->models) {
+      if (!model.split) continue;
+      WriteSample(out, "vigil_rollout_share_percent", {"model", "version", "mode"},
+                  {name, std::to_string(model.split->candidate), model.split->shadow ? "shadow" : "canary"},
+                  100 * model.split->share);
+    }
   });
   if (Status s = manager.Start(); !s.ok()) {
     std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
@@ -170,8 +179,9 @@ int Serve(const ServeFlags& flags) {
   std::unique_ptr<RolloutController> rollouts;
   std::unique_ptr<ClosedLoop> closed_loop;
   if (store) {
-    rollouts = std::make_unique<RolloutController>(*store, manager, metrics, shadow.get(),
-                                                   RolloutController::Options{});
+    RolloutController::Options rollout_options;
+    rollout_options.prediction_log = log != nullptr;
+    rollouts = std::make_unique<RolloutController>(*store, manager, metrics, shadow.get(), rollout_options);
     closed_loop = std::make_unique<ClosedLoop>(*store, manager, *jobs, *rollouts, flags.repository);
     jobs->SetFinishedHook([c = closed_loop.get()](const JobRecord& job) { c->OnJobFinished(job); });
     alerts->SetActionHook(
@@ -234,11 +244,16 @@ int Serve(const ServeFlags& flags) {
     alert_loop.request_stop();
     alert_loop.join();
   }
-  shadow.reset();  // Drops the copies not run yet.
-  log.reset();     // Writes what is queued; no window closes after this.
-  if (jobs) jobs->SetFinishedHook(nullptr);
-  closed_loop.reset();
+  // Threads stop before what they use: no copy is logged after the shadow
+  // worker stops; no window closes (and no alert acts) after the log's
+  // writer stops; the job runner's last hook may still start a rollout; the
+  // controller's thread reads the shadow counts.
+  if (alerts) alerts->SetActionHook(nullptr);
+  shadow->Stop();  // Drops the copies not run yet.
+  log.reset();     // Writes what is queued.
+  jobs.reset();
   rollouts.reset();
+  closed_loop.reset();
   manager.Stop();
   spdlog::info("vigil stopped");
   return 0;

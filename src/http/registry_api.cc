@@ -422,8 +422,8 @@ HttpResponse RegistryApi::ListRollouts(const std::string& model, const std::stri
 HttpResponse RegistryApi::StartRollout(const std::string& model, const std::string& body) {
   if (!rollouts_) return ErrorResponse(503, "rollouts are not available on this server");
   json doc;
-  if (auto bad = ParseActorBody(body, {"version", "mode", "steps", "window", "interval", "min_requests", "checks"},
-                                &doc)) {
+  if (auto bad = ParseActorBody(
+          body, {"version", "mode", "steps", "window", "interval", "step_deadline", "min_requests", "checks"}, &doc)) {
     return *bad;
   }
   if (!doc.contains("version")) return ErrorResponse(400, "version: the candidate version is required");
@@ -446,7 +446,7 @@ HttpResponse RegistryApi::StartRollout(const std::string& model, const std::stri
   for (const char* key : {"mode", "steps", "min_requests", "checks"}) {
     if (doc.contains(key)) plan[key] = doc[key];
   }
-  for (const char* key : {"window", "interval"}) {
+  for (const char* key : {"window", "interval", "step_deadline"}) {
     if (!doc.contains(key)) continue;
     const json& v = doc[key];
     int64_t seconds = 0;

@@ -15,8 +15,7 @@
 // way.
 //
 // Thread-safety: thread-safe. OnAlertFired runs on the alert engine's
-// threads (under its lock: it only queues a job), OnJobFinished on the job
-// runner's.
+// threads (with its lock released), OnJobFinished on the job runner's.
 #ifndef VIGIL_LIFECYCLE_CLOSED_LOOP_H_
 #define VIGIL_LIFECYCLE_CLOSED_LOOP_H_
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <unordered_map>
 
 #include "common/rfc3339.h"
@@ -16,8 +17,9 @@ namespace {
 
 using nlohmann::json;
 
-// Predictions and labelled rows read per analysis at most.
-constexpr int64_t kMaxRows = 200000;
+// Logged requests and labelled rows read per analysis at most (the oldest
+// of the period: a step's first ones), which bounds an analysis's cost.
+constexpr int64_t kMaxRows = 20000;
 // How long a candidate may be missing from the repository (being copied in,
 // say) before its rollout gives up.
 constexpr int64_t kMissingCandidateMs = 60'000;
@@ -38,6 +40,25 @@ SideTraffic Minus(const SideTraffic& now, const SideTraffic& then) {
   return d;
 }
 
+// The predicted class of each row of a multi-class answer: the most probable
+// in its probability output (FP32 [rows, K]); empty without one.
+std::vector<int> RowClasses(const StoredPrediction& p, size_t k) {
+  for (const Tensor& t : p.outputs) {
+    if (t.type() != DataType::kFp32 || t.shape().size() != 2 || t.shape()[0] != p.rows ||
+        t.shape()[1] != static_cast<int64_t>(k)) {
+      continue;
+    }
+    std::vector<int> out;
+    const std::span<const float> v = t.values<float>();
+    for (int64_t row = 0; row < p.rows; ++row) {
+      const auto begin = v.begin() + row * static_cast<int64_t>(k);
+      out.push_back(static_cast<int>(std::max_element(begin, begin + static_cast<int64_t>(k)) - begin));
+    }
+    return out;
+  }
+  return {};
+}
+
 // The gate's metric by its quality name (monitor_report.h).
 std::string QualityName(const std::string& gate_metric) { return gate_metric == "auc" ? "roc_auc" : gate_metric; }
 
@@ -55,8 +76,13 @@ json RolloutPlanJson(const RolloutConfig& p) {
                  {"max_quality_drop", p.checks.max_quality_drop},
                  {"min_feedback", p.checks.min_feedback}};
   if (p.checks.min_agreement) checks["min_agreement"] = *p.checks.min_agreement;
-  return {{"mode", p.mode},        {"steps", p.steps},           {"window_s", p.window_s},
-          {"interval_s", p.interval_s}, {"min_requests", p.min_requests}, {"checks", std::move(checks)}};
+  return {{"mode", p.mode},
+          {"steps", p.steps},
+          {"window_s", p.window_s},
+          {"interval_s", p.interval_s},
+          {"step_deadline_s", p.StepDeadlineSeconds()},
+          {"min_requests", p.min_requests},
+          {"checks", std::move(checks)}};
 }
 
 Result<RolloutConfig> RolloutPlanFromJson(const json& j, RolloutConfig base) {
@@ -69,10 +95,23 @@ Result<RolloutConfig> RolloutPlanFromJson(const json& j, RolloutConfig base) {
     if (p.mode == "shadow" && mode != "shadow" && !j.contains("steps")) p.steps = {100};
     p.window_s = j.value("window_s", p.window_s);
     p.interval_s = j.value("interval_s", p.interval_s);
+    p.step_deadline_s = j.value("step_deadline_s", p.step_deadline_s);
     p.min_requests = j.value("min_requests", p.min_requests);
     if (j.contains("checks")) {
       const json& c = j.at("checks");
       if (!c.is_object()) return Status::InvalidArgument("checks: expected an object");
+      for (const auto& [key, value] : c.items()) {
+        static const std::set<std::string> kKnown = {"max_error_rate_increase", "max_latency_ratio",
+                                                     "latency_slack_ms",        "max_prediction_psi",
+                                                     "min_agreement",           "max_quality_drop",
+                                                     "min_feedback"};
+        if (!kKnown.count(key)) {
+          return Status::InvalidArgument("checks." + key + ": unknown check (expected max_error_rate_increase, "
+                                         "max_latency_ratio, latency_slack_ms, max_prediction_psi, min_agreement, "
+                                         "max_quality_drop, min_feedback)");
+        }
+        if (!value.is_number()) return Status::InvalidArgument("checks." + key + ": expected a number");
+      }
       RolloutChecks& k = p.checks;
       k.max_error_rate_increase = c.value("max_error_rate_increase", k.max_error_rate_increase);
       k.max_latency_ratio = c.value("max_latency_ratio", k.max_latency_ratio);
@@ -188,7 +227,7 @@ Result<RolloutRecord> RolloutController::Begin(const std::string& model, Rollout
                                       "the alias at a version first (vigil alias " + model + " champion N)");
   }
   if (champion == request.version) {
-    return Status::InvalidArgument("version " + std::to_string(champion) + " is the champion already");
+    return Status::FailedPrecondition("version " + std::to_string(champion) + " is the champion already");
   }
   bool blessed = false;
   std::string evaluation = "not evaluated";
@@ -257,7 +296,7 @@ Result<RolloutRecord> RolloutController::Running(const std::string& model) {
 }
 
 Status RolloutController::Finish(RolloutRecord r, const std::string& state, const std::string& actor,
-                                 const std::string& reason, const json& analysis, int64_t now) {
+                                 const std::string& reason, const json& analysis, int64_t now, const ModelEvent* move) {
   const int64_t step = r.step;
   const json plan = Parse(r.plan);
   r.state = state;
@@ -279,7 +318,7 @@ Status RolloutController::Finish(RolloutRecord r, const std::string& state, cons
                  {"share", step >= 0 && step < std::ssize(steps) ? steps[step] : json(nullptr)}};
   if (!analysis.is_null()) detail["analysis"] = analysis;
   event.detail = detail.dump();
-  VIGIL_RETURN_IF_ERROR(store_.UpdateRollout(r, step, &event));
+  VIGIL_RETURN_IF_ERROR(move ? store_.PromoteRollout(r, step, *move, event) : store_.UpdateRollout(r, step, &event));
   marks_.erase(r.id);
   spdlog::log(state == "promoted" ? spdlog::level::info : spdlog::level::warn, "rollout {}: model {} version {} {}: {}",
               r.id, r.model, r.candidate, state, reason);
@@ -289,20 +328,14 @@ Status RolloutController::Finish(RolloutRecord r, const std::string& state, cons
 
 Status RolloutController::PromoteNow(const RolloutRecord& r, const std::string& actor, const std::string& reason,
                                      const json& analysis, int64_t now) {
+  // One transaction moves the champion and ends the rollout, or neither
+  // happens: the champion moved, or the rollout ended or moved on meanwhile.
   ModelEvent move;
   move.time_ms = now;
   move.model = r.model;
   move.actor = actor;
   move.reason = reason;
-  auto from = store_.MoveAlias("champion", r.candidate, r.baseline, move);
-  if (!from.ok()) {
-    if (from.status().code() == StatusCode::kFailedPrecondition) {
-      (void)Finish(r, "aborted", actor, "the champion moved outside the rollout: " + from.status().message(),
-                   analysis, now);
-    }
-    return from.status();
-  }
-  return Finish(r, "promoted", actor, reason, analysis, now);
+  return Finish(r, "promoted", actor, reason, analysis, now, &move);
 }
 
 Result<RolloutRecord> RolloutController::Promote(const std::string& model, const std::string& actor,
@@ -334,12 +367,14 @@ Result<std::vector<RolloutRecord>> RolloutController::List(const std::string& mo
 }
 
 void RolloutController::Tick() {
+  // Read under the lock, so that a rollout Begin() is adding is either seen
+  // with its marks or not at all.
+  std::lock_guard lock(mu_);
   auto running = store_.Rollouts("", /*running_only=*/true, 1000);
   if (!running.ok()) {
     spdlog::warn("rollouts: cannot read the running ones: {}", running.status().ToString());
     return;
   }
-  std::lock_guard lock(mu_);
   const auto table = manager_.table();
   const int64_t now = options_.now_ms();
   for (const RolloutRecord& r : *running) Look(r, *table, now);
@@ -428,6 +463,17 @@ void RolloutController::Look(RolloutRecord r, const ServingTable& table, int64_t
     return;
   }
   const bool window_passed = now - r.step_started_ms >= plan->window_s * 1000;
+  if (analysis->waiting() && now - r.step_started_ms >= plan->StepDeadlineSeconds() * 1000) {
+    std::string why;
+    for (const RolloutCheck& c : analysis->checks) {
+      if (c.outcome == "wait") why += (why.empty() ? "" : "; ") + c.name + ": " + c.detail;
+    }
+    (void)Finish(r, "rolled_back", "vigil",
+                 "step " + std::to_string(r.step + 1) + " did not pass within its deadline of " +
+                     std::to_string(plan->StepDeadlineSeconds()) + " s: " + why,
+                 summary, now);
+    return;
+  }
   if (!window_passed || analysis->waiting()) {
     r.analysis = summary.dump();
     r.updated_ms = now;
@@ -492,20 +538,32 @@ Result<RolloutAnalysis> RolloutController::Analyze(const RolloutRecord& r, const
   in.metric = QualityName(config.gate.metric);
   in.higher_is_better = GateConfig::HigherIsBetter(config.gate.metric);
 
-  const int64_t from = r.created_ms;
-  auto predictions = store_.Predictions(r.model, from, now + 1, kMaxRows);
+  in.logged = options_.prediction_log;
+  const size_t classes = config.classes.size() >= 3 ? config.classes.size() : 0;
+  in.multiclass = classes > 0;
+  // Scores: the step's requests on both sides; for the champion also those
+  // since the rollout began when the step leaves it too few (a 100% step).
+  auto predictions = store_.Predictions(r.model, r.step_started_ms, now + 1, kMaxRows);
   if (!predictions.ok()) return predictions.status();
   const std::string candidate_route = shadow ? "shadow" : "canary";
-  // Shadow pairs: the champion's scores by request id.
-  std::unordered_map<std::string, const StoredPrediction*> champion_by_id;
+  std::unordered_map<std::string, const StoredPrediction*> champion_by_id;  // Shadow pairs.
   std::unordered_map<std::string, const StoredPrediction*> shadow_by_id;
   for (const StoredPrediction& p : *predictions) {
     if (p.version == r.baseline && p.route == "champion") {
       in.champion_scores.insert(in.champion_scores.end(), p.scores.begin(), p.scores.end());
       if (shadow) champion_by_id.emplace(p.request_id, &p);
-    } else if (p.version == r.candidate && p.route == candidate_route && p.time_ms >= r.step_started_ms) {
+    } else if (p.version == r.candidate && p.route == candidate_route) {
       in.candidate_scores.insert(in.candidate_scores.end(), p.scores.begin(), p.scores.end());
       if (shadow) shadow_by_id.emplace(p.request_id, &p);
+    }
+  }
+  if (std::ssize(in.champion_scores) < kMinPsiRows && r.created_ms < r.step_started_ms) {
+    auto earlier = store_.Predictions(r.model, r.created_ms, r.step_started_ms, kMaxRows);
+    if (!earlier.ok()) return earlier.status();
+    for (const StoredPrediction& p : *earlier) {
+      if (p.version == r.baseline && p.route == "champion") {
+        in.champion_scores.insert(in.champion_scores.end(), p.scores.begin(), p.scores.end());
+      }
     }
   }
   if (shadow) {
@@ -514,11 +572,15 @@ Result<RolloutAnalysis> RolloutController::Analyze(const RolloutRecord& r, const
       if (c == champion_by_id.end()) continue;
       const size_t rows = std::min(s->scores.size(), c->second->scores.size());
       for (size_t i = 0; i < rows; ++i) in.pairs.emplace_back(c->second->scores[i], s->scores[i]);
+      if (classes) {
+        const std::vector<int> a = RowClasses(*c->second, classes), b = RowClasses(*s, classes);
+        for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) in.class_pairs.emplace_back(a[i], b[i]);
+      }
     }
   }
 
   // Quality on the feedback so far, over the whole rollout.
-  auto labeled = store_.LabeledPredictions(r.model, from, now + 1, kMaxRows);
+  auto labeled = store_.LabeledPredictions(r.model, r.created_ms, now + 1, kMaxRows);
   if (!labeled.ok()) return labeled.status();
   std::vector<LabeledPrediction> champion_rows, candidate_rows;
   std::unordered_map<std::string, std::shared_ptr<const StoredPrediction>> shadow_copies;

@@ -81,6 +81,9 @@ class RolloutController {
   struct Options {
     Clock now_ms;           // Default: the system clock.
     int64_t tick_ms = 1000;  // How often running rollouts are looked at.
+    // Whether the server logs predictions (without, the checks on scores and
+    // feedback are skipped).
+    bool prediction_log = true;
   };
   // `shadow` may be null (shadow rollouts then see no copies).
   RolloutController(Store& store, ModelManager& manager, const ServingMetrics& metrics, const ShadowRunner* shadow,
@@ -94,9 +97,10 @@ class RolloutController {
 
   // Starts a rollout of `request.version`, and applies its split before
   // returning. NOT_FOUND: no such model or registered version;
-  // FAILED_PRECONDITION: the model has no champion, or an automatic start of
-  // a version the gate has not blessed; ALREADY_EXISTS: a rollout of the
-  // model is running; INVALID_ARGUMENT: a bad plan, or the champion itself.
+  // FAILED_PRECONDITION: the model has no champion, the version is the
+  // champion, or an automatic start of a version the gate has not blessed;
+  // ALREADY_EXISTS: a rollout of the model is running; INVALID_ARGUMENT: a
+  // bad plan.
   Result<RolloutRecord> Begin(const std::string& model, RolloutRequest request);
   // Ends the model's running rollout now: Promote moves `champion` to the
   // candidate, Abort sends every request back to the champion. NOT_FOUND if
@@ -124,9 +128,10 @@ class RolloutController {
                                   const Marks& marks, int64_t now);
   // One running rollout (under mu_).
   void Look(RolloutRecord r, const ServingTable& table, int64_t now);
-  // Ends `r` as `state` with an event; the split is removed.
+  // Ends `r` as `state` with an event, the champion moving by `move` in the
+  // same transaction when given (a promotion); the split is removed.
   Status Finish(RolloutRecord r, const std::string& state, const std::string& actor, const std::string& reason,
-                const nlohmann::json& analysis, int64_t now);
+                const nlohmann::json& analysis, int64_t now, const ModelEvent* move = nullptr);
   // Moves champion to the candidate (compare-and-set) and ends `r` promoted.
   Status PromoteNow(const RolloutRecord& r, const std::string& actor, const std::string& reason,
                     const nlohmann::json& analysis, int64_t now);

@@ -146,14 +146,19 @@ RolloutAnalysis AnalyzeStep(const AnalysisInput& in) {
     a.checks.push_back(std::move(c));
   }
 
+  const std::string unlogged = "this server does not log predictions (--prediction-log false)";
   {
     RolloutCheck c{"prediction_psi", "", NAN, 0, k.max_prediction_psi, ""};
+    const double needed = std::max(min_requests, static_cast<double>(kMinPsiRows));
     const double n_cand = static_cast<double>(in.candidate_scores.size());
     const double n_champ = static_cast<double>(in.champion_scores.size());
-    if (n_cand < min_requests) {
+    if (!in.logged) {
+      c.outcome = "skip";
+      c.detail = unlogged;
+    } else if (n_cand < needed) {
       c.outcome = "wait";
-      c.detail = "too few logged candidate predictions (" + Fixed(n_cand, 0) + ")";
-    } else if (n_champ < min_requests) {
+      c.detail = Fixed(n_cand, 0) + " logged candidate predictions; " + Fixed(needed, 0) + " needed";
+    } else if (n_champ < needed) {
       c.outcome = "skip";
       c.detail = "too few logged champion predictions to compare with (" + Fixed(n_champ, 0) + ")";
     } else {
@@ -169,19 +174,31 @@ RolloutAnalysis AnalyzeStep(const AnalysisInput& in) {
     a.pairs = static_cast<int64_t>(in.pairs.size());
     std::vector<double> diffs;
     diffs.reserve(in.pairs.size());
-    int64_t agree = 0;
+    float low = INFINITY, high = -INFINITY;
     for (const auto& [h, c] : in.pairs) {
-      const double d = std::fabs(static_cast<double>(c) - h);
-      diffs.push_back(d);
-      const bool same = in.classifier ? ((h >= in.label_threshold) == (c >= in.label_threshold))
-                                      : d <= 0.01 * std::max(std::fabs(static_cast<double>(h)), 1e-9);
-      agree += same ? 1 : 0;
+      diffs.push_back(std::fabs(static_cast<double>(c) - h));
+      low = std::min(low, h);
+      high = std::max(high, h);
     }
+    // Regressors agree within 1% of the champion's score range.
+    const double tolerance = in.pairs.empty() ? 0 : 0.01 * (static_cast<double>(high) - low);
+    int64_t agree = 0, compared = 0;
+    if (in.multiclass) {
+      for (const auto& [h, c] : in.class_pairs) agree += h == c ? 1 : 0;
+      compared = static_cast<int64_t>(in.class_pairs.size());
+    } else {
+      for (const auto& [h, c] : in.pairs) {
+        const bool same = in.classifier ? ((h >= in.label_threshold) == (c >= in.label_threshold))
+                                        : std::fabs(static_cast<double>(c) - h) <= tolerance;
+        agree += same ? 1 : 0;
+      }
+      compared = a.pairs;
+    }
+    if (compared > 0) a.agreement = static_cast<double>(agree) / static_cast<double>(compared);
     std::sort(diffs.begin(), diffs.end());
     if (!diffs.empty()) {
       double sum = 0;
       for (double d : diffs) sum += d;
-      a.agreement = static_cast<double>(agree) / static_cast<double>(diffs.size());
       a.diff_mean = sum / static_cast<double>(diffs.size());
       a.diff_p50 = Quantile(diffs, 0.5);
       a.diff_p90 = Quantile(diffs, 0.9);
@@ -190,12 +207,15 @@ RolloutAnalysis AnalyzeStep(const AnalysisInput& in) {
     }
     if (k.min_agreement) {
       RolloutCheck c{"agreement", "", a.agreement, 1, *k.min_agreement, ""};
-      if (static_cast<double>(a.pairs) < min_requests) {
+      if (!in.logged) {
+        c.outcome = "skip";
+        c.detail = unlogged;
+      } else if (static_cast<double>(compared) < min_requests) {
         c.outcome = "wait";
-        c.detail = "too few paired predictions (" + std::to_string(a.pairs) + ")";
+        c.detail = "too few paired predictions (" + std::to_string(compared) + ")";
       } else {
         c.outcome = a.agreement >= *k.min_agreement ? "pass" : "fail";
-        c.detail = "the same prediction on " + Fixed(100 * a.agreement, 2) + "% of " + std::to_string(a.pairs) +
+        c.detail = "the same prediction on " + Fixed(100 * a.agreement, 2) + "% of " + std::to_string(compared) +
                    " rows (at least " + Fixed(100 * *k.min_agreement, 2) + "%)";
       }
       a.checks.push_back(std::move(c));
@@ -204,8 +224,11 @@ RolloutAnalysis AnalyzeStep(const AnalysisInput& in) {
 
   {
     RolloutCheck c{"quality_" + in.metric, "", NAN, NAN, k.max_quality_drop, ""};
-    if (!in.champion_quality || !in.candidate_quality || in.champion_labels < k.min_feedback ||
-        in.candidate_labels < k.min_feedback) {
+    if (!in.logged) {
+      c.outcome = "skip";
+      c.detail = unlogged;
+    } else if (!in.champion_quality || !in.candidate_quality || in.champion_labels < k.min_feedback ||
+               in.candidate_labels < k.min_feedback) {
       c.outcome = "skip";
       c.detail = "feedback on " + std::to_string(in.candidate_labels) + " candidate and " +
                  std::to_string(in.champion_labels) + " champion rows; " + std::to_string(k.min_feedback) +

@@ -13,7 +13,9 @@
 //                 for a canary; time in the backend for a shadow, whose
 //                 copies are not requests);
 //   prediction_psi  the PSI of its scores against the champion's (bins at
-//                 the champion's score deciles) is at most max_prediction_psi;
+//                 the champion's score deciles) is at most max_prediction_psi,
+//                 judged once both sides have kMinPsiRows logged rows (an
+//                 empty decile of a small sample would look like drift);
 //   agreement     shadow: the share of rows where both predict the same
 //                 class (or, for regressors, whose scores differ by at most
 //                 1% of the champion's score range) is at least min_agreement;
@@ -57,9 +59,13 @@ struct AnalysisInput {
   SideTraffic champion, candidate;
   // Scores per logged row (the first probability or the prediction).
   std::vector<float> champion_scores, candidate_scores;
-  // Shadow: the two scores of each row both answered, paired by request id.
+  // Shadow: the two scores of each row both answered, paired by request id;
+  // for multi-class models also the two predicted classes.
   std::vector<std::pair<float, float>> pairs;
+  std::vector<std::pair<int, int>> class_pairs;
+  bool logged = true;  // The server logs predictions (else scores and quality are skipped).
   bool classifier = true;
+  bool multiclass = false;
   double label_threshold = 0.5;  // Binary classifiers: positive at or above.
   // Quality on feedback, in the gate's metric (nullopt: no usable labels).
   std::string metric;
@@ -67,6 +73,9 @@ struct AnalysisInput {
   std::optional<Estimate> champion_quality, candidate_quality;
   int64_t champion_labels = 0, candidate_labels = 0;
 };
+
+// Logged rows each side needs before PSI is judged: 20 per decile bin.
+inline constexpr int64_t kMinPsiRows = 200;
 
 struct RolloutCheck {
   std::string name;

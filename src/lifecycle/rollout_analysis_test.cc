@@ -162,5 +162,41 @@ TEST(AnalyzeStepTest, ShadowAgreementAndScoreDifferences) {
   EXPECT_EQ(Find(AnalyzeStep(in), "agreement").outcome, "fail");
 }
 
+TEST(AnalyzeStepTest, MultiClassAgreementComparesThePredictedClasses) {
+  AnalysisInput in = Healthy();
+  in.shadow = true;
+  in.multiclass = true;
+  in.checks.min_agreement = 0.5;
+  // Both confident (max probability above 0.5) yet on different classes: they disagree.
+  for (int i = 0; i < 100; ++i) {
+    in.pairs.emplace_back(0.9f, 0.8f);
+    in.class_pairs.emplace_back(i % 3, i < 40 ? i % 3 : (i + 1) % 3);
+  }
+  const RolloutAnalysis a = AnalyzeStep(in);
+  EXPECT_DOUBLE_EQ(a.agreement, 0.4);
+  EXPECT_EQ(Find(a, "agreement").outcome, "fail");
+}
+
+TEST(AnalyzeStepTest, WithoutAPredictionLogTheScoreChecksAreSkipped) {
+  AnalysisInput in = Healthy();
+  in.logged = false;
+  in.candidate_scores.clear();
+  const RolloutAnalysis a = AnalyzeStep(in);
+  EXPECT_EQ(Find(a, "prediction_psi").outcome, "skip");
+  EXPECT_EQ(Find(a, "quality_roc_auc").outcome, "skip");
+  EXPECT_EQ(Find(a, "traffic").outcome, "pass");
+  EXPECT_FALSE(a.waiting());
+}
+
+TEST(AnalyzeStepTest, RegressorsAgreeWithinOnePercentOfTheChampionsRange) {
+  AnalysisInput in = Healthy();
+  in.shadow = true;
+  in.classifier = false;
+  // Champion scores span [0, 100]: the tolerance is 1.
+  for (int i = 0; i <= 100; ++i) in.pairs.emplace_back(static_cast<float>(i), static_cast<float>(i) + (i % 2 ? 0.5f : 2.0f));
+  const RolloutAnalysis a = AnalyzeStep(in);
+  EXPECT_NEAR(a.agreement, 50.0 / 101, 1e-12);  // The odd ones, off by 0.5.
+}
+
 }  // namespace
 }  // namespace vigil

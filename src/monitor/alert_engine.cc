@@ -221,6 +221,23 @@ const std::vector<double>* AlertEngine::LearnedThresholds(const ModelConfig& con
 }
 
 void AlertEngine::OnWindow(const ClosedWindow& w) {
+  StepWindow(w);
+  RunActions();
+}
+
+void AlertEngine::RunActions() {
+  std::vector<std::pair<AlertRecord, AlertRule>> actions;
+  ActionHook hook;
+  {
+    std::lock_guard lock(mu_);
+    actions.swap(actions_);
+    hook = action_hook_;
+  }
+  if (!hook) return;
+  for (const auto& [alert, rule] : actions) hook(alert, rule);
+}
+
+void AlertEngine::StepWindow(const ClosedWindow& w) {
   if (w.config->alerts.empty()) return;
   const int64_t now = clock_();
   std::lock_guard lock(mu_);
@@ -404,7 +421,8 @@ void AlertEngine::Step(const Series& s, bool holds, double value, double thresho
     t.record.resolve_by_ms = now + s.rule->resolve_within_s * 1000;
     t.last_sent_ms = now;
     const bool saved = Save(t, "firing", detail(), true, now).ok();
-    if (saved && !s.rule->action.empty() && action_hook_) action_hook_(t.record, *s.rule);
+    // Run once the lock is released (RunActions).
+    if (saved && !s.rule->action.empty() && action_hook_) actions_.emplace_back(t.record, *s.rule);
   }
 }
 
@@ -495,6 +513,11 @@ void AlertEngine::WakeNotifierIfQueued() {
 }
 
 void AlertEngine::Evaluate(const std::vector<ServedModel>& models, const ServingMetrics* serving) {
+  EvaluateNow(models, serving);
+  RunActions();
+}
+
+void AlertEngine::EvaluateNow(const std::vector<ServedModel>& models, const ServingMetrics* serving) {
   const int64_t now = clock_();
   bool due;
   {

@@ -108,8 +108,8 @@ class AlertEngine {
   // Called after notifications were queued (the notifier wakes up).
   void SetNotifyHook(std::function<void()> hook) { notify_hook_ = std::move(hook); }
   // Called when an alert whose rule has an action starts firing (the closed
-  // loop, lifecycle/closed_loop.h), under the engine's lock: it must not
-  // call back into the engine.
+  // loop, lifecycle/closed_loop.h), on the thread that evaluated it, after
+  // the engine's lock is released.
   using ActionHook = std::function<void(const AlertRecord&, const AlertRule&)>;
   void SetActionHook(ActionHook hook) {
     std::lock_guard lock(mu_);
@@ -160,6 +160,12 @@ class AlertEngine {
   Family<Gauge>& quality_rows_;
   std::function<void()> notify_hook_;
   ActionHook action_hook_;  // Guarded by mu_.
+  std::vector<std::pair<AlertRecord, AlertRule>> actions_;  // Fired, to run; guarded by mu_.
+  // OnWindow and Evaluate without running the actions they queue.
+  void StepWindow(const ClosedWindow& window);
+  void EvaluateNow(const std::vector<ServedModel>& models, const ServingMetrics* serving);
+  // Runs the queued actions with the lock released.
+  void RunActions();
 
   std::mutex mu_;
   // Guarded by mu_.

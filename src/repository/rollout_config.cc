@@ -33,38 +33,31 @@ Result<int64_t> Seconds(const YAML::Node& node, const std::string& where) {
   return *s;
 }
 
+// The numbers only; ValidateRolloutConfig checks their ranges.
 Status ParseChecks(const YAML::Node& node, RolloutChecks* checks) {
   if (!node.IsMap()) return Invalid("checks", "expected a mapping");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
-    const std::string where = "checks." + key;
-    Result<double> v = Status::Ok();
-    if (key == "max_error_rate_increase") {
-      v = Number(kv.second, where, 0, 1);
-      if (v.ok()) checks->max_error_rate_increase = *v;
-    } else if (key == "max_latency_ratio") {
-      v = Number(kv.second, where, 1, 1000);
-      if (v.ok()) checks->max_latency_ratio = *v;
-    } else if (key == "latency_slack_ms") {
-      v = Number(kv.second, where, 0, 60000);
-      if (v.ok()) checks->latency_slack_ms = *v;
-    } else if (key == "max_prediction_psi") {
-      v = Number(kv.second, where, 0, 100);
-      if (v.ok()) checks->max_prediction_psi = *v;
-    } else if (key == "min_agreement") {
-      v = Number(kv.second, where, 0, 1);
-      if (v.ok()) checks->min_agreement = *v;
-    } else if (key == "max_quality_drop") {
-      v = Number(kv.second, where, -1, 1e9);
-      if (v.ok()) checks->max_quality_drop = *v;
-    } else if (key == "min_feedback") {
-      v = Number(kv.second, where, 1, 1e9);
-      if (v.ok()) checks->min_feedback = static_cast<int64_t>(*v);
-    } else {
-      return Invalid(where, "unknown check (expected max_error_rate_increase, max_latency_ratio, latency_slack_ms, "
-                            "max_prediction_psi, min_agreement, max_quality_drop, min_feedback)");
+    double* field = key == "max_error_rate_increase" ? &checks->max_error_rate_increase
+                    : key == "max_latency_ratio"     ? &checks->max_latency_ratio
+                    : key == "latency_slack_ms"      ? &checks->latency_slack_ms
+                    : key == "max_prediction_psi"    ? &checks->max_prediction_psi
+                    : key == "max_quality_drop"      ? &checks->max_quality_drop
+                                                     : nullptr;
+    if (!field && key != "min_agreement" && key != "min_feedback") {
+      return Invalid("checks." + key, "unknown check (expected max_error_rate_increase, max_latency_ratio, "
+                                      "latency_slack_ms, max_prediction_psi, min_agreement, max_quality_drop, "
+                                      "min_feedback)");
     }
+    auto v = Number(kv.second, "checks." + key, -1e12, 1e12);
     if (!v.ok()) return v.status();
+    if (field) {
+      *field = *v;
+    } else if (key == "min_agreement") {
+      checks->min_agreement = *v;
+    } else {
+      checks->min_feedback = static_cast<int64_t>(*v);
+    }
   }
   return Status::Ok();
 }
@@ -93,7 +86,23 @@ Status ValidateRolloutConfig(const RolloutConfig& c, const std::string& where) {
   }
   if (c.window_s <= 0) return invalid("window", "expected a positive duration");
   if (c.interval_s <= 0) return invalid("interval", "expected a positive duration");
+  if (c.step_deadline_s < 0 || (c.step_deadline_s > 0 && c.step_deadline_s < c.window_s)) {
+    return invalid("step_deadline", "expected a duration at least as long as the window");
+  }
   if (c.min_requests < 1) return invalid("min_requests", "expected at least 1");
+  const RolloutChecks& k = c.checks;
+  auto range = [&](const char* key, double v, double low, double high) -> Status {
+    if (std::isfinite(v) && v >= low && v <= high) return Status::Ok();
+    return invalid(std::string("checks.") + key,
+                   "expected a number in [" + std::to_string(low) + ", " + std::to_string(high) + "]");
+  };
+  VIGIL_RETURN_IF_ERROR(range("max_error_rate_increase", k.max_error_rate_increase, 0, 1));
+  VIGIL_RETURN_IF_ERROR(range("max_latency_ratio", k.max_latency_ratio, 1, 1000));
+  VIGIL_RETURN_IF_ERROR(range("latency_slack_ms", k.latency_slack_ms, 0, 60000));
+  VIGIL_RETURN_IF_ERROR(range("max_prediction_psi", k.max_prediction_psi, 0, 100));
+  if (k.min_agreement) VIGIL_RETURN_IF_ERROR(range("min_agreement", *k.min_agreement, 0, 1));
+  VIGIL_RETURN_IF_ERROR(range("max_quality_drop", k.max_quality_drop, -1, 1e9));
+  VIGIL_RETURN_IF_ERROR(range("min_feedback", static_cast<double>(k.min_feedback), 1, 1e9));
   return Status::Ok();
 }
 
@@ -123,6 +132,10 @@ Result<RolloutConfig> ParseRolloutConfig(const YAML::Node& node) {
       auto s = Seconds(value, key);
       if (!s.ok()) return s.status();
       c.interval_s = *s;
+    } else if (key == "step_deadline") {
+      auto s = Seconds(value, key);
+      if (!s.ok()) return s.status();
+      c.step_deadline_s = *s;
     } else if (key == "min_requests") {
       auto v = Number(value, key, 1, 1e9);
       if (!v.ok()) return v.status();
@@ -130,7 +143,7 @@ Result<RolloutConfig> ParseRolloutConfig(const YAML::Node& node) {
     } else if (key == "checks") {
       VIGIL_RETURN_IF_ERROR(ParseChecks(value, &c.checks));
     } else {
-      return Invalid(key, "unknown key (expected mode, steps, window, min_requests, interval, checks)");
+      return Invalid(key, "unknown key (expected mode, steps, window, min_requests, interval, step_deadline, checks)");
     }
   }
   if (c.mode == "shadow" && !steps_given) c.steps = {100};

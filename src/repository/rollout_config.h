@@ -8,6 +8,8 @@
 //     window: 10m           # each step is analysed over this long before it passes
 //     min_requests: 100     # candidate requests a step needs before it can pass
 //     interval: 5s          # how often a running step is analysed
+//     step_deadline: 100m   # a step still waiting (for traffic, say) this long rolls back;
+//                           # default ten windows
 //     checks:               # candidate against champion, over the step's requests
 //       max_error_rate_increase: 0.01  # server-side error rate, absolute
 //       max_latency_ratio: 1.5         # p99 latency, candidate / champion
@@ -54,13 +56,17 @@ struct RolloutConfig {
   int64_t window_s = 600;
   int64_t min_requests = 100;
   int64_t interval_s = 5;
+  int64_t step_deadline_s = 0;  // 0: ten windows.
   RolloutChecks checks;
+
+  int64_t StepDeadlineSeconds() const { return step_deadline_s > 0 ? step_deadline_s : 10 * window_s; }
   bool operator==(const RolloutConfig&) const = default;
 };
 
 Result<RolloutConfig> ParseRolloutConfig(const YAML::Node& node);
 // Checks a plan given in parts (the API's overrides): mode, steps in (0,
-// 100] and ascending (shadow: exactly one), positive window and interval.
+// 100] and ascending (shadow: exactly one), positive window, interval and
+// deadline (at least the window), and the checks' ranges.
 // `where` prefixes the messages ("rollout" or "request body").
 Status ValidateRolloutConfig(const RolloutConfig& config, const std::string& where);
 

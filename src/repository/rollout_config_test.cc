@@ -22,6 +22,7 @@ TEST(RolloutConfigTest, DefaultsToATenFiftyHundredCanary) {
   EXPECT_EQ(c->rollout.steps, (std::vector<double>{10, 50, 100}));
   EXPECT_EQ(c->rollout.window_s, 600);
   EXPECT_EQ(c->rollout.min_requests, 100);
+  EXPECT_EQ(c->rollout.StepDeadlineSeconds(), 6000);  // Ten windows.
   EXPECT_FALSE(c->rollout.checks.min_agreement);
 }
 
@@ -32,6 +33,7 @@ TEST(RolloutConfigTest, ParsesEveryKeyAndRendersBack) {
   window: 90s
   min_requests: 40
   interval: 2s
+  step_deadline: 15m
   checks:
     max_error_rate_increase: 0.02
     max_latency_ratio: 2
@@ -45,6 +47,8 @@ TEST(RolloutConfigTest, ParsesEveryKeyAndRendersBack) {
   EXPECT_EQ(r.steps, (std::vector<double>{5, 25, 100}));
   EXPECT_EQ(r.window_s, 90);
   EXPECT_EQ(r.interval_s, 2);
+  EXPECT_EQ(r.step_deadline_s, 900);
+  EXPECT_EQ(r.StepDeadlineSeconds(), 900);
   EXPECT_EQ(r.min_requests, 40);
   EXPECT_EQ(r.checks.max_error_rate_increase, 0.02);
   EXPECT_EQ(r.checks.max_latency_ratio, 2);
@@ -79,6 +83,7 @@ TEST(RolloutConfigTest, RefusesBadPlansNamingTheKey) {
       {"rollout:\n  checks: {min_agreement: 2}\n", "rollout.checks.min_agreement"},
       {"rollout:\n  checks: {p99: 1}\n", "rollout.checks.p99: unknown check"},
       {"rollout:\n  canary: yes\n", "rollout.canary: unknown key"},
+      {"rollout:\n  window: 10m\n  step_deadline: 5m\n", "rollout.step_deadline: expected a duration at least"},
   };
   for (const Case& c : cases) {
     auto parsed = With(c.yaml);

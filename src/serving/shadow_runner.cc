@@ -20,14 +20,16 @@ ShadowRunner::ShadowRunner(const InferenceService& inference, MetricsRegistry& r
   worker_ = std::thread([this] { Work(); });
 }
 
-ShadowRunner::~ShadowRunner() {
+ShadowRunner::~ShadowRunner() { Stop(); }
+
+void ShadowRunner::Stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
     queue_.clear();
   }
   cv_.notify_all();
-  worker_.join();
+  if (worker_.joinable()) worker_.join();
 }
 
 void ShadowRunner::Count(const Servable& s, const char* outcome) {

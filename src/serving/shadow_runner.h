@@ -33,7 +33,7 @@ class ShadowRunner {
   // `log` may be null (copies are then run and counted, not logged).
   ShadowRunner(const InferenceService& inference, MetricsRegistry& registry, PredictionLog* log,
                size_t capacity = 1024);
-  // Drops what is queued and stops the worker.
+  // Stop()s.
   ~ShadowRunner();
   ShadowRunner(const ShadowRunner&) = delete;
   ShadowRunner& operator=(const ShadowRunner&) = delete;
@@ -43,6 +43,10 @@ class ShadowRunner {
   // up). False, counted as dropped, when the queue is full.
   bool Submit(std::shared_ptr<const Servable> candidate, InferenceRequest request, bool client_id,
               int64_t arrival_ms, bool logged);
+
+  // Drops what is queued and stops the worker (no copy runs or is logged
+  // after it returns; Submit then drops). CountsOf still answers.
+  void Stop();
 
   // The outcomes of a version's copies so far (for rollout analysis).
   struct Counts {

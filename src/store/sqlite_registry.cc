@@ -149,11 +149,11 @@ Result<std::vector<AliasRecord>> SqliteStore::Aliases(const std::string& model) 
   return out;
 }
 
-Result<int64_t> SqliteStore::MoveAlias(const std::string& alias, int64_t to, int64_t expected_from,
-                                       const ModelEvent& event) {
-  std::lock_guard lock(mu_);
-  Transaction t(db_);
-  VIGIL_RETURN_IF_ERROR(t.status());
+namespace {
+
+// MoveAlias's work inside the caller's transaction.
+Result<int64_t> MoveAliasIn(sqlite3* db_, const std::string& alias, int64_t to, int64_t expected_from,
+                            const ModelEvent& event) {
   const std::string& model = event.model;
   auto from = CurrentAlias(db_, model, alias);
   if (!from.ok()) return from.status();
@@ -195,6 +195,18 @@ Result<int64_t> SqliteStore::MoveAlias(const std::string& alias, int64_t to, int
   AppendVersionOrNull(e.detail, to);
   e.detail += '}';
   VIGIL_RETURN_IF_ERROR(InsertEvent(db_, e).status());
+  return *from;
+}
+
+}  // namespace
+
+Result<int64_t> SqliteStore::MoveAlias(const std::string& alias, int64_t to, int64_t expected_from,
+                                       const ModelEvent& event) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  auto from = MoveAliasIn(db_, alias, to, expected_from, event);
+  if (!from.ok()) return from.status();
   VIGIL_RETURN_IF_ERROR(t.Commit());
   return *from;
 }
@@ -316,6 +328,21 @@ RolloutRecord ReadRollout(const Statement& q) {
   return r;
 }
 
+// Writes a rollout's progress if it is still running at `expected_step`.
+Status UpdateRolloutIn(sqlite3* db_, const RolloutRecord& r, int64_t expected_step) {
+  Statement q(db_, "UPDATE rollouts SET state = ?, step = ?, step_started_ms = ?, analysis = ?, updated_ms = ?, "
+                   "ended_ms = ? WHERE id = ? AND state = 'running' AND step = ?");
+  if (!q.ok()) return Error(db_, "preparing the rollout update");
+  q.Bind(1, r.state).Bind(2, r.step).Bind(3, r.step_started_ms).Bind(4, r.analysis).Bind(5, r.updated_ms);
+  q.Bind(6, r.ended_ms).Bind(7, r.id).Bind(8, expected_step);
+  if (q.Step() != SQLITE_DONE) return Error(db_, "updating a rollout");
+  if (sqlite3_changes(db_) == 0) {
+    return Status::FailedPrecondition("rollout " + std::to_string(r.id) + " of model '" + r.model +
+                                      "' changed meanwhile (it ended or moved on)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<int64_t> SqliteStore::AddRollout(const RolloutRecord& r, const ModelEvent& event) {
@@ -356,17 +383,19 @@ Status SqliteStore::UpdateRollout(const RolloutRecord& r, int64_t expected_step,
   std::lock_guard lock(mu_);
   Transaction t(db_);
   VIGIL_RETURN_IF_ERROR(t.status());
-  Statement q(db_, "UPDATE rollouts SET state = ?, step = ?, step_started_ms = ?, analysis = ?, updated_ms = ?, "
-                   "ended_ms = ? WHERE id = ? AND state = 'running' AND step = ?");
-  if (!q.ok()) return Error(db_, "preparing the rollout update");
-  q.Bind(1, r.state).Bind(2, r.step).Bind(3, r.step_started_ms).Bind(4, r.analysis).Bind(5, r.updated_ms);
-  q.Bind(6, r.ended_ms).Bind(7, r.id).Bind(8, expected_step);
-  if (q.Step() != SQLITE_DONE) return Error(db_, "updating a rollout");
-  if (sqlite3_changes(db_) == 0) {
-    return Status::FailedPrecondition("rollout " + std::to_string(r.id) + " of model '" + r.model +
-                                      "' changed meanwhile (it ended or moved on)");
-  }
+  VIGIL_RETURN_IF_ERROR(UpdateRolloutIn(db_, r, expected_step));
   if (event) VIGIL_RETURN_IF_ERROR(InsertEvent(db_, *event).status());
+  return t.Commit();
+}
+
+Status SqliteStore::PromoteRollout(const RolloutRecord& r, int64_t expected_step, const ModelEvent& move,
+                                   const ModelEvent& event) {
+  std::lock_guard lock(mu_);
+  Transaction t(db_);
+  VIGIL_RETURN_IF_ERROR(t.status());
+  VIGIL_RETURN_IF_ERROR(UpdateRolloutIn(db_, r, expected_step));
+  VIGIL_RETURN_IF_ERROR(MoveAliasIn(db_, "champion", r.candidate, r.baseline, move).status());
+  VIGIL_RETURN_IF_ERROR(InsertEvent(db_, event).status());
   return t.Commit();
 }
 

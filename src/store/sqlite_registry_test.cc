@@ -175,5 +175,42 @@ TEST_F(SqliteRegistryTest, OneRolloutRunsPerModelAndItsDecisionsAreCompareAndSet
   EXPECT_TRUE(store_->Rollouts("other", false, 10)->empty());
 }
 
+TEST_F(SqliteRegistryTest, PromotionMovesTheChampionAndEndsTheRolloutTogetherOrNotAtAll) {
+  ASSERT_TRUE(store_->AddModelVersion(Version(1, "aa"), Event("registered", 1000)).ok());
+  ASSERT_TRUE(store_->AddModelVersion(Version(2, "bb"), Event("registered", 2000)).ok());
+  ASSERT_TRUE(store_->AddModelVersion(Version(3, "cc"), Event("registered", 3000)).ok());
+  ASSERT_TRUE(store_->MoveAlias("champion", 1, -1, Event("alias", 3000)).ok());
+  RolloutRecord r;
+  r.model = "credit";
+  r.candidate = 2;
+  r.baseline = 1;
+  r.mode = "canary";
+  r.state = "running";
+  r.actor = "ana";
+  auto id = store_->AddRollout(r, Event("rollout", 4000));
+  ASSERT_TRUE(id.ok());
+  r.id = *id;
+  RolloutRecord promoted = r;
+  promoted.state = "promoted";
+  promoted.ended_ms = 5000;
+
+  // Someone moved the champion meanwhile: neither the alias nor the rollout changes.
+  ASSERT_TRUE(store_->MoveAlias("champion", 3, 1, Event("alias", 4500, "bo")).ok());
+  const size_t events = store_->ModelEvents(Query())->size();
+  auto refused = store_->PromoteRollout(promoted, 0, Event("alias", 5000, "vigil"), Event("rollout", 5000, "vigil"));
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Aliases("credit")->front().version, 3);
+  EXPECT_EQ((*store_->GetRollout(*id))->state, "running");
+  EXPECT_EQ(store_->ModelEvents(Query())->size(), events);
+
+  ASSERT_TRUE(store_->MoveAlias("champion", 1, 3, Event("alias", 4600, "bo")).ok());
+  ASSERT_TRUE(store_->PromoteRollout(promoted, 0, Event("alias", 5000, "vigil"), Event("rollout", 5000, "vigil")).ok());
+  EXPECT_EQ(store_->Aliases("credit")->front().version, 2);
+  EXPECT_EQ((*store_->GetRollout(*id))->state, "promoted");
+  // Once ended it cannot be promoted again, nor the champion moved by it.
+  EXPECT_EQ(store_->PromoteRollout(promoted, 0, Event("alias", 6000), Event("rollout", 6000)).code(),
+            StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace vigil

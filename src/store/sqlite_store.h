@@ -83,6 +83,8 @@ class SqliteStore : public Store {
   Result<std::vector<JobRecord>> Jobs(const std::string& model, int64_t limit) override;
   Result<int64_t> AddRollout(const RolloutRecord& rollout, const ModelEvent& event) override;
   Status UpdateRollout(const RolloutRecord& rollout, int64_t expected_step, const ModelEvent* event) override;
+  Status PromoteRollout(const RolloutRecord& rollout, int64_t expected_step, const ModelEvent& move,
+                        const ModelEvent& event) override;
   Result<std::optional<RolloutRecord>> GetRollout(int64_t id) override;
   Result<std::vector<RolloutRecord>> Rollouts(const std::string& model, bool running_only, int64_t limit) override;
 

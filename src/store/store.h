@@ -337,6 +337,12 @@ class Store {
   // stored rollout is running at `expected_step` (a compare-and-set, so that
   // two deciders cannot both act), else FAILED_PRECONDITION.
   virtual Status UpdateRollout(const RolloutRecord& rollout, int64_t expected_step, const ModelEvent* event) = 0;
+  // Ends `rollout` promoted: in one transaction, only while it runs at
+  // `expected_step` and `champion` is still its baseline (else
+  // FAILED_PRECONDITION and nothing changes), moves `champion` to the
+  // candidate (`move`, as MoveAlias records it) and records `event`.
+  virtual Status PromoteRollout(const RolloutRecord& rollout, int64_t expected_step, const ModelEvent& move,
+                                const ModelEvent& event) = 0;
   virtual Result<std::optional<RolloutRecord>> GetRollout(int64_t id) = 0;
   // Newest first; every model's when `model` is empty.
   virtual Result<std::vector<RolloutRecord>> Rollouts(const std::string& model, bool running_only,
