@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <span>
@@ -188,6 +189,22 @@ int Serve(const ServeFlags& flags) {
         [c = closed_loop.get()](const AlertRecord& alert, const AlertRule& rule) { c->OnAlertFired(alert, rule); });
     rollouts->Start();
   }
+  // Threads stop before what they use: no copy is logged after the shadow
+  // worker stops; no window closes (and no alert acts) after the log's
+  // writer stops; the job runner's last hook may still start a rollout; the
+  // controller's thread reads the shadow counts. Also on an early return.
+  auto stop_lifecycle = [&] {
+    if (alerts) alerts->SetActionHook(nullptr);
+    shadow->Stop();  // Drops the copies not run yet.
+    log.reset();     // Writes what is queued.
+    jobs.reset();
+    rollouts.reset();
+    closed_loop.reset();
+  };
+  struct AtExit {
+    std::function<void()> run;
+    ~AtExit() { run(); }
+  } at_exit{stop_lifecycle};
   ApiRouter::Services services;
   services.log = log.get();
   services.store = store.get();
@@ -244,16 +261,7 @@ int Serve(const ServeFlags& flags) {
     alert_loop.request_stop();
     alert_loop.join();
   }
-  // Threads stop before what they use: no copy is logged after the shadow
-  // worker stops; no window closes (and no alert acts) after the log's
-  // writer stops; the job runner's last hook may still start a rollout; the
-  // controller's thread reads the shadow counts.
-  if (alerts) alerts->SetActionHook(nullptr);
-  shadow->Stop();  // Drops the copies not run yet.
-  log.reset();     // Writes what is queued.
-  jobs.reset();
-  rollouts.reset();
-  closed_loop.reset();
+  stop_lifecycle();
   manager.Stop();
   spdlog::info("vigil stopped");
   return 0;
