@@ -181,7 +181,7 @@ int Serve(const ServeFlags& flags) {
   std::unique_ptr<ClosedLoop> closed_loop;
   if (store) {
     RolloutController::Options rollout_options;
-    rollout_options.prediction_log = log != nullptr;
+    rollout_options.prediction_log = log != nullptr && flags.log.sample_rate > 0;
     rollouts = std::make_unique<RolloutController>(*store, manager, metrics, shadow.get(), rollout_options);
     closed_loop = std::make_unique<ClosedLoop>(*store, manager, *jobs, *rollouts, flags.repository);
     jobs->SetFinishedHook([c = closed_loop.get()](const JobRecord& job) { c->OnJobFinished(job); });

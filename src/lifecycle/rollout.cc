@@ -17,8 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-// Logged requests and labelled rows read per analysis at most (the oldest
-// of the period: a step's first ones), which bounds an analysis's cost.
+// Logged requests per side and labelled rows read per analysis at most (the
+// oldest of the period: a step's first ones), which bounds its cost.
 constexpr int64_t kMaxRows = 20000;
 // How long a candidate may be missing from the repository (being copied in,
 // say) before its rollout gives up.
@@ -66,6 +66,12 @@ double StepShare(const RolloutConfig& plan, int64_t step) {
   return step >= 0 && step < std::ssize(plan.steps) ? plan.steps[step] : 0;
 }
 
+// A decision the store refused (the rollout or the champion changed
+// meanwhile, or the store failed) is tried again at the next analysis.
+void WarnIfUndecided(const RolloutRecord& r, const Status& s) {
+  if (!s.ok()) spdlog::warn("rollout {} of model {}: decision not recorded, retrying: {}", r.id, r.model, s.ToString());
+}
+
 }  // namespace
 
 json RolloutPlanJson(const RolloutConfig& p) {
@@ -94,6 +100,10 @@ Result<RolloutConfig> RolloutPlanFromJson(const json& j, RolloutConfig base) {
     if (j.contains("steps")) p.steps = j.at("steps").get<std::vector<double>>();
     if (p.mode == "shadow" && mode != "shadow" && !j.contains("steps")) p.steps = {100};
     p.window_s = j.value("window_s", p.window_s);
+    // A longer window than the base plan's deadline allows: back to ten windows.
+    if (!j.contains("step_deadline_s") && p.step_deadline_s > 0 && p.step_deadline_s < p.window_s) {
+      p.step_deadline_s = 0;
+    }
     p.interval_s = j.value("interval_s", p.interval_s);
     p.step_deadline_s = j.value("step_deadline_s", p.step_deadline_s);
     p.min_requests = j.value("min_requests", p.min_requests);
@@ -390,10 +400,9 @@ void RolloutController::Look(RolloutRecord r, const ServingTable& table, int64_t
   auto plan = RolloutPlanFromJson(Parse(r.plan));
   auto model = table.models.find(r.model);
   if (!plan.ok() || model == table.models.end() || !model->second.config) {
-    (void)Finish(r, "aborted", "vigil",
-                 !plan.ok() ? "its plan cannot be read: " + plan.status().message()
-                            : "model '" + r.model + "' is no longer served",
-                 json(nullptr), now);
+    const std::string why = !plan.ok() ? "its plan cannot be read: " + plan.status().message()
+                                       : "model '" + r.model + "' is no longer served";
+    WarnIfUndecided(r, Finish(r, "aborted", "vigil", why, json(nullptr), now));
     return;
   }
   const ServingModel& m = model->second;
@@ -402,14 +411,13 @@ void RolloutController::Look(RolloutRecord r, const ServingTable& table, int64_t
   const int64_t current = champion == m.aliases.end() ? 0 : champion->second;
   if (current != r.baseline) {
     if (current == r.candidate) {
-      (void)Finish(r, "promoted", "vigil", "the champion was moved to the candidate outside the rollout",
-                   json(nullptr), now);
+      WarnIfUndecided(r, Finish(r, "promoted", "vigil", "the champion was moved to the candidate outside the rollout",
+                                json(nullptr), now));
     } else {
-      (void)Finish(r, "aborted", "vigil",
-                   "the champion moved from version " + std::to_string(r.baseline) + " to " +
-                       (current ? "version " + std::to_string(current) : std::string("nothing")) +
-                       " outside the rollout",
-                   json(nullptr), now);
+      const std::string why = "the champion moved from version " + std::to_string(r.baseline) + " to " +
+                              (current ? "version " + std::to_string(current) : std::string("nothing")) +
+                              " outside the rollout";
+      WarnIfUndecided(r, Finish(r, "aborted", "vigil", why, json(nullptr), now));
     }
     return;
   }
@@ -419,14 +427,15 @@ void RolloutController::Look(RolloutRecord r, const ServingTable& table, int64_t
       if (s.version != r.candidate) continue;
       known = true;
       if (s.state == VersionState::kFailed) {
-        (void)Finish(r, "rolled_back", "vigil", "the candidate failed to load: " + s.reason, json(nullptr), now);
+        WarnIfUndecided(
+            r, Finish(r, "rolled_back", "vigil", "the candidate failed to load: " + s.reason, json(nullptr), now));
         return;
       }
     }
     if (!known && now - r.step_started_ms > kMissingCandidateMs) {
-      (void)Finish(r, "rolled_back", "vigil",
-                   "version " + std::to_string(r.candidate) + " is not in the repository: nothing to roll out",
-                   json(nullptr), now);
+      const std::string why =
+          "version " + std::to_string(r.candidate) + " is not in the repository: nothing to roll out";
+      WarnIfUndecided(r, Finish(r, "rolled_back", "vigil", why, json(nullptr), now));
     }
     return;  // Still loading: its traffic has not begun.
   }
@@ -459,7 +468,8 @@ void RolloutController::Look(RolloutRecord r, const ServingTable& table, int64_t
     for (const RolloutCheck& c : analysis->checks) {
       if (c.outcome == "fail") why += (why.empty() ? "" : "; ") + c.name + ": " + c.detail;
     }
-    (void)Finish(r, "rolled_back", "vigil", "step " + std::to_string(r.step + 1) + " failed: " + why, summary, now);
+    why = "step " + std::to_string(r.step + 1) + " failed: " + why;
+    WarnIfUndecided(r, Finish(r, "rolled_back", "vigil", why, summary, now));
     return;
   }
   const bool window_passed = now - r.step_started_ms >= plan->window_s * 1000;
@@ -468,10 +478,9 @@ void RolloutController::Look(RolloutRecord r, const ServingTable& table, int64_t
     for (const RolloutCheck& c : analysis->checks) {
       if (c.outcome == "wait") why += (why.empty() ? "" : "; ") + c.name + ": " + c.detail;
     }
-    (void)Finish(r, "rolled_back", "vigil",
-                 "step " + std::to_string(r.step + 1) + " did not pass within its deadline of " +
-                     std::to_string(plan->StepDeadlineSeconds()) + " s: " + why,
-                 summary, now);
+    why = "step " + std::to_string(r.step + 1) + " did not pass within its deadline of " +
+          std::to_string(plan->StepDeadlineSeconds()) + " s: " + why;
+    WarnIfUndecided(r, Finish(r, "rolled_back", "vigil", why, summary, now));
     return;
   }
   if (!window_passed || analysis->waiting()) {
@@ -483,9 +492,9 @@ void RolloutController::Look(RolloutRecord r, const ServingTable& table, int64_t
     return;
   }
   if (r.step + 1 >= std::ssize(plan->steps)) {
-    (void)PromoteNow(r, "vigil",
-                     "rollout " + std::to_string(r.id) + " passed every step (" + json(plan->steps).dump() + "%)",
-                     summary, now);
+    const std::string why =
+        "rollout " + std::to_string(r.id) + " passed every step (" + json(plan->steps).dump() + "%)";
+    WarnIfUndecided(r, PromoteNow(r, "vigil", why, summary, now));
     return;
   }
   const int64_t from = r.step;
@@ -541,29 +550,33 @@ Result<RolloutAnalysis> RolloutController::Analyze(const RolloutRecord& r, const
   in.logged = options_.prediction_log;
   const size_t classes = config.classes.size() >= 3 ? config.classes.size() : 0;
   in.multiclass = classes > 0;
-  // Scores: the step's requests on both sides; for the champion also those
-  // since the rollout began when the step leaves it too few (a 100% step).
-  auto predictions = store_.Predictions(r.model, r.step_started_ms, now + 1, kMaxRows);
-  if (!predictions.ok()) return predictions.status();
+  // Scores: the step's requests on both sides, each read apart (a small
+  // share must not be crowded out of the read by the champion's). When the
+  // step leaves the champion too few (a 100% step), its requests since a
+  // window before the rollout began are added.
   const std::string candidate_route = shadow ? "shadow" : "canary";
+  auto candidate_logged = store_.VersionPredictions(r.model, r.candidate, r.step_started_ms, now + 1, kMaxRows);
+  if (!candidate_logged.ok()) return candidate_logged.status();
+  auto champion_logged = store_.VersionPredictions(r.model, r.baseline, r.step_started_ms, now + 1, kMaxRows);
+  if (!champion_logged.ok()) return champion_logged.status();
   std::unordered_map<std::string, const StoredPrediction*> champion_by_id;  // Shadow pairs.
   std::unordered_map<std::string, const StoredPrediction*> shadow_by_id;
-  for (const StoredPrediction& p : *predictions) {
-    if (p.version == r.baseline && p.route == "champion") {
-      in.champion_scores.insert(in.champion_scores.end(), p.scores.begin(), p.scores.end());
-      if (shadow) champion_by_id.emplace(p.request_id, &p);
-    } else if (p.version == r.candidate && p.route == candidate_route) {
-      in.candidate_scores.insert(in.candidate_scores.end(), p.scores.begin(), p.scores.end());
-      if (shadow) shadow_by_id.emplace(p.request_id, &p);
-    }
+  for (const StoredPrediction& p : *champion_logged) {
+    if (p.route != "champion") continue;
+    in.champion_scores.insert(in.champion_scores.end(), p.scores.begin(), p.scores.end());
+    if (shadow) champion_by_id.emplace(p.request_id, &p);
   }
-  if (std::ssize(in.champion_scores) < kMinPsiRows && r.created_ms < r.step_started_ms) {
-    auto earlier = store_.Predictions(r.model, r.created_ms, r.step_started_ms, kMaxRows);
+  for (const StoredPrediction& p : *candidate_logged) {
+    if (p.route != candidate_route) continue;
+    in.candidate_scores.insert(in.candidate_scores.end(), p.scores.begin(), p.scores.end());
+    if (shadow) shadow_by_id.emplace(p.request_id, &p);
+  }
+  if (std::ssize(in.champion_scores) < PsiRowsNeeded(plan.min_requests)) {
+    auto earlier = store_.VersionPredictions(r.model, r.baseline, r.created_ms - plan.window_s * 1000,
+                                             r.step_started_ms, kMaxRows);
     if (!earlier.ok()) return earlier.status();
     for (const StoredPrediction& p : *earlier) {
-      if (p.version == r.baseline && p.route == "champion") {
-        in.champion_scores.insert(in.champion_scores.end(), p.scores.begin(), p.scores.end());
-      }
+      if (p.route == "champion") in.champion_scores.insert(in.champion_scores.end(), p.scores.begin(), p.scores.end());
     }
   }
   if (shadow) {

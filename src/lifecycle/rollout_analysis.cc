@@ -149,7 +149,7 @@ RolloutAnalysis AnalyzeStep(const AnalysisInput& in) {
   const std::string unlogged = "this server does not log predictions (--prediction-log false)";
   {
     RolloutCheck c{"prediction_psi", "", NAN, 0, k.max_prediction_psi, ""};
-    const double needed = std::max(min_requests, static_cast<double>(kMinPsiRows));
+    const double needed = static_cast<double>(PsiRowsNeeded(in.min_requests));
     const double n_cand = static_cast<double>(in.candidate_scores.size());
     const double n_champ = static_cast<double>(in.champion_scores.size());
     if (!in.logged) {
@@ -171,30 +171,37 @@ RolloutAnalysis AnalyzeStep(const AnalysisInput& in) {
   }
 
   if (in.shadow) {
-    a.pairs = static_cast<int64_t>(in.pairs.size());
-    std::vector<double> diffs;
-    diffs.reserve(in.pairs.size());
-    float low = INFINITY, high = -INFINITY;
-    for (const auto& [h, c] : in.pairs) {
-      diffs.push_back(std::fabs(static_cast<double>(c) - h));
-      low = std::min(low, h);
-      high = std::max(high, h);
+    // Rows either side scored (a model without a score logs NaN).
+    std::vector<std::pair<float, float>> pairs;
+    for (const auto& p : in.pairs) {
+      if (std::isfinite(p.first) && std::isfinite(p.second)) pairs.push_back(p);
     }
-    // Regressors agree within 1% of the champion's score range.
-    const double tolerance = in.pairs.empty() ? 0 : 0.01 * (static_cast<double>(high) - low);
+    a.pairs = static_cast<int64_t>(pairs.size());
+    std::vector<double> diffs;
+    diffs.reserve(pairs.size());
+    double low = INFINITY, high = -INFINITY, largest = 0;
+    for (const auto& [h, c] : pairs) {
+      diffs.push_back(std::fabs(static_cast<double>(c) - h));
+      low = std::min(low, static_cast<double>(h));
+      high = std::max(high, static_cast<double>(h));
+      largest = std::max(largest, std::fabs(static_cast<double>(h)));
+    }
+    // Regressors agree within 1% of the champion's score range (and within
+    // rounding when the range is nil).
+    const double tolerance = pairs.empty() ? 0 : std::max(0.01 * (high - low), 1e-6 * largest);
     int64_t agree = 0, compared = 0;
     if (in.multiclass) {
       for (const auto& [h, c] : in.class_pairs) agree += h == c ? 1 : 0;
       compared = static_cast<int64_t>(in.class_pairs.size());
     } else {
-      for (const auto& [h, c] : in.pairs) {
+      for (const auto& [h, c] : pairs) {
         const bool same = in.classifier ? ((h >= in.label_threshold) == (c >= in.label_threshold))
                                         : std::fabs(static_cast<double>(c) - h) <= tolerance;
         agree += same ? 1 : 0;
       }
       compared = a.pairs;
     }
-    if (compared > 0) a.agreement = static_cast<double>(agree) / static_cast<double>(compared);
+    a.agreement = compared > 0 ? static_cast<double>(agree) / static_cast<double>(compared) : NAN;
     std::sort(diffs.begin(), diffs.end());
     if (!diffs.empty()) {
       double sum = 0;
@@ -210,6 +217,9 @@ RolloutAnalysis AnalyzeStep(const AnalysisInput& in) {
       if (!in.logged) {
         c.outcome = "skip";
         c.detail = unlogged;
+      } else if (in.multiclass && in.class_pairs.empty() && a.pairs > 0) {
+        c.outcome = "skip";
+        c.detail = "the logged answers hold no class probabilities to compare (request the probability output)";
       } else if (static_cast<double>(compared) < min_requests) {
         c.outcome = "wait";
         c.detail = "too few paired predictions (" + std::to_string(compared) + ")";

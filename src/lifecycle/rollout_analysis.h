@@ -74,8 +74,10 @@ struct AnalysisInput {
   int64_t champion_labels = 0, candidate_labels = 0;
 };
 
-// Logged rows each side needs before PSI is judged: 20 per decile bin.
+// Logged rows each side needs before PSI is judged: 20 per decile bin, and
+// at least the plan's min_requests.
 inline constexpr int64_t kMinPsiRows = 200;
+inline int64_t PsiRowsNeeded(int64_t min_requests) { return min_requests > kMinPsiRows ? min_requests : kMinPsiRows; }
 
 struct RolloutCheck {
   std::string name;
@@ -88,7 +90,7 @@ struct RolloutAnalysis {
   std::vector<RolloutCheck> checks;
   // Shadow: agreement rate and the distribution of |candidate - champion|.
   int64_t pairs = 0;
-  double agreement = 0;
+  double agreement = 0;  // NaN when nothing could be compared.
   double diff_mean = 0, diff_p50 = 0, diff_p90 = 0, diff_p99 = 0, diff_max = 0;
 
   bool failed() const;

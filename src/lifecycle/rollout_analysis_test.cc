@@ -175,6 +175,11 @@ TEST(AnalyzeStepTest, MultiClassAgreementComparesThePredictedClasses) {
   const RolloutAnalysis a = AnalyzeStep(in);
   EXPECT_DOUBLE_EQ(a.agreement, 0.4);
   EXPECT_EQ(Find(a, "agreement").outcome, "fail");
+  // Answers logged without their probabilities: nothing to compare, not a wait.
+  in.class_pairs.clear();
+  const RolloutAnalysis b = AnalyzeStep(in);
+  EXPECT_TRUE(std::isnan(b.agreement));
+  EXPECT_EQ(Find(b, "agreement").outcome, "skip");
 }
 
 TEST(AnalyzeStepTest, WithoutAPredictionLogTheScoreChecksAreSkipped) {
@@ -194,8 +199,11 @@ TEST(AnalyzeStepTest, RegressorsAgreeWithinOnePercentOfTheChampionsRange) {
   in.classifier = false;
   // Champion scores span [0, 100]: the tolerance is 1.
   for (int i = 0; i <= 100; ++i) in.pairs.emplace_back(static_cast<float>(i), static_cast<float>(i) + (i % 2 ? 0.5f : 2.0f));
+  in.pairs.emplace_back(NAN, 1.0f);  // A row without a score is left out.
   const RolloutAnalysis a = AnalyzeStep(in);
+  EXPECT_EQ(a.pairs, 101);
   EXPECT_NEAR(a.agreement, 50.0 / 101, 1e-12);  // The odd ones, off by 0.5.
+  EXPECT_NEAR(a.diff_max, 2.0, 1e-12);
 }
 
 }  // namespace

@@ -629,11 +629,19 @@ Status DecodeSegment(const std::string& model, int64_t version, std::string_view
 
 Result<std::vector<StoredPrediction>> SqliteStore::Predictions(const std::string& model, int64_t from_ms,
                                                                int64_t to_ms, int64_t limit) {
+  return VersionPredictions(model, 0, from_ms, to_ms, limit);
+}
+
+Result<std::vector<StoredPrediction>> SqliteStore::VersionPredictions(const std::string& model, int64_t version,
+                                                                      int64_t from_ms, int64_t to_ms,
+                                                                      int64_t limit) {
   std::lock_guard lock(mu_);
+  // Segments hold one version each, so a version's requests are its segments'.
   Statement q(db_, std::string("SELECT id, version, ") + kSegmentBytes +
-                       " FROM log_segments WHERE model = ? AND first_ms >= ? AND first_ms < ? ORDER BY id");
+                       " FROM log_segments WHERE model = ?1 AND first_ms >= ?2 AND first_ms < ?3 "
+                       "AND (?4 = 0 OR version = ?4) ORDER BY id");
   if (!q.ok()) return Error(db_, "preparing the prediction query");
-  q.Bind(1, model).Bind(2, from_ms - kLogSegmentMaxSpanMs).Bind(3, to_ms);
+  q.Bind(1, model).Bind(2, from_ms - kLogSegmentMaxSpanMs).Bind(3, to_ms).Bind(4, version);
   SkippedSegments skipped;
   std::vector<StoredPrediction> out;
   int rc;

@@ -45,6 +45,8 @@ class SqliteStore : public Store {
   Result<int64_t> PrunePredictions(int64_t before_ms, int64_t max_requests, int64_t max_windows) override;
   Result<std::vector<StoredPrediction>> Predictions(const std::string& model, int64_t from_ms, int64_t to_ms,
                                                     int64_t limit) override;
+  Result<std::vector<StoredPrediction>> VersionPredictions(const std::string& model, int64_t version,
+                                                           int64_t from_ms, int64_t to_ms, int64_t limit) override;
   Result<std::vector<LabeledPrediction>> LabeledPredictions(const std::string& model, int64_t from_ms,
                                                             int64_t to_ms, int64_t limit) override;
   Result<int64_t> CountPredictions(const std::string& model) override;

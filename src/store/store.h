@@ -251,6 +251,10 @@ class Store {
   // order, at most `limit`.
   virtual Result<std::vector<StoredPrediction>> Predictions(const std::string& model, int64_t from_ms,
                                                             int64_t to_ms, int64_t limit) = 0;
+  // The same, of one version of `model` only.
+  virtual Result<std::vector<StoredPrediction>> VersionPredictions(const std::string& model, int64_t version,
+                                                                   int64_t from_ms, int64_t to_ms,
+                                                                   int64_t limit) = 0;
   // The rows of `model`'s requests that have feedback, by request time in
   // [from_ms, to_ms), oldest first, at most `limit`.
   virtual Result<std::vector<LabeledPrediction>> LabeledPredictions(const std::string& model, int64_t from_ms,
