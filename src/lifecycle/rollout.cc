@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 #include <unordered_map>
 
 #include "common/rfc3339.h"
@@ -111,25 +110,11 @@ Result<RolloutConfig> RolloutPlanFromJson(const json& j, RolloutConfig base) {
       const json& c = j.at("checks");
       if (!c.is_object()) return Status::InvalidArgument("checks: expected an object");
       for (const auto& [key, value] : c.items()) {
-        static const std::set<std::string> kKnown = {"max_error_rate_increase", "max_latency_ratio",
-                                                     "latency_slack_ms",        "max_prediction_psi",
-                                                     "min_agreement",           "max_quality_drop",
-                                                     "min_feedback"};
-        if (!kKnown.count(key)) {
-          return Status::InvalidArgument("checks." + key + ": unknown check (expected max_error_rate_increase, "
-                                         "max_latency_ratio, latency_slack_ms, max_prediction_psi, min_agreement, "
-                                         "max_quality_drop, min_feedback)");
-        }
         if (!value.is_number()) return Status::InvalidArgument("checks." + key + ": expected a number");
+        if (Status s = SetRolloutCheck(key, value.get<double>(), &p.checks); !s.ok()) {
+          return Status::InvalidArgument("checks." + key + ": " + s.message());
+        }
       }
-      RolloutChecks& k = p.checks;
-      k.max_error_rate_increase = c.value("max_error_rate_increase", k.max_error_rate_increase);
-      k.max_latency_ratio = c.value("max_latency_ratio", k.max_latency_ratio);
-      k.latency_slack_ms = c.value("latency_slack_ms", k.latency_slack_ms);
-      k.max_prediction_psi = c.value("max_prediction_psi", k.max_prediction_psi);
-      k.max_quality_drop = c.value("max_quality_drop", k.max_quality_drop);
-      k.min_feedback = c.value("min_feedback", k.min_feedback);
-      if (c.contains("min_agreement")) k.min_agreement = c.at("min_agreement").get<double>();
     }
   } catch (const json::exception&) {
     return Status::InvalidArgument("plan: mode must be a string, steps a list of numbers, window_s, interval_s, "

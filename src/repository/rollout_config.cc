@@ -37,32 +37,36 @@ Result<int64_t> Seconds(const YAML::Node& node, const std::string& where) {
 Status ParseChecks(const YAML::Node& node, RolloutChecks* checks) {
   if (!node.IsMap()) return Invalid("checks", "expected a mapping");
   for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
-    double* field = key == "max_error_rate_increase" ? &checks->max_error_rate_increase
-                    : key == "max_latency_ratio"     ? &checks->max_latency_ratio
-                    : key == "latency_slack_ms"      ? &checks->latency_slack_ms
-                    : key == "max_prediction_psi"    ? &checks->max_prediction_psi
-                    : key == "max_quality_drop"      ? &checks->max_quality_drop
-                                                     : nullptr;
-    if (!field && key != "min_agreement" && key != "min_feedback") {
-      return Invalid("checks." + key, "unknown check (expected max_error_rate_increase, max_latency_ratio, "
-                                      "latency_slack_ms, max_prediction_psi, min_agreement, max_quality_drop, "
-                                      "min_feedback)");
-    }
-    auto v = Number(kv.second, "checks." + key, -1e12, 1e12);
+    const std::string where = "checks." + kv.first.as<std::string>();
+    auto v = Number(kv.second, where, -1e12, 1e12);
     if (!v.ok()) return v.status();
-    if (field) {
-      *field = *v;
-    } else if (key == "min_agreement") {
-      checks->min_agreement = *v;
-    } else {
-      checks->min_feedback = static_cast<int64_t>(*v);
-    }
+    if (Status s = SetRolloutCheck(kv.first.as<std::string>(), *v, checks); !s.ok()) return Invalid(where, s.message());
   }
   return Status::Ok();
 }
 
 }  // namespace
+
+Status SetRolloutCheck(const std::string& name, double value, RolloutChecks* checks) {
+  double* field = name == "max_error_rate_increase" ? &checks->max_error_rate_increase
+                  : name == "max_latency_ratio"     ? &checks->max_latency_ratio
+                  : name == "latency_slack_ms"      ? &checks->latency_slack_ms
+                  : name == "max_prediction_psi"    ? &checks->max_prediction_psi
+                  : name == "max_quality_drop"      ? &checks->max_quality_drop
+                                                    : nullptr;
+  if (field) {
+    *field = value;
+  } else if (name == "min_agreement") {
+    checks->min_agreement = value;
+  } else if (name == "min_feedback") {
+    checks->min_feedback = static_cast<int64_t>(value);
+  } else {
+    return Status::InvalidArgument("unknown check (expected max_error_rate_increase, max_latency_ratio, "
+                                   "latency_slack_ms, max_prediction_psi, min_agreement, max_quality_drop, "
+                                   "min_feedback)");
+  }
+  return Status::Ok();
+}
 
 Status ValidateRolloutConfig(const RolloutConfig& c, const std::string& where) {
   auto invalid = [&](const std::string& key, const std::string& what) {

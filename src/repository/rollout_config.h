@@ -64,6 +64,10 @@ struct RolloutConfig {
 };
 
 Result<RolloutConfig> ParseRolloutConfig(const YAML::Node& node);
+// Sets the check `name` (a key of `checks:`) of `checks` to `value`, for
+// model.yaml and the API alike; INVALID_ARGUMENT for an unknown name (the
+// caller adds where). Ranges are ValidateRolloutConfig's.
+Status SetRolloutCheck(const std::string& name, double value, RolloutChecks* checks);
 // Checks a plan given in parts (the API's overrides): mode, steps in (0,
 // 100] and ascending (shadow: exactly one), positive window, interval and
 // deadline (at least the window), and the checks' ranges.

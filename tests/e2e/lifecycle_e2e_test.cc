@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -251,6 +252,13 @@ alerts:
   const std::string listed = Cli("events --model credit --store " + db_.string(), &status);
   ASSERT_EQ(status, 0) << listed;
   EXPECT_NE(listed.find("promoted at step 3"), std::string::npos) << listed;
+  // The figures docs/rollout.md quotes: run this test binary to see them.
+  std::printf("vigil events:\n%s\ngate: %s\n", listed.c_str(), chain[evaluated]["detail"].dump().c_str());
+  for (size_t i : {step2, step3, promoted}) {
+    for (const json& check : chain[i]["detail"]["analysis"]["checks"]) {
+      std::printf("event %zu %s: %s\n", i, check["name"].get<std::string>().c_str(), check["detail"].get<std::string>().c_str());
+    }
+  }
   EXPECT_NE(listed.find("job "), std::string::npos) << listed;
 
   // Alias history, and the one-step rollback to version 1.
@@ -331,6 +339,7 @@ TEST_F(LifecycleE2eTest, ShuffledLabelsAreRefusedByTheGateAndAForcedCanaryIsRoll
   ASSERT_EQ(status, 0) << status_text;
   EXPECT_NE(status_text.find("rolled_back"), std::string::npos) << status_text;
   EXPECT_NE(status_text.find(" fail "), std::string::npos) << status_text;
+  std::printf("gate: %s\nvigil rollout status:\n%s\n", evaluation.dump().c_str(), status_text.c_str());
   EXPECT_EQ(server->Stop(SIGTERM), 0);
 }
 
