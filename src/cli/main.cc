@@ -7,6 +7,8 @@
 // every option.
 #include <spdlog/spdlog.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +25,7 @@
 #include <iostream>
 
 #include "backends/backend.h"
+#include "cli/key_commands.h"
 #include "cli/registry_commands.h"
 #include "http/api_router.h"
 #include "http/http_client.h"
@@ -43,6 +46,7 @@
 #include "monitor/serving_metrics.h"
 #include "serving/inference_service.h"
 #include "serving/shadow_runner.h"
+#include "security/access_control.h"
 #include "store/sqlite_store.h"
 
 namespace vigil {
@@ -65,7 +69,19 @@ struct ServeFlags {
   int64_t alert_interval_seconds = 60;
   int64_t alert_resend_seconds = 60;
   std::string external_url;
+  std::string auth = "auto";
+  std::vector<std::string> open_endpoints{"health"};
+  AccessControl::Options access;
 };
+
+// 127.0.0.0/8 and ::1: only this machine can connect.
+bool IsLoopback(const std::string& host) {
+  in_addr v4{};
+  in6_addr v6{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
 
 int Serve(const ServeFlags& flags) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
@@ -94,6 +110,34 @@ int Serve(const ServeFlags& flags) {
       std::fprintf(stderr, "vigil serve: jobs: %s\n", s.message().c_str());
       return 2;
     }
+  }
+  // API keys: on whenever anyone but this machine can connect, unless the
+  // operator says otherwise.
+  std::unique_ptr<AccessControl> access;
+  if (flags.auth == "on" || (flags.auth == "auto" && !IsLoopback(flags.http.host))) {
+    if (!store) {
+      std::fprintf(stderr, "vigil serve: API keys live in the store, and --store is none; authentication is on %s. "
+                           "Give a --store, or --auth off if something in front of Vigil authenticates\n",
+                   flags.auth == "on" ? "(--auth on)" : "because --host is not loopback");
+      return 2;
+    }
+    AccessControl::Options options = flags.access;
+    options.open_health = std::ranges::count(flags.open_endpoints, "health") > 0;
+    options.open_metrics = std::ranges::count(flags.open_endpoints, "metrics") > 0;
+    access = std::make_unique<AccessControl>(*store, options);
+    if (Status s = access->Load(); !s.ok()) {
+      std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
+      return 2;
+    }
+    if (access->ActiveKeys() == 0) {
+      spdlog::warn("authentication is on and the store holds no API key: every request but the open endpoints "
+                   "gets 401. Create one with: vigil keys create --store {} --role admin", flags.store);
+    } else {
+      spdlog::info("authentication is on: {} API keys", access->ActiveKeys());
+    }
+  } else if (!IsLoopback(flags.http.host)) {
+    spdlog::warn("authentication is off (--auth off) on {}: anyone who can reach it can use every endpoint",
+                 flags.http.host);
   }
   ModelManager::Options manager_options;
   manager_options.repository = flags.repository;
@@ -214,6 +258,7 @@ int Serve(const ServeFlags& flags) {
   services.jobs = jobs.get();
   services.rollouts = rollouts.get();
   services.shadow = shadow.get();
+  services.access = access.get();
   ApiRouter router(manager, inference, metrics, services);
   HttpServer server(
       flags.http, [&router](HttpRequest& r) { return router.Handle(r); },
@@ -227,9 +272,9 @@ int Serve(const ServeFlags& flags) {
     auto table = manager.table();
     size_t ready = 0;
     for (const auto& [n, m] : table->models) ready += m.ready.empty() ? 0 : 1;
-    std::printf("vigil listening on http://%s:%u (%zu models, %zu ready; repository %s)\n",
-                flags.http.host.c_str(), server.port(), table->models.size(), ready,
-                flags.repository.c_str());
+    std::printf("vigil listening on %s://%s:%u (%zu models, %zu ready; repository %s%s)\n",
+                flags.http.tls_cert_file.empty() ? "http" : "https", flags.http.host.c_str(), server.port(),
+                table->models.size(), ready, flags.repository.c_str(), access ? "; API keys required" : "");
   }
   std::fflush(stdout);
   // Quality and serving rules, deadlines, silences and re-sends are checked
@@ -462,6 +507,32 @@ int main(int argc, char** argv) {
                         "This server's URL as others reach it, for links in notifications");
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
+  serve_cmd->add_option("--auth", serve.auth,
+                        "API keys (vigil keys): on, off, or auto (on unless --host is loopback)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
+  serve_cmd->add_option("--open", serve.open_endpoints,
+                        "Endpoints served without a key when authentication is on: health, metrics, or none")
+      ->check(CLI::IsMember({"health", "metrics", "none"}))->capture_default_str();
+  serve_cmd->add_option("--key-rate", serve.access.key_rate, "Requests per second per API key (429 beyond); 0: no limit")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  serve_cmd->add_option("--key-burst", serve.access.key_burst, "Burst per API key; 0: one second's worth")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  serve_cmd->add_option("--max-connections", serve.http.max_connections,
+                        "Open connections at most (beyond, new ones get 503); 0: no limit")->capture_default_str();
+  serve_cmd->add_option("--max-inflight", serve.http.max_inflight,
+                        "Requests in progress at most, across connections (beyond, 503 at once); 0: no limit")
+      ->capture_default_str();
+  serve_cmd->add_option("--connection-rate", serve.http.connection_rate,
+                        "Requests per second per connection (429 beyond); 0: no limit")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  serve_cmd->add_option("--connection-burst", serve.http.connection_burst,
+                        "Burst per connection; 0: one second's worth")->check(CLI::NonNegativeNumber)->capture_default_str();
+  serve_cmd->add_option("--tls-cert", serve.http.tls_cert_file, "PEM certificate chain: serve HTTPS")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--tls-key", serve.http.tls_key_file, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  serve_cmd->add_option("--tls-client-ca", serve.http.tls_client_ca_file,
+                        "PEM CA certificates: clients must present a certificate one of them signed (mutual TLS)")
+      ->check(CLI::ExistingFile);
 
   TrainOptions train;
   std::string train_repository, train_data;
@@ -537,9 +608,11 @@ int main(int argc, char** argv) {
   log_cmd->add_option("--limit", log_flags.limit, "Requests printed at most")->check(CLI::PositiveNumber)->capture_default_str();
 
   RegistryCommands registry_commands(app);
+  KeyCommands key_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   if (int status = registry_commands.Run(); status >= 0) return status;
+  if (int status = key_commands.Run(); status >= 0) return status;
   if (*monitor_cmd) return Monitor(monitor);
   if (*log_cmd) return Log(log_flags);
   if (*profile_cmd) {

@@ -278,7 +278,11 @@ int History(const RegistryCommands::Flags& f) {
 // Calls the server's admin API; the body of a 2xx answer, else why not.
 Result<nlohmann::json> CallServer(const std::string& server, const std::string& method, const std::string& path,
                                   const std::string& body) {
-  auto reply = SendHttpRequest(method, server + path, body, "application/json", {}, std::chrono::seconds(30));
+  // The key comes from the environment, not the command line, where other
+  // users could read it (ps).
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (const char* key = std::getenv("VIGIL_API_KEY"); key && *key) headers.emplace_back("Authorization", std::string("Bearer ") + key);
+  auto reply = SendHttpRequest(method, server + path, body, "application/json", headers, std::chrono::seconds(30));
   if (!reply.ok()) return reply.status().WithContext(server);
   const auto doc = nlohmann::json::parse(reply->body, nullptr, false);
   if (reply->status / 100 != 2) {

@@ -64,6 +64,7 @@ ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, S
       store_(services.store),
       monitor_(services.monitor),
       shadow_(services.shadow),
+      access_(services.access),
       feedback_items_(metrics.registry().AddCounter(
           "vigil_feedback_items_total",
           "Feedback items by outcome: recorded, duplicate, conflict (another label stands), unknown_id",
@@ -74,15 +75,39 @@ ApiRouter::ApiRouter(ModelManager& manager, const InferenceService& inference, S
   }
 }
 
+Access EndpointAccess(const std::vector<std::string>& p) {
+  if (p.size() == 1 && p[0] == "metrics") return Access::kMetrics;
+  if (!p.empty() && p[0] == "api") return Access::kAdmin;
+  if (p.size() >= 2 && p[0] == "v2") {
+    if (p[1] == "health") return Access::kHealth;
+    if (p[1] == "repository") return Access::kAdmin;
+    if (p[1] == "models" && p.size() == 4 && p[3] == "feedback") return Access::kFeedback;
+    if (p[1] == "models" && p.size() == 4 && p[3] == "monitor") return Access::kAdmin;
+  }
+  // Server and model metadata, readiness, inference and explanations; an
+  // unknown path too, so that a caller without a key learns nothing from 404s.
+  return Access::kInfer;
+}
+
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
   std::string_view route = "other";
-  HttpResponse response = Dispatch(request, route);
+  const std::vector<std::string> p = SplitPath(request.path);
+  if (access_) {
+    const AccessControl::Decision d = access_->Check(request.authorization, EndpointAccess(p));
+    if (d.status != 0) {
+      HttpResponse denied = ErrorResponse(d.status, d.message);
+      if (d.status == 401) denied.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"vigil\"");
+      if (d.retry_after_s > 0) denied.headers.emplace_back("Retry-After", std::to_string(d.retry_after_s));
+      metrics_.CountHttp("denied", denied.status);
+      return denied;
+    }
+  }
+  HttpResponse response = Dispatch(request, p, route);
   metrics_.CountHttp(route, response.status);
   return response;
 }
 
-HttpResponse ApiRouter::Dispatch(HttpRequest& request, std::string_view& route) {
-  const std::vector<std::string> p = SplitPath(request.path);
+HttpResponse ApiRouter::Dispatch(HttpRequest& request, const std::vector<std::string>& p, std::string_view& route) {
   const std::string& method = request.method;
   const bool get = method == "GET" || method == "HEAD";
   const bool post = method == "POST";

@@ -26,6 +26,13 @@
 // (http_server.h) owns sockets, limits and timeouts. Every error body is
 // {"error": "..."} naming what was wrong.
 //
+// Access (with an AccessControl): before anything else a request's API key
+// is checked against what its endpoint needs (EndpointAccess): health is
+// open unless configured otherwise; /metrics needs the metrics role unless
+// open; inference, explanations and metadata need infer; feedback needs
+// feedback; the rest (/api/*, /v2/repository/*, the monitor) needs admin.
+// 401 with WWW-Authenticate, 403, or 429 with Retry-After.
+//
 // Thread-safety: Handle() is thread-safe; the collaborators must outlive it.
 #ifndef VIGIL_HTTP_API_ROUTER_H_
 #define VIGIL_HTTP_API_ROUTER_H_
@@ -41,6 +48,7 @@
 #include "manager/model_manager.h"
 #include "monitor/prediction_log.h"
 #include "monitor/serving_metrics.h"
+#include "security/access_control.h"
 #include "serving/inference_service.h"
 #include "serving/shadow_runner.h"
 #include "store/store.h"
@@ -59,7 +67,11 @@ struct RouterServices {
   JobRunner* jobs = nullptr;        // Training jobs (needs `registry`).
   RolloutController* rollouts = nullptr;  // Rollouts (needs `registry`).
   ShadowRunner* shadow = nullptr;   // Runs shadow rollouts' copies (without it, none are made).
+  AccessControl* access = nullptr;  // Checks API keys (without it, every request is let in).
 };
+
+// What the endpoint at `path` (split at '/') needs.
+Access EndpointAccess(const std::vector<std::string>& path);
 
 class ApiRouter {
  public:
@@ -76,7 +88,7 @@ class ApiRouter {
  private:
   // `route` receives the route template used for metrics, e.g.
   // "/v2/models/{model}/infer" (a string literal).
-  HttpResponse Dispatch(HttpRequest& request, std::string_view& route);
+  HttpResponse Dispatch(HttpRequest& request, const std::vector<std::string>& p, std::string_view& route);
   HttpResponse ServerMetadata() const;
   HttpResponse Ready() const;
   HttpResponse ModelMetadata(const std::string& model, const std::optional<std::string>& version) const;
@@ -96,6 +108,7 @@ class ApiRouter {
   Store* store_;
   DriftMonitor* monitor_;
   ShadowRunner* shadow_;
+  AccessControl* access_;
   std::optional<AlertApi> alert_api_;
   std::optional<RegistryApi> registry_api_;
   Family<Counter>& feedback_items_;

@@ -30,7 +30,7 @@ class ApiRouterTest : public ::testing::Test {
   }
 
   HttpResponse Call(const std::string& method, const std::string& path, std::string body = "") {
-    HttpRequest r{method, path, "", std::move(body)};
+    HttpRequest r{method, path, "", std::move(body), ""};
     return router_->Handle(r);
   }
 

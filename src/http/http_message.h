@@ -17,6 +17,7 @@ struct HttpRequest {
   std::string path;    // The target without the query string.
   std::string query;   // After '?', undecoded; empty if none.
   std::string body;
+  std::string authorization;  // The Authorization header; empty if none.
 };
 
 struct HttpResponse {

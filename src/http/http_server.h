@@ -4,9 +4,24 @@
 // session on its own strand that reads a request (header, then body, each
 // under its own timeout and size limit), hands it to the handler on the same
 // thread, writes the answer and, with keep-alive, waits for the next one.
-// There is no thread per request. Limits the server enforces itself: header
-// size (431), body size (413, checked against Content-Length before the body
-// is read), header and body read timeouts (the connection is closed).
+// There is no thread per request.
+//
+// Limits the server enforces itself, before any handler runs:
+//   - header size (431) and body size (413, checked against Content-Length
+//     before the body is read);
+//   - header, body and write timeouts (the connection is closed), which is
+//     also what ends a slow-loris client;
+//   - connections at once (beyond it a new connection gets 503 and is closed);
+//   - requests in progress at once, across connections, counted from a
+//     complete header to the end of the answer (beyond it 503 with
+//     Retry-After at once, without reading the body): this bounds the work
+//     and the memory (requests times the body limit) waiting for a worker;
+//   - requests per second per connection (token bucket; 429 with
+//     Retry-After, the connection stays open).
+//
+// TLS (OpenSSL through Asio): with a certificate and key every connection is
+// TLS 1.2 or newer; with a client CA, clients must present a certificate it
+// signed (mutual TLS), or the handshake fails.
 //
 // Shutdown (SIGINT/SIGTERM, or Shutdown()): the listener closes, idle
 // keep-alive connections close, in-flight requests finish and are answered
@@ -40,6 +55,13 @@ class HttpServer {
     int write_timeout_ms = 60000;            // Writing a response.
     int shutdown_timeout_ms = 30000;         // Hard bound on draining at shutdown.
     bool handle_signals = true;              // Shut down on SIGINT and SIGTERM.
+    size_t max_connections = 4096;           // Open connections at most; 0: no limit.
+    size_t max_inflight = 256;               // Requests in progress at most; 0: no limit.
+    double connection_rate = 0;              // Requests/s per connection; 0: no limit.
+    double connection_burst = 0;             // Burst per connection; 0: one second's worth.
+    std::string tls_cert_file;               // PEM certificate chain; empty: plain HTTP.
+    std::string tls_key_file;                // PEM private key.
+    std::string tls_client_ca_file;          // PEM CAs; set: clients must present a certificate.
   };
   using Handler = std::function<HttpResponse(HttpRequest&)>;
 
@@ -49,8 +71,8 @@ class HttpServer {
   HttpServer(Options options, Handler handler, std::function<void()> on_shutdown = {});
   ~HttpServer();
 
-  // Binds and listens. INVALID_ARGUMENT for a bad host; UNAVAILABLE when the
-  // address is in use.
+  // Binds and listens. INVALID_ARGUMENT for a bad host or TLS files that do
+  // not load (naming the file); UNAVAILABLE when the address is in use.
   Status Start();
   // The bound port (useful after binding port 0).
   uint16_t port() const;

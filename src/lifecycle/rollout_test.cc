@@ -85,7 +85,7 @@ class RolloutTest : public ::testing::Test {
   }
 
   HttpResponse Call(const std::string& method, const std::string& path, std::string body = "") {
-    HttpRequest r{method, path, "", std::move(body)};
+    HttpRequest r{method, path, "", std::move(body), ""};
     return router_->Handle(r);
   }
 

@@ -231,6 +231,21 @@ CREATE UNIQUE INDEX rollouts_running ON rollouts (model) WHERE state = 'running'
 CREATE INDEX rollouts_by_model ON rollouts (model, id);
 )sql";
 
+// From schema 6 to 7: API keys (sqlite_keys.cc). Only the salted hash of a
+// key's secret is stored.
+constexpr char kSchemaV7[] = R"sql(
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  roles TEXT NOT NULL,
+  salt TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  revoked_ms INTEGER NOT NULL DEFAULT 0
+);
+)sql";
+
 // From schema 1 or 2 to 3: version 1's log (a row per request, inputs and
 // outputs as JSON) and its feedback are kept, renamed, for querying; Vigil
 // no longer reads them.
@@ -321,6 +336,7 @@ Status SqliteStore::Migrate() {
   if (version < 4) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV4));
   if (version < 5) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV5));
   if (version < 6) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV6));
+  if (version < 7) VIGIL_RETURN_IF_ERROR(Exec(db_, kSchemaV7));
   VIGIL_RETURN_IF_ERROR(Exec(db_, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
   return t.Commit();
 }

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 
+#include "store/key_store.h"
 #include "store/segment_files.h"
 #include "store/store.h"
 
@@ -30,7 +31,7 @@ struct sqlite3;
 
 namespace vigil {
 
-class SqliteStore : public Store {
+class SqliteStore : public Store, public KeyStore {
  public:
   // Opens (creating if needed) the database at `path`. INVALID_ARGUMENT
   // names what is wrong with an existing file.
@@ -90,8 +91,13 @@ class SqliteStore : public Store {
   Result<std::optional<RolloutRecord>> GetRollout(int64_t id) override;
   Result<std::vector<RolloutRecord>> Rollouts(const std::string& model, bool running_only, int64_t limit) override;
 
+  // API keys (sqlite_keys.cc), on the durable connection.
+  Status AddApiKey(const ApiKeyRecord& key) override;
+  Result<std::vector<ApiKeyRecord>> ApiKeys() override;
+  Result<bool> RevokeApiKey(const std::string& id, int64_t now_ms) override;
+
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
  private:
   SqliteStore() = default;
