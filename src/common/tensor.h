@@ -60,7 +60,8 @@ class Tensor {
   std::vector<unsigned char> missing_;
 };
 
-// Product of `shape`'s dimensions; -1 if any is negative.
+// Product of `shape`'s dimensions; -1 if any is negative or the product
+// overflows int64.
 int64_t ElementCount(const std::vector<int64_t>& shape);
 // "[2, 13]".
 std::string ShapeToString(const std::vector<int64_t>& shape);

@@ -334,8 +334,10 @@ Status HttpServer::Impl::SetUpTls() {
   tls_->use_certificate_chain_file(options_.tls_cert_file, ec);
   if (ec) return Status::InvalidArgument("--tls-cert " + options_.tls_cert_file + ": " + ec.message());
   tls_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
-  if (ec) return Status::InvalidArgument("--tls-key " + options_.tls_key_file + ": " + ec.message());
-  if (SSL_CTX_check_private_key(tls_->native_handle()) != 1) {
+  if (ec && ec.message().find("mismatch") == std::string::npos) {
+    return Status::InvalidArgument("--tls-key " + options_.tls_key_file + ": " + ec.message());
+  }
+  if (ec || SSL_CTX_check_private_key(tls_->native_handle()) != 1) {
     return Status::InvalidArgument("--tls-key " + options_.tls_key_file + " does not match the certificate in " +
                                    options_.tls_cert_file);
   }

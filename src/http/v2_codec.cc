@@ -130,6 +130,20 @@ Status StoreData(const element& data, Tensor& t, int64_t& next, const std::strin
   return Status::Ok();
 }
 
+// The number of values in `data` (flat or nested arrays), counting at most
+// to `limit` + 1: cheap on the parsed document, and known before anything is
+// allocated for them.
+int64_t CountValues(const element& data, int64_t limit, int depth = 0) {
+  if (depth > 32) return limit + 1;  // StoreData names the nesting.
+  int64_t n = 0;
+  simdjson::dom::array values = data.get_array().value_unsafe();
+  for (element e : values) {
+    n += e.type() == element_type::ARRAY ? CountValues(e, limit - n, depth + 1) : 1;
+    if (n > limit) return n;
+  }
+  return n;
+}
+
 Result<Tensor> DecodeInput(const element& in, size_t i) {
   const std::string where = "inputs[" + std::to_string(i) + "]";
   if (in.type() != element_type::OBJECT) {
@@ -162,8 +176,8 @@ Result<Tensor> DecodeInput(const element& in, size_t i) {
     }
     shape.push_back(v);
   }
-  int64_t count = ElementCount(shape);
-  if (count > (int64_t{1} << 31)) {
+  const int64_t count = ElementCount(shape);
+  if (count < 0 || count > (int64_t{1} << 31)) {
     return Status::InvalidArgument(where + ".shape: " + ShapeToString(shape) + " is too large");
   }
   element data;
@@ -176,14 +190,18 @@ Result<Tensor> DecodeInput(const element& in, size_t i) {
   if (data.type() != element_type::ARRAY) {
     return Status::InvalidArgument(where + ".data: expected an array, got " + TypeOfJson(data));
   }
+  // The shape must match the data before the tensor is allocated, so that a
+  // small request cannot claim gigabytes.
+  if (const int64_t values = CountValues(data, count); values > count) {
+    return Status::InvalidArgument(where + ".data: more values than shape " + ShapeToString(shape) + " holds (" +
+                                   std::to_string(count) + ")");
+  } else if (values < count) {
+    return Status::InvalidArgument(where + ": shape " + ShapeToString(shape) + " needs " + std::to_string(count) +
+                                   " values, data has " + std::to_string(values));
+  }
   Tensor t{std::string(name), *type, shape};
   int64_t filled = 0;
   VIGIL_RETURN_IF_ERROR(StoreData(data, t, filled, where + ".data", 0));
-  if (filled != count) {
-    return Status::InvalidArgument(where + ": shape " + ShapeToString(shape) + " needs " +
-                                   std::to_string(count) + " values, data has " +
-                                   std::to_string(filled));
-  }
   return t;
 }
 

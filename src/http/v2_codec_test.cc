@@ -71,6 +71,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequest{R"({"inputs":[{"name":"x","shape":[-1],"datatype":"FP32","data":[1]}]})", "inputs[0].shape[0]: a dimension is a non-negative integer"},
         BadRequest{R"({"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2]}]})", "inputs[0]: shape [3] needs 3 values, data has 2"},
         BadRequest{R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1,2]}]})", "inputs[0].data: more values than shape [1] holds (1)"},
+        // Shapes that claim more than the body holds are refused before anything is
+        // allocated for them; products that overflow are too large, not wrapped.
+        BadRequest{R"({"inputs":[{"name":"x","shape":[1073741824,2],"datatype":"BYTES","data":["a"]}]})", "inputs[0]: shape [1073741824, 2] needs 2147483648 values, data has 1"},
+        BadRequest{R"({"inputs":[{"name":"x","shape":[3037000500,3037000500],"datatype":"BYTES","data":["a"]}]})", "inputs[0].shape: [3037000500, 3037000500] is too large"},
+        BadRequest{R"({"inputs":[{"name":"x","shape":[4294967296,4294967296],"datatype":"FP32","data":[]}]})", "inputs[0].shape: [4294967296, 4294967296] is too large"},
         BadRequest{R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1,"a"]}]})", "inputs[0].data[1]: expected FP32 value, got a string"},
         BadRequest{R"({"inputs":[{"name":"x","shape":[1],"datatype":"INT32","data":[1.5]}]})", "inputs[0].data[0]: expected INT32 value, got a number"},
         BadRequest{R"({"inputs":[{"name":"x","shape":[1],"datatype":"UINT8","data":[256]}]})", "inputs[0].data[0]: value does not fit UINT8"},

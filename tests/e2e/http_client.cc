@@ -38,6 +38,10 @@ HttpResult HttpClient::Delete(const std::string& path) { return Send("DELETE", p
 
 HttpResult HttpClient::Put(const std::string& path, const std::string& body) { return Send("PUT", path, body); }
 
+HttpResult HttpClient::Request(const std::string& method, const std::string& path, const std::string& body) {
+  return Send(method, path, body);
+}
+
 HttpResult HttpClient::Send(const std::string& method, const std::string& path,
                             const std::string& body) {
   HttpResult result;
@@ -46,6 +50,7 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& path,
     http::request<http::string_body> req(http::string_to_verb(method), path, 11);
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::content_type, "application/json");
+    if (!authorization_.empty()) req.set(http::field::authorization, authorization_);
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();

@@ -23,6 +23,10 @@ class HttpClient {
   HttpResult Post(const std::string& path, const std::string& body);
   HttpResult Delete(const std::string& path);
   HttpResult Put(const std::string& path, const std::string& body);
+  // Sends `method` with `body`.
+  HttpResult Request(const std::string& method, const std::string& path, const std::string& body = "");
+  // Every request from now on carries "Authorization: <value>" (empty: none).
+  void SetAuthorization(std::string value) { authorization_ = std::move(value); }
   // Sends raw bytes on a fresh connection and returns what came back until
   // the server closed it (or 10 s passed).
   std::string Raw(const std::string& bytes);
@@ -37,6 +41,7 @@ class HttpClient {
   std::string Raw(const std::string& first, const std::string* second);
   class Impl;
   std::unique_ptr<Impl> impl_;
+  std::string authorization_;
 };
 
 }  // namespace vigil::testing

@@ -59,7 +59,7 @@ bool ServerProcess::Start() {
     pid_ = -1;
     return false;
   }
-  const std::regex listening(R"(vigil listening on http://127\.0\.0\.1:(\d+))");
+  const std::regex listening(R"(vigil listening on https?://127\.0\.0\.1:(\d+))");
   for (int i = 0; i < 3000; ++i) {
     std::smatch m;
     std::string out = Output();
