@@ -16,12 +16,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "common/tensor.h"
 #include "repository/model_config.h"
+#include "security/artifact_cipher.h"
 
 namespace vigil {
 
@@ -51,6 +53,20 @@ class Backend {
   }
 };
 
+// A version's artifact as a backend receives it: where it is (for names in
+// messages and the format its extension says) and its bytes, decrypted in
+// memory if it was stored encrypted.
+struct Artifact {
+  std::filesystem::path path;
+  std::string bytes;
+};
+
+// Reads the artifact at `path`. A sealed (encrypted) file is opened with
+// `key`: FAILED_PRECONDITION without one, PERMISSION_DENIED with the wrong one
+// or when it was modified. Loading never executes anything from an artifact:
+// every supported format is data (trees, weights), parsed by the engine.
+Result<Artifact> ReadArtifact(const std::filesystem::path& path, const std::optional<ModelKey>& key);
+
 // Knows which backends this build has and creates them by name.
 //
 // Thread-safety: Register() before use; Create() is then thread-safe.
@@ -61,9 +77,9 @@ class BackendRegistry {
   // default names that exists. INVALID_ARGUMENT: the artifact is corrupt, of the wrong
   // format, or does not match the configuration; NOT_FOUND: no artifact;
   // UNAVAILABLE: this build has no such backend.
-  // A factory receives the resolved artifact path.
-  using Factory = std::function<Result<std::unique_ptr<Backend>>(
-      const ModelConfig& config, const std::filesystem::path& artifact)>;
+  // A factory receives the resolved artifact, read and decrypted.
+  using Factory = std::function<Result<std::unique_ptr<Backend>>(const ModelConfig& config,
+                                                                 const Artifact& artifact)>;
 
   void Register(std::string name, std::vector<std::string> default_artifacts, Factory factory);
   Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
@@ -76,8 +92,17 @@ class BackendRegistry {
   // backend's defaults in order of preference. UNAVAILABLE: no such backend.
   Result<std::vector<std::string>> ArtifactNames(const ModelConfig& config) const;
 
-  // A registry with every backend compiled into this build.
+  // The key that opens encrypted artifacts; the registry also encrypts new
+  // artifacts with it (lifecycle/registry.h).
+  void SetArtifactKey(std::optional<ModelKey> key) { key_ = std::move(key); }
+  const std::optional<ModelKey>& artifact_key() const { return key_; }
+
+  // A registry with every backend compiled into this build and the
+  // process's artifact key: the one SetProcessArtifactKey set, else the
+  // environment's (VIGIL_MODEL_KEY_FILE, VIGIL_MODEL_KEY), else none.
   static BackendRegistry WithBuiltins();
+  // Sets the process's artifact key; call at start, before registries are made.
+  static void SetProcessArtifactKey(std::optional<ModelKey> key);
 
  private:
   struct Entry {
@@ -85,6 +110,7 @@ class BackendRegistry {
     Factory factory;
   };
   std::map<std::string, Entry> factories_;
+  std::optional<ModelKey> key_;
 };
 
 }  // namespace vigil

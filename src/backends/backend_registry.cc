@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
 #include "backends/trees/trees_backend.h"
 #include "backends/xgboost/xgboost_backend.h"
 
@@ -12,11 +16,44 @@ void BackendRegistry::Register(std::string name, std::vector<std::string> defaul
   factories_[std::move(name)] = {std::move(default_artifacts), std::move(factory)};
 }
 
+namespace {
+
+std::mutex process_key_mu;
+std::optional<std::optional<ModelKey>> process_key;  // Outer: set or not.
+
+}  // namespace
+
+Result<Artifact> ReadArtifact(const std::filesystem::path& path, const std::optional<ModelKey>& key) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot open " + path.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (!in && !in.eof()) return Status::Internal("cannot read " + path.string());
+  Artifact artifact{path, std::move(buffer).str()};
+  if (!IsSealedArtifact(artifact.bytes)) return artifact;
+  if (!key) {
+    return Status::FailedPrecondition(path.filename().string() +
+                                      " is encrypted and this process has no model key (--model-key-file, "
+                                      "VIGIL_MODEL_KEY_FILE or VIGIL_MODEL_KEY)");
+  }
+  auto plain = OpenArtifact(artifact.bytes, *key);
+  if (!plain.ok()) return plain.status().WithContext(path.filename().string());
+  artifact.bytes = std::move(*plain);
+  return artifact;
+}
+
 Result<std::unique_ptr<Backend>> BackendRegistry::Create(
     const ModelConfig& config, const std::filesystem::path& version_dir) const {
-  auto artifact = ResolveArtifact(config, version_dir);
+  auto path = ResolveArtifact(config, version_dir);
+  if (!path.ok()) return path.status();
+  auto artifact = ReadArtifact(*path, key_);
   if (!artifact.ok()) return artifact.status();
   return factories_.at(config.backend).factory(config, *artifact);
+}
+
+void BackendRegistry::SetProcessArtifactKey(std::optional<ModelKey> key) {
+  std::lock_guard lock(process_key_mu);
+  process_key = std::move(key);
 }
 
 Result<std::filesystem::path> BackendRegistry::ResolveArtifact(const ModelConfig& config,
@@ -43,10 +80,20 @@ Result<std::vector<std::string>> BackendRegistry::ArtifactNames(const ModelConfi
 
 BackendRegistry BackendRegistry::WithBuiltins() {
   BackendRegistry registry;
+  {
+    std::lock_guard lock(process_key_mu);
+    if (process_key) {
+      registry.key_ = *process_key;
+    } else if (auto key = ModelKeyFromEnvironment(); key.ok()) {
+      registry.key_ = *key;
+    } else {
+      spdlog::warn("no model key: {}", key.status().message());
+    }
+  }
   // XGBoost models run on the native engine unless they ask otherwise
   // (parameters: {engine: xgboost}) or the engine cannot reproduce them.
   registry.Register("xgboost", {"model.json", "model.ubj"},
-                    [](const ModelConfig& config, const std::filesystem::path& artifact)
+                    [](const ModelConfig& config, const Artifact& artifact)
                         -> Result<std::unique_ptr<Backend>> {
                       auto engine = config.parameters.find("engine");
                       const std::string choice = engine == config.parameters.end() ? "auto" : engine->second;

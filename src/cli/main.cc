@@ -25,7 +25,7 @@
 #include <iostream>
 
 #include "backends/backend.h"
-#include "cli/key_commands.h"
+#include "cli/security_commands.h"
 #include "cli/registry_commands.h"
 #include "http/api_router.h"
 #include "http/http_client.h"
@@ -70,6 +70,7 @@ struct ServeFlags {
   int64_t alert_resend_seconds = 60;
   std::string external_url;
   std::string auth = "auto";
+  std::string model_key_file;
   std::vector<std::string> open_endpoints{"health"};
   AccessControl::Options access;
 };
@@ -85,6 +86,14 @@ bool IsLoopback(const std::string& host) {
 
 int Serve(const ServeFlags& flags) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  if (!flags.model_key_file.empty()) {
+    auto key = ReadModelKeyFile(flags.model_key_file);
+    if (!key.ok()) {
+      std::fprintf(stderr, "vigil serve: --model-key-file: %s\n", key.status().message().c_str());
+      return 2;
+    }
+    BackendRegistry::SetProcessArtifactKey(*key);
+  }
   MetricsRegistry registry;
   AddProcessCollector(registry);
   ServingMetrics metrics(registry);
@@ -527,6 +536,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   serve_cmd->add_option("--connection-burst", serve.http.connection_burst,
                         "Burst per connection; 0: one second's worth")->check(CLI::NonNegativeNumber)->capture_default_str();
+  serve_cmd->add_option("--model-key-file", serve.model_key_file,
+                        "Key that opens encrypted artifacts, and encrypts those the registry stores (64 hex digits, "
+                        "mode 600; default: VIGIL_MODEL_KEY_FILE or VIGIL_MODEL_KEY)")
+      ->check(CLI::ExistingFile);
   serve_cmd->add_option("--tls-cert", serve.http.tls_cert_file, "PEM certificate chain: serve HTTPS")
       ->check(CLI::ExistingFile);
   serve_cmd->add_option("--tls-key", serve.http.tls_key_file, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
@@ -608,11 +621,11 @@ int main(int argc, char** argv) {
   log_cmd->add_option("--limit", log_flags.limit, "Requests printed at most")->check(CLI::PositiveNumber)->capture_default_str();
 
   RegistryCommands registry_commands(app);
-  KeyCommands key_commands(app);
+  SecurityCommands security_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   if (int status = registry_commands.Run(); status >= 0) return status;
-  if (int status = key_commands.Run(); status >= 0) return status;
+  if (int status = security_commands.Run(); status >= 0) return status;
   if (*monitor_cmd) return Monitor(monitor);
   if (*log_cmd) return Log(log_flags);
   if (*profile_cmd) {

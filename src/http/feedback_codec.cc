@@ -8,11 +8,32 @@ namespace vigil {
 
 using nlohmann::json;
 
+// A feedback body nests three levels at most (list, item, value). Deeper
+// documents are refused while parsing: copying or printing one recurses once
+// per level, and a 64 MiB body of brackets would overflow the stack.
+constexpr int kMaxFeedbackDepth = 8;
+
 Result<std::vector<FeedbackItem>> DecodeFeedback(std::string_view body, const ModelConfig& config,
                                                  const std::string& model) {
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  const json::parser_callback_t limit_depth = [&too_deep](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= kMaxFeedbackDepth) {
+      too_deep = true;
+    }
+    return !too_deep;  // Nothing more is kept once too deep.
+  };
+  json doc = json::parse(body, limit_depth, /*allow_exceptions=*/false);
+  if (too_deep) {
+    return Status::InvalidArgument("request body: nested deeper than " + std::to_string(kMaxFeedbackDepth) +
+                                   " levels");
+  }
   if (doc.is_discarded()) return Status::InvalidArgument("request body is not valid JSON");
-  if (doc.is_object()) doc = json::array({doc});
+  if (doc.is_object()) {
+    json list = json::array();
+    list.push_back(std::move(doc));
+    doc = std::move(list);
+  }
   if (!doc.is_array() || doc.empty()) {
     return Status::InvalidArgument("request body: expected a feedback item {\"id\": ..., \"label\": ...} or a "
                               "non-empty list of them");

@@ -94,6 +94,28 @@ Registry::Registry(Store& store, std::filesystem::path repository, const Backend
       backends_(backends),
       now_ms_(now_ms ? std::move(now_ms) : SystemClock()) {}
 
+namespace {
+
+// Replaces `path` (in a staging directory) with its encryption under `key`,
+// unless it is encrypted already.
+Status SealInPlace(const std::filesystem::path& path, const ModelKey& key) {
+  auto artifact = ReadArtifact(path, std::nullopt);
+  if (!artifact.ok()) {
+    // Encrypted already: it must open with this key.
+    if (artifact.status().code() == StatusCode::kFailedPrecondition) return ReadArtifact(path, key).status();
+    return artifact.status();
+  }
+  auto sealed = SealArtifact(artifact->bytes, key);
+  if (!sealed.ok()) return sealed.status();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(sealed->data(), static_cast<std::streamsize>(sealed->size()));
+  out.close();
+  if (!out) return Status::Internal("writing the encrypted " + path.string() + " failed");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
   ModelRepository repository(repository_);
   auto dir = repository.ScanModel(options.model);
@@ -143,6 +165,10 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
     out.write(options.artifact_bytes.data(), static_cast<std::streamsize>(options.artifact_bytes.size()));
     out.close();
     if (!out) return Status::Internal("writing " + artifact.string() + " failed");
+  }
+  if (const std::optional<ModelKey>& key = backends_.artifact_key(); key) {
+    // Encrypted at rest: the plain bytes never reach the repository.
+    VIGIL_RETURN_IF_ERROR(SealInPlace(artifact, *key));
   }
   VIGIL_RETURN_IF_ERROR(SyncPath(artifact));
 

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -546,6 +548,78 @@ TEST_F(SecurityE2eTest, LimitsOnConnectionsRequestsInProgressAndRate) {
     c.Send(Post("/v2/models/credit/infer", kRow));
     EXPECT_EQ(c.ReadHead(std::chrono::seconds(3)).rfind("HTTP/1.1 200", 0), 0u);
     std::printf("rate 20/s, burst 5: of 20 back-to-back requests %d answered, %d refused with 429\n", ok, limited);
+  }
+  EXPECT_EQ(server->Stop(SIGTERM), 0);
+}
+
+TEST_F(SecurityE2eTest, EncryptedArtifactsLoadOnlyWithTheirKeyAndTamperingIsRefused) {
+  const std::string vigil = VIGIL_BINARY;
+  const fs::path key = data_.path() / "model.key", other = data_.path() / "other.key";
+  std::string out;
+  ASSERT_EQ(Shell(vigil + " encrypt --new-key " + key.string(), &out), 0) << out;
+  ASSERT_EQ(Shell(vigil + " encrypt --new-key " + other.string(), &out), 0) << out;
+  EXPECT_EQ(fs::status(key).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
+  // Version 1 encrypted in place with `vigil encrypt`.
+  const fs::path v1 = repo_.path() / "credit/1/model.json";
+  ASSERT_EQ(Shell(vigil + " encrypt --key-file " + key.string() + " " + v1.string(), &out), 0) << out;
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read(v1).rfind("VIGILAES", 0), 0u);
+  EXPECT_EQ(read(v1).find("learner"), std::string::npos) << "plaintext left in the file";
+
+  // Without the key, or with another, the model does not load, and says why.
+  for (const auto& [args, reason] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--store", "none"}, "is encrypted and this process has no model key"},
+           {{"--store", "none", "--model-key-file", other.string()}, "was encrypted with another key"}}) {
+    ServerProcess server([&] {
+      std::vector<std::string> a = {"--repository", repo_.path().string()};
+      a.insert(a.end(), args.begin(), args.end());
+      return a;
+    }());
+    ASSERT_TRUE(server.Start()) << server.Output();
+    HttpClient c(server.port());
+    auto r = c.Post("/v2/models/credit/infer", kRow);
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_NE(r.body.find(reason), std::string::npos) << r.body;
+  }
+  // With the key it serves, and the registry encrypts what it registers.
+  auto server = Start({"--model-key-file", key.string(), "--poll-interval-ms", "100"});
+  HttpClient c(server->port());
+  auto r = c.Post("/v2/models/credit/infer", kRow);
+  EXPECT_EQ(r.status, 200) << r.body;
+  const fs::path plain = trained_->path() / "credit/1/model.json";
+  ASSERT_EQ(Shell("VIGIL_MODEL_KEY_FILE=" + key.string() + " " + vigil + " register credit " + plain.string() +
+                      " --repository " + repo_.path().string() + " --store " + db_.string(),
+                  &out),
+            0)
+      << out;
+  const fs::path v2 = repo_.path() / "credit/2/model.json";
+  EXPECT_EQ(read(v2).rfind("VIGILAES", 0), 0u);
+  bool v2_served = false;
+  for (int i = 0; i < 100 && !v2_served; ++i) {
+    auto answer = json::parse(c.Post("/v2/models/credit/infer", kRow).body, nullptr, false);
+    v2_served = answer.is_object() && answer.value("model_version", "") == "2";
+    if (!v2_served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(v2_served);
+  // A modified ciphertext fails authentication; version 2 keeps serving.
+  std::string tampered = read(v2);
+  tampered[tampered.size() / 2] = static_cast<char>(tampered[tampered.size() / 2] ^ 0x20);
+  fs::create_directories(repo_.path() / "credit/.incoming");
+  WriteFile(repo_.path() / "credit/.incoming/model.json", tampered);
+  fs::rename(repo_.path() / "credit/.incoming", repo_.path() / "credit/3");
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    refused = server->Output().find("fails authentication") != std::string::npos;
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(refused) << server->Output();
+  for (int i = 0; i < 20; ++i) {
+    auto answer = json::parse(c.Post("/v2/models/credit/infer", kRow).body, nullptr, false);
+    ASSERT_TRUE(answer.is_object());
+    EXPECT_EQ(answer.value("model_version", ""), "2");
   }
   EXPECT_EQ(server->Stop(SIGTERM), 0);
 }

@@ -10,14 +10,13 @@
 
 namespace vigil {
 
-Result<std::unique_ptr<Backend>> TreesBackend::Create(const ModelConfig& config,
-                                                      const std::filesystem::path& artifact) {
-  auto model = ReadXGBoostModel(artifact);
-  if (!model.ok()) return model.status();
+Result<std::unique_ptr<Backend>> TreesBackend::Create(const ModelConfig& config, const Artifact& artifact) {
+  auto model = ParseXGBoostModel(artifact.bytes, artifact.path.extension() == ".ubj");
+  if (!model.ok()) return model.status().WithContext(artifact.path.filename().string());
   const Forest& forest = model->forest;
   if (config.is_tabular() && forest.num_features() != static_cast<int>(config.features.size())) {
     return Status::InvalidArgument("model.yaml lists " + std::to_string(config.features.size()) +
-                                   " features but " + artifact.filename().string() +
+                                   " features but " + artifact.path.filename().string() +
                                    " was trained on " + std::to_string(forest.num_features()));
   }
   const Objective objective = forest.objective();

@@ -28,8 +28,7 @@ class TreesBackend : public Backend {
   // Reads `artifact` (XGBoost JSON or UBJ). INVALID_ARGUMENT for a model the
   // engine cannot reproduce (the message names what) or that does not match
   // the configuration.
-  static Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
-                                                 const std::filesystem::path& artifact);
+  static Result<std::unique_ptr<Backend>> Create(const ModelConfig& config, const Artifact& artifact);
 
   Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,
                std::vector<Tensor>* outputs) const override;

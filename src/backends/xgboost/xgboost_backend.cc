@@ -55,8 +55,7 @@ std::string XGBoostLastError() {
   return message;
 }
 
-Result<std::unique_ptr<Backend>> XGBoostBackend::Create(const ModelConfig& config,
-                                                        const std::filesystem::path& artifact) {
+Result<std::unique_ptr<Backend>> XGBoostBackend::Create(const ModelConfig& config, const Artifact& artifact) {
   BoosterHandle booster = nullptr;
   if (XGBoosterCreate(nullptr, 0, &booster) != 0) {
     return Status::Internal("XGBoosterCreate: " + XGBoostLastError());
@@ -65,8 +64,8 @@ Result<std::unique_ptr<Backend>> XGBoostBackend::Create(const ModelConfig& confi
     XGBoosterFree(booster);
     return s;
   };
-  if (XGBoosterLoadModel(booster, artifact.c_str()) != 0) {
-    return fail(Status::InvalidArgument("cannot load XGBoost model " + artifact.string() + ": " +
+  if (XGBoosterLoadModelFromBuffer(booster, artifact.bytes.data(), artifact.bytes.size()) != 0) {
+    return fail(Status::InvalidArgument("cannot load XGBoost model " + artifact.path.string() + ": " +
                                         XGBoostLastError()));
   }
   std::string nthread = "1";
@@ -84,7 +83,7 @@ Result<std::unique_ptr<Backend>> XGBoostBackend::Create(const ModelConfig& confi
   if (config.is_tabular() && num_features != config.features.size()) {
     return fail(Status::InvalidArgument(
         "model.yaml lists " + std::to_string(config.features.size()) + " features but " +
-        artifact.filename().string() + " was trained on " + std::to_string(num_features)));
+        artifact.path.filename().string() + " was trained on " + std::to_string(num_features)));
   }
   bst_ulong len = 0;
   const char* json = nullptr;

@@ -27,8 +27,7 @@ class XGBoostBackend : public Backend {
   // XGBoost cannot read, a feature count that differs from config.features,
   // and probability or label outputs for a model that is not a binary
   // classifier.
-  static Result<std::unique_ptr<Backend>> Create(const ModelConfig& config,
-                                                 const std::filesystem::path& artifact);
+  static Result<std::unique_ptr<Backend>> Create(const ModelConfig& config, const Artifact& artifact);
   ~XGBoostBackend() override;
 
   Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,

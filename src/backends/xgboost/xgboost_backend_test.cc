@@ -58,7 +58,7 @@ testing::TempDir* XGBoostBackendTest::repo_ = nullptr;
 ModelConfig* XGBoostBackendTest::config_ = nullptr;
 
 TEST_F(XGBoostBackendTest, UbjAndJsonArtifactsPredictTheSame) {
-  auto json_backend = XGBoostBackend::Create(*config_, repo_->path() / "credit/1/model.json");
+  auto json_backend = XGBoostBackend::Create(*config_, *ReadArtifact(repo_->path() / "credit/1/model.json", std::nullopt));
   ASSERT_TRUE(json_backend.ok()) << json_backend.status().ToString();
   BoosterHandle h;
   ASSERT_EQ(XGBoosterCreate(nullptr, 0, &h), 0);
@@ -82,14 +82,14 @@ TEST_F(XGBoostBackendTest, UbjAndJsonArtifactsPredictTheSame) {
 
 TEST_F(XGBoostBackendTest, RefusesBrokenAndMismatchedArtifacts) {
   testing::WriteFile(repo_->path() / "bad/model.json", "{\"learner\": 1");
-  auto bad = XGBoostBackend::Create(*config_, repo_->path() / "bad/model.json");
+  auto bad = XGBoostBackend::Create(*config_, *ReadArtifact(repo_->path() / "bad/model.json", std::nullopt));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(bad.status().message().find("Stack trace"), std::string::npos) << "native traces are trimmed";
 
   ModelConfig fewer = *config_;
   fewer.features.pop_back();
-  auto mismatch = XGBoostBackend::Create(fewer, repo_->path() / "credit/1/model.json");
+  auto mismatch = XGBoostBackend::Create(fewer, *ReadArtifact(repo_->path() / "credit/1/model.json", std::nullopt));
   ASSERT_FALSE(mismatch.ok());
   EXPECT_EQ(mismatch.status().message(), "model.yaml lists 12 features but model.json was trained on 13");
 
@@ -106,7 +106,7 @@ TEST_F(XGBoostBackendTest, RefusesBrokenAndMismatchedArtifacts) {
 }
 
 TEST_F(XGBoostBackendTest, ConcurrentCallsAgreeWithASingleCall) {
-  auto backend = XGBoostBackend::Create(*config_, repo_->path() / "credit/1/model.json");
+  auto backend = XGBoostBackend::Create(*config_, *ReadArtifact(repo_->path() / "credit/1/model.json", std::nullopt));
   ASSERT_TRUE(backend.ok());
   const auto expected = Predict(**backend, OutputKind::kProbability);
   std::vector<std::thread> threads;

@@ -1,21 +1,27 @@
-#include "cli/key_commands.h"
+#include "cli/security_commands.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "common/rfc3339.h"
 #include "security/access_control.h"
+#include "security/artifact_cipher.h"
 #include "store/sqlite_store.h"
 
 namespace vigil {
 namespace {
 
 int Fail(const char* command, const Status& status) {
-  std::fprintf(stderr, "vigil keys %s: %s\n", command, status.message().c_str());
+  std::fprintf(stderr, "vigil %s: %s\n", command, status.message().c_str());
   return 1;
 }
 
@@ -33,7 +39,7 @@ std::string Actor(const std::string& by) {
 
 }  // namespace
 
-KeyCommands::KeyCommands(CLI::App& app) {
+SecurityCommands::SecurityCommands(CLI::App& app) {
   Flags& f = *flags_;
   keys_ = app.add_subcommand("keys", "Create, list and revoke the API keys a server checks (with --auth on, or "
                                      "whenever it binds to anything but loopback).");
@@ -53,12 +59,80 @@ KeyCommands::KeyCommands(CLI::App& app) {
   revoke_ = keys_->add_subcommand("revoke", "Revoke a key by its id; a running server refuses it within a second.");
   revoke_->add_option("ID", f.id, "The key's id (the 16 hex digits after vigil_)")->required();
   store_option(revoke_);
+
+  encrypt_ = app.add_subcommand(
+      "encrypt", "Encrypt model artifacts in place (AES-256-GCM) so that they are stored encrypted; a server with the "
+                 "key decrypts them in memory at load. Or make a new key with --new-key.");
+  encrypt_->add_option("FILE", f.files, "Artifacts to encrypt (model.json, model.ubj); already encrypted ones are "
+                                        "left as they are");
+  encrypt_->add_option("--key-file", f.key_file, "The key: 64 hex digits in a file only its owner can read "
+                                                 "(default: VIGIL_MODEL_KEY_FILE or VIGIL_MODEL_KEY)");
+  encrypt_->add_option("--new-key", f.new_key, "Write a new random key to this file (mode 600) and exit");
 }
 
-int KeyCommands::Run() const {
+int SecurityCommands::Encrypt() const {
+  const Flags& f = *flags_;
+  if (!f.new_key.empty()) {
+    auto hex = GenerateModelKeyHex();
+    if (!hex.ok()) return Fail("encrypt", hex.status());
+    const int fd = ::open(f.new_key.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return Fail("encrypt", Status::AlreadyExists("cannot create " + f.new_key + ": " + std::strerror(errno)));
+    const std::string line = *hex + "\n";
+    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) return Fail("encrypt", Status::Internal("writing " + f.new_key + " failed"));
+    auto key = ParseModelKey(*hex);
+    std::printf("wrote a new model key to %s (fingerprint %s); keep it apart from the models\n", f.new_key.c_str(),
+                key->fingerprint.c_str());
+    return 0;
+  }
+  std::optional<ModelKey> key;
+  if (!f.key_file.empty()) {
+    auto read = ReadModelKeyFile(f.key_file);
+    if (!read.ok()) return Fail("encrypt", read.status());
+    key = *read;
+  } else {
+    auto env = ModelKeyFromEnvironment();
+    if (!env.ok()) return Fail("encrypt", env.status());
+    key = *env;
+  }
+  if (!key) return Fail("encrypt", Status::InvalidArgument("no key: give --key-file, VIGIL_MODEL_KEY_FILE or VIGIL_MODEL_KEY"));
+  if (f.files.empty()) return Fail("encrypt", Status::InvalidArgument("no FILE to encrypt"));
+  for (const std::string& file : f.files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Fail("encrypt", Status::NotFound("cannot open " + file));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    const std::string bytes = std::move(buffer).str();
+    if (IsSealedArtifact(bytes)) {
+      std::printf("%s: encrypted already\n", file.c_str());
+      continue;
+    }
+    auto sealed = SealArtifact(bytes, *key);
+    if (!sealed.ok()) return Fail("encrypt", sealed.status());
+    // Written beside and renamed over, so that a reader sees the old file or the new one.
+    const std::string tmp = file + ".encrypting";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(sealed->data(), static_cast<std::streamsize>(sealed->size()));
+      out.close();
+      if (!out) return Fail("encrypt", Status::Internal("writing " + tmp + " failed"));
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, file, ec);
+    if (ec) return Fail("encrypt", Status::Internal("renaming " + tmp + ": " + ec.message()));
+    std::printf("%s: encrypted with key %s (%zu bytes)\n", file.c_str(), key->fingerprint.c_str(), sealed->size());
+  }
+  std::printf("A registered version's recorded SHA-256 is of the file as it was: encrypt before registering, or let "
+              "the registry encrypt (a model key in the environment, or the server's --model-key-file).\n");
+  return 0;
+}
+
+int SecurityCommands::Run() const {
+  if (*encrypt_) return Encrypt();
   if (!*keys_) return -1;
   const Flags& f = *flags_;
-  const char* command = *create_ ? "create" : *list_ ? "list" : "revoke";
+  const char* command = *create_ ? "keys create" : *list_ ? "keys list" : "keys revoke";
   auto store = SqliteStore::Open(f.store);
   if (!store.ok()) return Fail(command, store.status());
   if (*create_) {
