@@ -1,17 +1,62 @@
 #include "backends/trees/xgboost_model_reader.h"
 
+#include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 
 namespace vigil {
 namespace {
 
 using nlohmann::json;
+
+// What the reader refuses beyond nlohmann's own errors (json::exception).
+struct ModelError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Nesting deeper than this is refused: an XGBoost model nests 7 levels, and
+// nlohmann's UBJ reader recurses once per level (60,000 '[' bytes overflowed
+// the stack).
+constexpr int kMaxModelDepth = 64;
+// Categories at or above 2^24 never match a split (forest.cc, kMaxCategory),
+// so they are dropped; the category bitsets of the whole forest are bounded
+// (a category near 2^24 costs a 2 MiB bitset): 16M words, 64 MiB.
+constexpr int64_t kMaxCategory = int64_t{1} << 24;
+constexpr size_t kMaxCategoryWords = size_t{1} << 24;
+
+// Builds the document as json::parse and json::from_ubjson do, stopping at
+// kMaxModelDepth levels. (The base class is nlohmann's own DOM builder;
+// sax_parse calls these members statically.)
+class DepthLimitedBuilder : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  explicit DepthLimitedBuilder(json& root) : json_sax_dom_parser(root, /*allow_exceptions_=*/true) {}
+  bool start_object(std::size_t n) { return Enter() && json_sax_dom_parser::start_object(n); }
+  bool start_array(std::size_t n) { return Enter() && json_sax_dom_parser::start_array(n); }
+  bool end_object() {
+    --depth_;
+    return json_sax_dom_parser::end_object();
+  }
+  bool end_array() {
+    --depth_;
+    return json_sax_dom_parser::end_array();
+  }
+
+ private:
+  bool Enter() {
+    if (++depth_ > kMaxModelDepth) {
+      throw ModelError("nested deeper than " + std::to_string(kMaxModelDepth) + " levels");
+    }
+    return true;
+  }
+  int depth_ = 0;
+};
 
 // Replaces each of `tokens` found outside JSON strings with `replacement`.
 std::string ReplaceBareTokens(std::string_view text, std::initializer_list<std::string_view> tokens,
@@ -51,6 +96,17 @@ std::string SanitizeNonFinite(std::string_view text) {
   return ReplaceBareTokens(text, {"NaN", "-Infinity", "Infinity", "-nan", "nan", "-inf", "inf"}, "null");
 }
 
+// The model document from JSON text (with XGBoost's bare NaN and Infinity)
+// or UBJ. Throws json::exception or ModelError.
+json ParseDocument(std::string_view bytes, bool ubj) {
+  json root;
+  DepthLimitedBuilder builder(root);
+  const bool ok = ubj ? json::sax_parse(bytes, &builder, json::input_format_t::ubjson)
+                      : json::sax_parse(SanitizeNonFinite(bytes), &builder);
+  if (!ok) throw ModelError("the document is incomplete");
+  return root;
+}
+
 // A number that XGBoost may have written as a string ("5E-1").
 float NumberOf(const json& v) {
   if (v.is_string()) return std::strtof(v.get<std::string>().c_str(), nullptr);
@@ -58,9 +114,34 @@ float NumberOf(const json& v) {
   return v.get<float>();
 }
 
+// An integer of type T: converting a float or a wider integer that does not
+// fit would be undefined (nlohmann's get<T> casts), so it is refused.
+template <typename T>
+T IntegerOf(const json& v) {
+  constexpr double kMin = static_cast<double>(std::numeric_limits<T>::min());
+  constexpr double kEnd = static_cast<double>(std::numeric_limits<T>::max()) + 1.0;  // 2^(bits - 1)
+  bool fits = true;
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    fits = d >= kMin && d < kEnd;  // False for NaN.
+  } else if (v.is_number_unsigned()) {
+    fits = v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+  } else if (v.is_number_integer()) {
+    const int64_t i = v.get<int64_t>();
+    fits = i >= std::numeric_limits<T>::min() && i <= std::numeric_limits<T>::max();
+  }
+  if (!fits) throw ModelError("the integer " + v.dump() + " is out of range");
+  return v.get<T>();  // A type_error for what is not a number.
+}
+
+// An int that XGBoost may have written as a string ("12").
 int IntOf(const json& v) {
-  if (v.is_string()) return std::atoi(v.get<std::string>().c_str());
-  return v.get<int>();
+  if (v.is_string()) {
+    const long long n = std::strtoll(v.get<std::string>().c_str(), nullptr, 10);  // Saturates.
+    if (n < INT_MIN || n > INT_MAX) throw ModelError("the integer " + v.dump() + " is out of range");
+    return static_cast<int>(n);
+  }
+  return IntegerOf<int>(v);
 }
 
 // The objective's inverse link, in single precision as XGBoost computes it:
@@ -90,13 +171,15 @@ std::vector<T> ArrayOf(const json& tree, const char* key) {
     if constexpr (std::is_same_v<T, float>) {
       out.push_back(NumberOf(v));
     } else {
-      out.push_back(v.is_boolean() ? static_cast<T>(v.get<bool>()) : v.get<T>());
+      out.push_back(v.is_boolean() ? static_cast<T>(v.get<bool>()) : IntegerOf<T>(v));
     }
   }
   return out;
 }
 
-Status ReadTree(const json& tree, int tree_index, int num_features, int group, Forest& forest) {
+// `category_words` counts the words of the forest's category bitsets.
+Status ReadTree(const json& tree, int tree_index, int num_features, int group, Forest& forest,
+                size_t& category_words) {
   const std::string where = "trees[" + std::to_string(tree_index) + "]";
   const json& param = tree.at("tree_param");
   if (param.contains("size_leaf_vector") && IntOf(param["size_leaf_vector"]) > 1) {
@@ -127,13 +210,22 @@ Status ReadTree(const json& tree, int tree_index, int num_features, int group, F
       return Status::InvalidArgument(where + ": categorical split arrays are inconsistent");
     }
     for (size_t k = 0; k < cat_nodes.size(); ++k) {
-      if (cat_nodes[k] < 0 || static_cast<size_t>(cat_nodes[k]) >= n || segments[k] < 0 ||
-          sizes[k] < 0 || static_cast<size_t>(segments[k] + sizes[k]) > values.size()) {
+      if (cat_nodes[k] < 0 || static_cast<size_t>(cat_nodes[k]) >= n || segments[k] < 0 || sizes[k] < 0 ||
+          static_cast<size_t>(segments[k]) > values.size() ||
+          static_cast<size_t>(sizes[k]) > values.size() - static_cast<size_t>(segments[k])) {
         return Status::InvalidArgument(where + ": categorical split " + std::to_string(k) + " is out of range");
       }
+      int64_t max_category = -1;
       for (int64_t j = segments[k]; j < segments[k] + sizes[k]; ++j) {
         if (values[j] < 0) return Status::InvalidArgument(where + ": negative category");
+        if (values[j] >= kMaxCategory) continue;  // Never matches: an invalid category goes left.
         categories[cat_nodes[k]].push_back(static_cast<uint32_t>(values[j]));
+        max_category = std::max(max_category, values[j]);
+      }
+      if (max_category >= 32) category_words += static_cast<size_t>(max_category / 32 + 1);
+      if (category_words > kMaxCategoryWords) {
+        return Status::InvalidArgument(where + ": the categorical splits need more than " +
+                                       std::to_string(kMaxCategoryWords * 4 >> 20) + " MiB of category sets");
       }
     }
   }
@@ -202,6 +294,10 @@ Result<XGBoostModel> FromJson(const json& root) {
   }
   const json& mparam = learner.at("learner_model_param");
   const int num_features = IntOf(mparam.at("num_feature"));
+  if (num_features < 0 || num_features > static_cast<int>(Forest::kFeatureMask) + 1) {
+    return Status::InvalidArgument("num_feature " + std::to_string(num_features) + " is out of range (0 to " +
+                                   std::to_string(Forest::kFeatureMask + 1) + ")");
+  }
   const int num_class = IntOf(mparam.at("num_class"));
   if (mparam.contains("num_target") && IntOf(mparam["num_target"]) > 1) {
     return Status::InvalidArgument("multi-target models are not supported by the native engine");
@@ -219,15 +315,20 @@ Result<XGBoostModel> FromJson(const json& root) {
     return Status::InvalidArgument("tree_info lists " + std::to_string(tree_info.size()) +
                                    " trees, the model has " + std::to_string(trees.size()));
   }
+  if (int64_t{num_groups} * parallel > INT_MAX) {
+    return Status::InvalidArgument(std::to_string(num_groups) + " classes of " + std::to_string(parallel) +
+                                   " parallel trees are too many trees per iteration");
+  }
   XGBoostModel out{Forest(num_features, num_groups, objective, *base), std::nullopt, {}};
   out.forest.set_trees_per_iteration(num_groups * parallel);
+  size_t category_words = 0;
   for (size_t t = 0; t < trees.size(); ++t) {
-    const int group = tree_info[t].get<int>();
+    const int group = IntegerOf<int>(tree_info[t]);
     if (group < 0 || group >= num_groups) {
       return Status::InvalidArgument("tree " + std::to_string(t) + " belongs to class " +
                                      std::to_string(group) + " of " + std::to_string(num_groups));
     }
-    VIGIL_RETURN_IF_ERROR(ReadTree(trees[t], static_cast<int>(t), num_features, group, out.forest));
+    VIGIL_RETURN_IF_ERROR(ReadTree(trees[t], static_cast<int>(t), num_features, group, out.forest, category_words));
   }
   if (learner.contains("attributes") && learner["attributes"].contains("best_iteration")) {
     out.best_iteration = IntOf(learner["attributes"]["best_iteration"]);
@@ -240,9 +341,10 @@ Result<XGBoostModel> FromJson(const json& root) {
 
 Result<XGBoostModel> ParseXGBoostModel(std::string_view bytes, bool ubj) {
   try {
-    json root = ubj ? json::from_ubjson(bytes) : json::parse(SanitizeNonFinite(bytes));
-    return FromJson(root);
+    return FromJson(ParseDocument(bytes, ubj));
   } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("not an XGBoost model the native engine can read: ") + e.what());
+  } catch (const ModelError& e) {
     return Status::InvalidArgument(std::string("not an XGBoost model the native engine can read: ") + e.what());
   }
 }
@@ -255,9 +357,10 @@ Result<json> ReadRoot(const std::filesystem::path& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   try {
-    return path.extension() == ".ubj" ? json::from_ubjson(buffer.str())
-                                      : json::parse(SanitizeNonFinite(buffer.str()));
+    return ParseDocument(buffer.str(), path.extension() == ".ubj");
   } catch (const json::exception& e) {
+    return Status::InvalidArgument(path.filename().string() + ": " + e.what());
+  } catch (const ModelError& e) {
     return Status::InvalidArgument(path.filename().string() + ": " + e.what());
   }
 }
