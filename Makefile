@@ -2,6 +2,7 @@
 #   make demo    build, train the example model, serve it on 127.0.0.1:8080
 #   make test    build and run every test (ctest)
 #   make bench   the benchmark in bench/, results appended to bench/RESULTS.md
+#   make soak    ten minutes of load while versions swap (tests/e2e/soak_e2e_test.cc)
 BUILD ?= build
 JOBS ?= 2
 BUILD_TYPE ?= RelWithDebInfo
@@ -10,7 +11,7 @@ PORT ?= 8080
 EXAMPLE_REPO := examples/credit/models
 EXAMPLE_MODEL := $(EXAMPLE_REPO)/credit/1/model.json
 
-.PHONY: all bootstrap build test test-unit demo bench clean
+.PHONY: all bootstrap build test test-unit soak demo bench clean
 
 all: build
 
@@ -27,6 +28,11 @@ test: build
 # Only the fast unit tests.
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+# The soak test at full length (CI runs it for 30 s within `make test`).
+SOAK_SECONDS ?= 600
+soak: build
+	VIGIL_SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/e2e/soak_e2e_test
 
 $(EXAMPLE_MODEL):
 	$(BUILD)/vigil train --data examples/credit/credit_data.csv --repository $(EXAMPLE_REPO) --model credit \

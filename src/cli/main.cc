@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <span>
 #include <stop_token>
 #include <thread>
@@ -307,6 +308,15 @@ int Serve(const ServeFlags& flags) {
           models.push_back(std::move(served));
         }
         alerts->Evaluate(models, &metrics);
+        if (monitor) {
+          // Versions that stopped serving leave the monitor's memory.
+          std::set<std::pair<std::string, int64_t>> serving;
+          for (const ServedModel& m : models) {
+            for (int64_t v : m.versions) serving.insert({m.name, v});
+          }
+          monitor->Retain(serving, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch()).count());
+        }
       }
     });
   }

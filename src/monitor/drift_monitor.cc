@@ -437,6 +437,45 @@ const DriftMonitor::WindowGauges& DriftMonitor::Gauges(int64_t version, VersionS
   return *s.gauges;
 }
 
+void DriftMonitor::RemoveGauges(int64_t version, VersionState& s) {
+  if (!s.gauges) return;
+  const std::string& model = s.config->name;
+  const std::string v = std::to_string(version);
+  auto statistics = [&](const ColumnProfile& col) {
+    for (const char* statistic : StatisticNames(col.categorical)) feature_drift_.Remove({model, v, col.name, statistic});
+  };
+  for (const ColumnProfile& col : s.profile->features) {
+    feature_drifted_.Remove({model, v, col.name});
+    missing_rate_.Remove({model, v, col.name});
+    (col.categorical ? unseen_rate_ : out_of_range_rate_).Remove({model, v, col.name});
+    statistics(col);
+  }
+  statistics(s.profile->prediction);
+  schema_violation_rate_.Remove({model, v});
+  dataset_drift_share_.Remove({model, v});
+  windows_.Remove({model, v});
+  s.gauges.reset();
+}
+
+void DriftMonitor::Retain(const std::set<std::pair<std::string, int64_t>>& serving, int64_t now_ms) {
+  std::vector<ClosedWindow> closed;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = versions_.begin(); it != versions_.end();) {
+      if (serving.count(it->first)) {
+        ++it;
+        continue;
+      }
+      VersionState& s = it->second;
+      if (s.profile && (s.open.rows > 0 || s.open.rejected > 0)) Close(it->first.second, s, now_ms, &closed);
+      RemoveGauges(it->first.second, s);
+      it = versions_.erase(it);
+    }
+  }
+  Notify(closed);
+  SaveWindows();
+}
+
 void DriftMonitor::Close(int64_t version, VersionState& s, int64_t now_ms, std::vector<ClosedWindow>* closed) {
   WindowReport report = Report(*s.profile, s.open, s.config->monitoring.drift);
   report.start_ms = s.open_since_ms;

@@ -33,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,13 @@ class DriftMonitor {
   // log's writer calls it after every drain).
   void Tick(int64_t now_ms);
 
+  // Forgets the versions not in `serving` (model, version): closes their open
+  // window (saved and reported like any other), drops their windows from
+  // memory and their series from /metrics. Their saved windows stay in the
+  // store and come back if the version serves again. Without it, every
+  // version a long-running server ever served would stay in memory.
+  void Retain(const std::set<std::pair<std::string, int64_t>>& serving, int64_t now_ms);
+
   // Starts watching a version before its first request, so that its saved
   // windows show (the /monitor endpoint calls it for every ready version).
   void Track(const std::shared_ptr<const ModelConfig>& config, int64_t version);
@@ -190,6 +198,8 @@ class DriftMonitor {
     std::unique_ptr<WindowGauges> gauges;  // At the first window closed.
   };
   const WindowGauges& Gauges(int64_t version, VersionState& state);
+  // Removes the series Gauges() made.
+  void RemoveGauges(int64_t version, VersionState& state);
   VersionState& State(const std::shared_ptr<const ModelConfig>& config, int64_t version);
   // Reads the version's saved windows back (a restart, another replica).
   void Restore(VersionState& state, int64_t version);

@@ -379,6 +379,32 @@ TEST_F(DriftMonitorTest, WindowsMergeByAdditionAndSurviveARestart) {
 }
 
 // model.yaml's `monitoring:` sets the model's window size and tests.
+TEST_F(DriftMonitorTest, VersionsThatStopServingLeaveMemoryAndMetricsButNotTheStore) {
+  auto store = SqliteStore::Open(repo_->path() / "retain.db");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  MetricsRegistry registry;
+  DriftMonitorOptions options;
+  options.repository = repo_->path();
+  options.store = store->get();
+  DriftMonitor monitor(options, registry);
+  const auto config = std::make_shared<const ModelConfig>(*config_);
+  Tensor batch("input", DataType::kFp32, {1500, static_cast<int64_t>(F())});
+  std::copy(rows_->begin(), rows_->begin() + 1500 * F(), batch.values<float>().begin());
+  monitor.Observe(config, 1, 1'000'000, batch, std::vector<float>(1500, 0.3f));  // One window and 500 open.
+  EXPECT_NE(registry.Render().find("version=\"1\""), std::string::npos);
+  monitor.Retain({{"credit", 1}}, 2'000'000);  // Still serving: kept.
+  ASSERT_EQ(monitor.Snapshot("credit").size(), 1u);
+  monitor.Retain({}, 2'000'000);
+  EXPECT_TRUE(monitor.Snapshot("credit").empty());
+  EXPECT_EQ(registry.Render().find("version=\"1\""), std::string::npos) << "series of a retired version";
+  // Its open window was closed and saved with the first: both come back.
+  monitor.Track(config, 1);
+  const auto view = monitor.Snapshot("credit");
+  ASSERT_EQ(view.size(), 1u);
+  ASSERT_EQ(view[0].windows.size(), 2u);
+  EXPECT_EQ(view[0].windows[0].rows + view[0].windows[1].rows, 1500);
+}
+
 TEST_F(DriftMonitorTest, TheModelsMonitoringSettingsChooseWindowsAndTests) {
   MetricsRegistry registry;
   DriftMonitorOptions options;

@@ -20,6 +20,8 @@ namespace {
 // Bounds of one segment, so that a feedback lookup reads little.
 constexpr size_t kMaxSegmentRequests = 4096;
 constexpr size_t kMaxSegmentBytes = 4 << 20;
+// Buffers of appended segments kept for new ones (each up to a few MiB).
+constexpr size_t kMaxSpareBuffers = 4;
 // The written records kept for reuse, and the largest kept (a batch of 64
 // credit rows is about 5 KiB; larger ones are rare and freed).
 constexpr size_t kSpareRecords = 1024;
@@ -350,7 +352,16 @@ size_t PredictionLog::Drain() {
     if (!open || open->config != r.config || open->segment.version != r.version) {
       auto [it, added] = open_.try_emplace({r.config.get(), r.version});
       open = &it->second;
-      if (added) Open(open, r, now);
+      if (added) {
+        // A new segment reuses a buffer an appended one left. (Its string
+        // is empty but not capacity 0, the small-string buffer: the test
+        // must be "new", or the spares pile up, a buffer per segment.)
+        if (!spare_buffers_.empty()) {
+          open->buffer = std::move(spare_buffers_.back());
+          spare_buffers_.pop_back();
+        }
+        Open(open, r, now);
+      }
     }
     // A segment holds one version, spans at most kLogSegmentMaxSpanMs and
     // stays small enough to read whole for one feedback lookup.
@@ -397,10 +408,6 @@ void PredictionLog::Open(OpenSegment* open, const PredictionRecord& first, std::
   open->segment.first_ms = open->segment.last_ms = first.time_ms;
   open->bytes = 0;
   open->opened = now;
-  if (open->buffer.capacity() == 0 && !spare_buffers_.empty()) {
-    open->buffer = std::move(spare_buffers_.back());
-    spare_buffers_.pop_back();
-  }
   open->builder = std::make_unique<LogSegmentBuilder>(SchemaOf(*first.config), &open->buffer);
 }
 
@@ -432,7 +439,7 @@ void PredictionLog::AppendDue(bool all) {
     // a fresh one costs a page fault per 4 KiB.
     open.builder.reset();
     open.buffer.clear();
-    spare_buffers_.push_back(std::move(open.buffer));
+    if (spare_buffers_.size() < kMaxSpareBuffers) spare_buffers_.push_back(std::move(open.buffer));
     it = open_.erase(it);
   }
   // Records that could not be read count as handled, so that a flush waiting

@@ -23,6 +23,7 @@ class ServerProcess {
   // False if the server exited or printed no port within 30 s.
   bool Start();
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   // Sends `signal` and waits (up to 30 s); returns the exit status, or -1.
   int Stop(int signal);
   // Everything the server printed to stdout and stderr so far.

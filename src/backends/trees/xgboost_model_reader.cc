@@ -22,8 +22,8 @@ struct ModelError : std::runtime_error {
 };
 
 // Nesting deeper than this is refused: an XGBoost model nests 7 levels, and
-// nlohmann's UBJ reader recurses once per level (60,000 '[' bytes overflowed
-// the stack).
+// nlohmann's UBJ reader recurses once per level (a file of 50,000 '[' bytes
+// overflowed the stack of a release build).
 constexpr int kMaxModelDepth = 64;
 // Categories at or above 2^24 never match a split (forest.cc, kMaxCategory),
 // so they are dropped; the category bitsets of the whole forest are bounded

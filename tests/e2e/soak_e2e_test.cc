@@ -1,0 +1,125 @@
+// Soak: steady load on the real server while new versions are added and old
+// ones removed every few seconds. No request may fail, and the server's
+// resident memory must come back to its baseline after the swaps.
+//
+// VIGIL_SOAK_SECONDS sets the length (30 s by default, the CI version;
+// `make soak` runs 600). The figures are printed for bench/RESULTS.md.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "e2e/http_client.h"
+#include "e2e/server_process.h"
+#include "testing/test_repository.h"
+
+namespace vigil::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kRow[] =
+    R"({"inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[9,5,60,30,1,0,1,73,129,0,0,800,846]}]})";
+
+// VmRSS of `pid` in MiB (0 if unreadable).
+double ResidentMiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+TEST(SoakE2eTest, SwapsUnderLoadFailNothingAndMemoryReturnsToBaseline) {
+  const char* env = std::getenv("VIGIL_SOAK_SECONDS");
+  const int seconds = env ? std::max(10, std::atoi(env)) : 30;
+  TempDir trained, repo, data;
+  TrainCreditModel(trained.path(), "credit", 1, /*seed=*/42);
+  TrainCreditModel(trained.path(), "credit", 2, /*seed=*/7);
+  fs::create_directories(repo.path() / "credit");
+  fs::copy(trained.path() / "credit/model.yaml", repo.path() / "credit/model.yaml");
+  fs::copy(trained.path() / "credit/1", repo.path() / "credit/1", fs::copy_options::recursive);
+  // The prediction log and monitoring are on, as in production.
+  ServerProcess server({"--repository", repo.path().string(), "--store", (data.path() / "vigil.db").string(),
+                        "--poll-interval-ms", "200", "--log-max-requests", "20000"});
+  ASSERT_TRUE(server.Start()) << server.Output();
+  const int port = server.port();
+
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> ok{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      HttpClient c(port);
+      while (!stop) {
+        auto r = c.Post("/v2/models/credit/infer", kRow);
+        if (r.status == 200) {
+          ++ok;
+        } else {
+          if (failed++ < 5) std::fprintf(stderr, "failed: %d %s %s\n", r.status, r.body.c_str(), r.error.c_str());
+        }
+      }
+    });
+  }
+  auto served_version = [&] {
+    HttpClient c(port);
+    auto doc = json::parse(c.Post("/v2/models/credit/infer", kRow).body, nullptr, false);
+    return doc.is_object() ? doc.value("model_version", "") : "";
+  };
+  // Warm up: the allocator and the log settle before the baseline.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const double baseline = ResidentMiB(server.pid());
+  std::vector<double> after_swap;
+  const auto end = Clock::now() + std::chrono::seconds(seconds);
+  int64_t version = 1;
+  while (Clock::now() < end) {
+    // Add the next version (alternating the two trained models), wait until
+    // it serves, then remove the one before.
+    const int64_t next = version + 1;
+    const fs::path staging = repo.path() / "credit/.incoming";
+    fs::copy(trained.path() / "credit" / std::to_string(next % 2 == 0 ? 2 : 1), staging, fs::copy_options::recursive);
+    fs::rename(staging, repo.path() / "credit" / std::to_string(next));
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (served_version() != std::to_string(next) && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(served_version(), std::to_string(next)) << server.Output();
+    const fs::path old = repo.path() / "credit" / std::to_string(version);
+    fs::rename(old, repo.path() / "credit/.removed");
+    fs::remove_all(repo.path() / "credit/.removed");
+    version = next;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    after_swap.push_back(ResidentMiB(server.pid()));
+    std::printf("  version %lld serving: %.1f MiB, %lld requests so far\n", static_cast<long long>(version),
+                after_swap.back(), static_cast<long long>(ok.load()));
+  }
+  stop = true;
+  for (auto& t : clients) t.join();
+  ASSERT_FALSE(after_swap.empty());
+  const double last = after_swap.back(), peak = *std::max_element(after_swap.begin(), after_swap.end());
+  std::printf("soak %d s: %lld requests answered, %lld failed, %zu swaps (versions 1 to %lld)\n", seconds,
+              static_cast<long long>(ok.load()), static_cast<long long>(failed.load()), after_swap.size(),
+              static_cast<long long>(version));
+  std::printf("resident memory: baseline %.1f MiB, after the swaps peak %.1f MiB, last %.1f MiB (%+.1f MiB)\n",
+              baseline, peak, last, last - baseline);
+  EXPECT_EQ(failed, 0);
+  EXPECT_GT(ok, 1000);
+  EXPECT_GE(after_swap.size(), 3u);
+  // Back at the baseline: within 20% or 8 MiB, whichever is larger
+  // (allocator arenas, SQLite's page caches and the log's queue settle
+  // in the first swaps)...
+  EXPECT_LE(last, baseline + std::max(8.0, 0.2 * baseline));
+  // ...and no slow climb: after the first third of the swaps, under 3 MiB more.
+  EXPECT_LE(last - after_swap[after_swap.size() / 3], 3.0);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace vigil::testing
