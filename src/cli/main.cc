@@ -48,6 +48,7 @@
 #include "serving/inference_service.h"
 #include "serving/shadow_runner.h"
 #include "security/access_control.h"
+#include "security/artifact_cipher.h"
 #include "store/sqlite_store.h"
 
 namespace vigil {
@@ -132,13 +133,15 @@ int Serve(const ServeFlags& flags) {
       return 2;
     }
     AccessControl::Options options = flags.access;
-    options.open_health = std::ranges::count(flags.open_endpoints, "health") > 0;
+    // Health stays open unless `--open none`; `--open metrics` opens /metrics too.
+    options.open_health = std::ranges::count(flags.open_endpoints, "none") == 0;
     options.open_metrics = std::ranges::count(flags.open_endpoints, "metrics") > 0;
     access = std::make_unique<AccessControl>(*store, options);
     if (Status s = access->Load(); !s.ok()) {
       std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
       return 2;
     }
+    access->StartRefreshing();
     if (access->ActiveKeys() == 0) {
       spdlog::warn("authentication is on and the store holds no API key: every request but the open endpoints "
                    "gets 401. Create one with: vigil keys create --store {} --role admin", flags.store);
@@ -271,8 +274,10 @@ int Serve(const ServeFlags& flags) {
   services.access = access.get();
   ApiRouter router(manager, inference, metrics, services);
   HttpServer server(
-      flags.http, [&router](HttpRequest& r) { return router.Handle(r); },
-      [&router] { router.SetShuttingDown(); });
+      flags.http, [&router](HttpRequest& r) { return router.Handle(r); }, [&router] { router.SetShuttingDown(); },
+      [&router](std::string_view method, std::string_view path, std::string_view authorization) {
+        return router.Authorize(method, path, authorization);
+      });
   if (Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "vigil serve: %s\n", s.message().c_str());
     return 2;
@@ -530,7 +535,7 @@ int main(int argc, char** argv) {
                         "API keys (vigil keys): on, off, or auto (on unless --host is loopback)")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   serve_cmd->add_option("--open", serve.open_endpoints,
-                        "Endpoints served without a key when authentication is on: health, metrics, or none")
+                        "Endpoints served without a key when authentication is on: health (always, unless none), metrics, or none")
       ->check(CLI::IsMember({"health", "metrics", "none"}))->capture_default_str();
   serve_cmd->add_option("--key-rate", serve.access.key_rate, "Requests per second per API key (429 beyond); 0: no limit")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -634,6 +639,12 @@ int main(int argc, char** argv) {
   SecurityCommands security_commands(app);
 
   CLI11_PARSE(app, argc, argv);
+  // A model key given in the environment that does not work is an error, not
+  // "no key": otherwise artifacts would be stored unencrypted without a word.
+  if (auto key = ModelKeyFromEnvironment(); !key.ok()) {
+    std::fprintf(stderr, "vigil: %s\n", key.status().message().c_str());
+    return 2;
+  }
   if (int status = registry_commands.Run(); status >= 0) return status;
   if (int status = security_commands.Run(); status >= 0) return status;
   if (*monitor_cmd) return Monitor(monitor);

@@ -32,7 +32,10 @@ class TokenBucket {
       tokens_ -= 1;
       return true;
     }
-    if (retry_after_s) *retry_after_s = std::max(1, static_cast<int>(std::ceil((1 - tokens_) / rate_)));
+    if (retry_after_s) {
+      // At most a day, so that a tiny rate cannot overflow the int.
+      *retry_after_s = static_cast<int>(std::clamp(std::ceil((1 - tokens_) / rate_), 1.0, 86400.0));
+    }
     return false;
   }
 

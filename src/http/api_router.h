@@ -26,11 +26,12 @@
 // (http_server.h) owns sockets, limits and timeouts. Every error body is
 // {"error": "..."} naming what was wrong.
 //
-// Access (with an AccessControl): before anything else a request's API key
-// is checked against what its endpoint needs (EndpointAccess): health is
+// Access (with an AccessControl, see Authorize()): a request's API key is
+// checked against what its endpoint needs (EndpointAccess): health is
 // open unless configured otherwise; /metrics needs the metrics role unless
 // open; inference, explanations and metadata need infer; feedback needs
-// feedback; the rest (/api/*, /v2/repository/*, the monitor) needs admin.
+// feedback; the rest (/api/*, /v2/repository/*, the monitor, and any path
+// not listed) needs admin.
 // 401 with WWW-Authenticate, 403, or 429 with Retry-After.
 //
 // Thread-safety: Handle() is thread-safe; the collaborators must outlive it.
@@ -81,6 +82,13 @@ class ApiRouter {
 
   // Answers one request. `request.body` may be modified (the JSON parser pads it).
   HttpResponse Handle(HttpRequest& request);
+
+  // The access check: 401, 403 or 429 for a request that may not go ahead,
+  // nullopt for one that may (always, without an AccessControl). The server
+  // calls it when the header is in, before the body is read
+  // (HttpServer::Admission); Handle() does not repeat it.
+  std::optional<HttpResponse> Authorize(std::string_view method, std::string_view path,
+                                        std::string_view authorization);
 
   // Readiness turns false when shutdown begins, so load balancers stop sending.
   void SetShuttingDown() { shutting_down_ = true; }

@@ -1,6 +1,7 @@
 #include "http/http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -38,13 +39,15 @@ class SessionBase {
 
 class HttpServer::Impl {
  public:
-  Impl(Options options, Handler handler, std::function<void()> on_shutdown)
+  Impl(Options options, Handler handler, std::function<void()> on_shutdown, Admission admission)
       : options_(std::move(options)),
         handler_(std::move(handler)),
         on_shutdown_(std::move(on_shutdown)),
+        admission_(std::move(admission)),
         acceptor_(ioc_),
         signals_(ioc_),
-        deadline_(ioc_) {}
+        deadline_(ioc_),
+        accept_retry_(ioc_) {}
 
   Status Start();
   Status SetUpTls();
@@ -60,11 +63,13 @@ class HttpServer::Impl {
   Options options_;
   Handler handler_;
   std::function<void()> on_shutdown_;
+  Admission admission_;
   asio::io_context ioc_;
   std::optional<asio::ssl::context> tls_;  // Set when serving TLS.
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer deadline_;
+  asio::steady_timer accept_retry_;  // Backs off when out of file descriptors.
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> inflight_{0};
   uint16_t port_ = 0;
@@ -147,6 +152,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void OnHeader(beast::error_code ec) {
     idle_ = false;
     if (ec) return OnReadError(ec);
+    if (server_.admission_) {
+      const auto& req = parser_->get();
+      std::string_view target(req.target().data(), req.target().size());
+      target = target.substr(0, target.find('?'));
+      const auto authorization = req[http::field::authorization];
+      if (auto refused = server_.admission_(std::string_view(req.method_string().data(), req.method_string().size()),
+                                            target, std::string_view(authorization.data(), authorization.size()))) {
+        return Write(std::move(*refused), /*keep_alive=*/false, /*head=*/false, req.version());
+      }
+    }
     // Work in progress is bounded before the body is read.
     const size_t limit = options().max_inflight;
     if (limit > 0 && server_.inflight_.fetch_add(1, std::memory_order_relaxed) >= limit) {
@@ -345,6 +360,10 @@ Status HttpServer::Impl::SetUpTls() {
     tls_->load_verify_file(options_.tls_client_ca_file, ec);
     if (ec) return Status::InvalidArgument("--tls-client-ca " + options_.tls_client_ca_file + ": " + ec.message());
     tls_->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+    // Without a session id context OpenSSL fails every resumed session of a
+    // verified client instead of treating it as a cache miss.
+    static constexpr unsigned char kContext[] = "vigil";
+    SSL_CTX_set_session_id_context(tls_->native_handle(), kContext, sizeof(kContext) - 1);
   }
   return Status::Ok();
 }
@@ -367,6 +386,25 @@ void HttpServer::Impl::WatchDrain(std::chrono::steady_clock::time_point hard_dea
 
 Status HttpServer::Impl::Start() {
   VIGIL_RETURN_IF_ERROR(SetUpTls());
+  // Connections need file descriptors: raise the soft limit to the hard one,
+  // and keep the connection limit below it (the store, the log's segment
+  // files and artifact reads need some too).
+  if (rlimit fds{}; getrlimit(RLIMIT_NOFILE, &fds) == 0) {
+    if (fds.rlim_cur < fds.rlim_max) {
+      fds.rlim_cur = fds.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &fds);
+      getrlimit(RLIMIT_NOFILE, &fds);
+    }
+    const size_t reserve = 64;
+    if (fds.rlim_cur != RLIM_INFINITY && options_.max_connections + reserve > fds.rlim_cur) {
+      const size_t fit = fds.rlim_cur > 2 * reserve ? fds.rlim_cur - reserve : fds.rlim_cur / 2;
+      if (options_.max_connections == 0 || options_.max_connections > fit) {
+        spdlog::warn("--max-connections lowered to {}: the process may open {} files", fit,
+                     static_cast<uint64_t>(fds.rlim_cur));
+        options_.max_connections = fit;
+      }
+    }
+  }
   beast::error_code ec;
   auto address = asio::ip::make_address(options_.host, ec);
   if (ec) return Status::InvalidArgument("--host: '" + options_.host + "' is not an IP address");
@@ -399,6 +437,15 @@ void HttpServer::Impl::DoAccept() {
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_) return;
       spdlog::warn("accept failed: {}", ec.message());
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+        // Out of file descriptors: the connection stays queued, so accepting
+        // again at once would spin. Wait a little.
+        accept_retry_.expires_after(std::chrono::milliseconds(100));
+        accept_retry_.async_wait([this](beast::error_code e) {
+          if (!e && !stopping_) DoAccept();
+        });
+        return;
+      }
     } else if (options_.max_connections > 0 && Connections() >= options_.max_connections) {
       // Over the limit: a plain connection is told so (best effort, without
       // blocking the acceptor); either kind is closed.
@@ -438,6 +485,7 @@ void HttpServer::Impl::Shutdown() {
     if (on_shutdown_) on_shutdown_();
     beast::error_code ec;
     acceptor_.close(ec);
+    accept_retry_.cancel();
     signals_.cancel(ec);
     std::vector<std::shared_ptr<SessionBase>> live;
     {
@@ -453,8 +501,9 @@ void HttpServer::Impl::Shutdown() {
   });
 }
 
-HttpServer::HttpServer(Options options, Handler handler, std::function<void()> on_shutdown)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(on_shutdown))) {}
+HttpServer::HttpServer(Options options, Handler handler, std::function<void()> on_shutdown, Admission admission)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(on_shutdown),
+                                   std::move(admission))) {}
 HttpServer::~HttpServer() = default;
 Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port_; }

@@ -35,6 +35,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 
 #include "common/status.h"
@@ -64,11 +66,17 @@ class HttpServer {
     std::string tls_client_ca_file;          // PEM CAs; set: clients must present a certificate.
   };
   using Handler = std::function<HttpResponse(HttpRequest&)>;
+  // Runs when a request's header is in, before its body is read or it counts
+  // as in progress: an answer (e.g. 401) is sent at once and the connection
+  // closed, so that a client without a key cannot hold request slots or
+  // make the server buffer bodies. Called on worker threads; thread-safe.
+  using Admission = std::function<std::optional<HttpResponse>(std::string_view method, std::string_view path,
+                                                              std::string_view authorization)>;
 
   // `handler` answers every complete request; `on_shutdown` runs once when
   // shutdown begins (e.g. to turn readiness off). Both are called on worker
   // threads and must be thread-safe.
-  HttpServer(Options options, Handler handler, std::function<void()> on_shutdown = {});
+  HttpServer(Options options, Handler handler, std::function<void()> on_shutdown = {}, Admission admission = {});
   ~HttpServer();
 
   // Binds and listens. INVALID_ARGUMENT for a bad host or TLS files that do

@@ -132,13 +132,15 @@ Status StoreData(const element& data, Tensor& t, int64_t& next, const std::strin
 
 // The number of values in `data` (flat or nested arrays), counting at most
 // to `limit` + 1: cheap on the parsed document, and known before anything is
-// allocated for them.
+// allocated for them. -1: nested more than 32 deep.
 int64_t CountValues(const element& data, int64_t limit, int depth = 0) {
-  if (depth > 32) return limit + 1;  // StoreData names the nesting.
+  if (depth > 32) return -1;
   int64_t n = 0;
   simdjson::dom::array values = data.get_array().value_unsafe();
   for (element e : values) {
-    n += e.type() == element_type::ARRAY ? CountValues(e, limit - n, depth + 1) : 1;
+    const int64_t inner = e.type() == element_type::ARRAY ? CountValues(e, limit - n, depth + 1) : 1;
+    if (inner < 0) return -1;
+    n += inner;
     if (n > limit) return n;
   }
   return n;
@@ -192,7 +194,9 @@ Result<Tensor> DecodeInput(const element& in, size_t i) {
   }
   // The shape must match the data before the tensor is allocated, so that a
   // small request cannot claim gigabytes.
-  if (const int64_t values = CountValues(data, count); values > count) {
+  if (const int64_t values = CountValues(data, count); values < 0) {
+    return Status::InvalidArgument(where + ".data: arrays nested too deeply");
+  } else if (values > count) {
     return Status::InvalidArgument(where + ".data: more values than shape " + ShapeToString(shape) + " holds (" +
                                    std::to_string(count) + ")");
   } else if (values < count) {

@@ -1,6 +1,7 @@
 #include "lifecycle/registry.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/file.h>
 #include <spdlog/spdlog.h>
 #include <stdio.h>
@@ -96,21 +97,21 @@ Registry::Registry(Store& store, std::filesystem::path repository, const Backend
 
 namespace {
 
-// Replaces `path` (in a staging directory) with its encryption under `key`,
-// unless it is encrypted already.
-Status SealInPlace(const std::filesystem::path& path, const ModelKey& key) {
-  auto artifact = ReadArtifact(path, std::nullopt);
-  if (!artifact.ok()) {
-    // Encrypted already: it must open with this key.
-    if (artifact.status().code() == StatusCode::kFailedPrecondition) return ReadArtifact(path, key).status();
-    return artifact.status();
+// Writes `bytes` to a new file only its owner can read.
+Status WritePrivateFile(const std::filesystem::path& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Internal("cannot create " + path.string() + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return Status::Internal("writing " + path.string() + ": " + std::strerror(errno));
+    }
+    done += static_cast<size_t>(n);
   }
-  auto sealed = SealArtifact(artifact->bytes, key);
-  if (!sealed.ok()) return sealed.status();
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(sealed->data(), static_cast<std::streamsize>(sealed->size()));
-  out.close();
-  if (!out) return Status::Internal("writing the encrypted " + path.string() + " failed");
+  if (::close(fd) != 0) return Status::Internal("closing " + path.string() + ": " + std::strerror(errno));
   return Status::Ok();
 }
 
@@ -152,7 +153,25 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
   StagingDirectory staging{pattern};
   std::filesystem::permissions(staging.path, std::filesystem::perms(0755));
   const std::filesystem::path artifact = staging.path / name;
-  if (!options.artifact_file.empty()) {
+  if (const std::optional<ModelKey>& key = backends_.artifact_key(); key) {
+    // Encrypted at rest: sealed in memory, so that the plain bytes are never
+    // written into the repository.
+    std::string plain;
+    if (!options.artifact_file.empty()) {
+      auto read = ReadArtifact(options.artifact_file, key);  // An encrypted file must open with this key.
+      if (!read.ok()) return read.status().code() == StatusCode::kNotFound
+                                 ? Status::NotFound("artifact " + options.artifact_file.string() + " is not a file")
+                                 : read.status();
+      plain = std::move(read->bytes);
+    } else {
+      if (options.artifact_bytes.empty()) return Status::InvalidArgument("the artifact is empty");
+      plain = options.artifact_bytes;
+    }
+    auto sealed = SealArtifact(plain, *key);
+    OPENSSL_cleanse(plain.data(), plain.size());
+    if (!sealed.ok()) return sealed.status();
+    VIGIL_RETURN_IF_ERROR(WritePrivateFile(artifact, *sealed));
+  } else if (!options.artifact_file.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(options.artifact_file, ec)) {
       return Status::NotFound("artifact " + options.artifact_file.string() + " is not a file");
@@ -165,10 +184,6 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
     out.write(options.artifact_bytes.data(), static_cast<std::streamsize>(options.artifact_bytes.size()));
     out.close();
     if (!out) return Status::Internal("writing " + artifact.string() + " failed");
-  }
-  if (const std::optional<ModelKey>& key = backends_.artifact_key(); key) {
-    // Encrypted at rest: the plain bytes never reach the repository.
-    VIGIL_RETURN_IF_ERROR(SealInPlace(artifact, *key));
   }
   VIGIL_RETURN_IF_ERROR(SyncPath(artifact));
 

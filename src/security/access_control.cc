@@ -4,7 +4,10 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+
 #include <cctype>
+#include <condition_variable>
 
 #include "common/sha256.h"
 
@@ -151,7 +154,6 @@ Status AccessControl::Load() {
   }
   std::lock_guard lock(mu_);
   keys_ = std::move(keys);
-  loaded_at_ = Clock::now();
   // Buckets of keys no longer in force go.
   std::erase_if(buckets_, [&](const auto& b) { return !keys_->count(b.first); });
   return Status::Ok();
@@ -162,18 +164,24 @@ size_t AccessControl::ActiveKeys() const {
   return keys_->size();
 }
 
-void AccessControl::MaybeRefresh(Clock::time_point now) {
-  {
-    std::lock_guard lock(mu_);
-    if (now - loaded_at_ < options_.refresh) return;
-  }
-  std::unique_lock reload(refresh_mu_, std::try_to_lock);
-  if (!reload.owns_lock()) return;  // Another request is reloading; use what is there.
-  if (Status s = Load(); !s.ok()) {
-    spdlog::warn("keeping the API keys read before: {}", s.ToString());
-    std::lock_guard lock(mu_);
-    loaded_at_ = now;  // Try again after `refresh`, not on every request.
-  }
+AccessControl::~AccessControl() {
+  refresher_.request_stop();
+  if (refresher_.joinable()) refresher_.join();
+}
+
+void AccessControl::StartRefreshing() {
+  refresher_ = std::jthread([this](std::stop_token stop) {
+    pthread_setname_np(pthread_self(), "vigil-keys");
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, stop, options_.refresh, [] { return false; }) && !stop.stop_requested()) {
+      if (Status s = Load(); !s.ok()) {
+        refresh_failures_.fetch_add(1);
+        spdlog::warn("keeping the API keys read before: {}", s.ToString());
+      }
+    }
+  });
 }
 
 AccessControl::Decision AccessControl::Check(std::string_view authorization, Access needed, Clock::time_point now) {
@@ -204,7 +212,6 @@ AccessControl::Decision AccessControl::Check(std::string_view authorization, Acc
   }
   const std::string id(token.substr(kPrefix.size(), id_chars));
   const std::string_view secret = token.substr(kPrefix.size() + id_chars + 1);
-  MaybeRefresh(now);
   std::shared_ptr<const Keys> keys;
   {
     std::lock_guard lock(mu_);

@@ -13,22 +13,24 @@
 // alerts, silences, repository control, the monitor). A key holds one or
 // more. Health endpoints, and /metrics if configured, need no key.
 //
-// Keys are read from the store at start and again at most every `refresh`
-// when a request presents a key, so that `vigil keys create` and
-// `vigil keys revoke` (which write the store) take effect within a second
-// without a restart. Each key may be rate-limited (token bucket, 429 with
+// Keys are read from the store at start and again every `refresh` on a
+// thread of their own (StartRefreshing), never on a request's, so that
+// `vigil keys create` and `vigil keys revoke` (which write the store) take
+// effect within a second without a restart. Each key may be rate-limited (token bucket, 429 with
 // Retry-After).
 //
 // Thread-safety: thread-safe.
 #ifndef VIGIL_SECURITY_ACCESS_CONTROL_H_
 #define VIGIL_SECURITY_ACCESS_CONTROL_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -91,8 +93,14 @@ class AccessControl {
 
   AccessControl(KeyStore& keys, Options options);
 
+  ~AccessControl();
+
   // Reads the keys. Fails if the store cannot be read.
   Status Load();
+  // Calls Load() every `refresh` until destruction. A failed read keeps the
+  // keys read before, and is logged and counted in refresh_failures().
+  void StartRefreshing();
+  int64_t refresh_failures() const { return refresh_failures_.load(); }
   // The number of keys in force.
   size_t ActiveKeys() const;
 
@@ -109,17 +117,14 @@ class AccessControl {
   };
   using Keys = std::unordered_map<std::string, Key>;
 
-  // Reloads the keys if `refresh` has passed since the last load.
-  void MaybeRefresh(Clock::time_point now);
-
   KeyStore& store_;
   const Options options_;
   mutable std::mutex mu_;
   // Guarded by mu_.
   std::shared_ptr<const Keys> keys_;
-  Clock::time_point loaded_at_{};
   std::unordered_map<std::string, TokenBucket> buckets_;
-  std::mutex refresh_mu_;  // One reload at a time.
+  std::atomic<int64_t> refresh_failures_{0};
+  std::jthread refresher_;
 };
 
 }  // namespace vigil

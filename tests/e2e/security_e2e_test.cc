@@ -158,7 +158,8 @@ std::vector<Endpoint> Endpoints() {
       {"POST", "/v2/models/credit/infer", kRow, "infer"},
       {"POST", "/v2/models/credit/versions/1/infer", kRow, "infer"},
       {"POST", "/v2/models/credit/explain", kRow, "infer"},
-      {"GET", "/v2/nowhere", "", "infer"},
+      {"GET", "/v2/nowhere", "", "admin"},
+      {"GET", "/elsewhere", "", "admin"},
       {"POST", "/v2/models/credit/feedback", feedback, "feedback"},
       {"GET", "/v2/models/credit/monitor", "", "admin"},
       {"POST", "/v2/repository/index", "{}", "admin"},
@@ -230,6 +231,18 @@ TEST_F(SecurityE2eTest, EveryEndpointChecksTheKeyAndItsRole) {
   }
   std::printf("access: %zu endpoints, %d role checks, each also without a key and with a wrong key\n",
               Endpoints().size(), checked);
+  // A request without a key is refused when its header is in: its body is
+  // never read, and it holds no request slot.
+  {
+    RawConnection raw(server->port());
+    const auto start = Clock::now();
+    raw.Send("POST /v2/models/credit/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n{");
+    bool closed = false;
+    const std::string answer = raw.ReadAll(std::chrono::seconds(5), &closed);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0u) << answer;
+    EXPECT_TRUE(closed);
+    EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+  }
   // An inference with the right key is an inference.
   c.SetAuthorization("Bearer " + keys.at("infer"));
   EXPECT_EQ(c.Post("/v2/models/credit/infer", kRow).status, 200);
@@ -273,7 +286,7 @@ TEST_F(SecurityE2eTest, OpenEndpointsAndTheDefaultOffLoopback) {
     EXPECT_EQ(c.Get("/metrics").status, 401);
   }
   {
-    auto server = Start({"--auth", "on", "--open", "health", "--open", "metrics"});
+    auto server = Start({"--auth", "on", "--open", "metrics"});  // Health stays open.
     HttpClient c(server->port());
     EXPECT_EQ(c.Get("/v2/health/live").status, 200);
     EXPECT_EQ(c.Get("/metrics").status, 200);
@@ -356,6 +369,15 @@ TEST_F(SecurityE2eTest, TlsAndMutualTls) {
     auto [rc3, body3] = curl(server->port(), trust + " --cert " + p("client.pem") + " --key " + p("client.key"));
     EXPECT_EQ(rc3, 0) << body3;
     EXPECT_NE(body3.find("\"outputs\""), std::string::npos) << body3;
+    // A client that resumes its session (Java, nginx upstreams, pooled
+    // clients do) is not refused.
+    const std::string s_client = "echo | openssl s_client -connect 127.0.0.1:" + std::to_string(server->port()) +
+                                 " -tls1_2 -CAfile " + p("ca.pem") + " -cert " + p("client.pem") + " -key " +
+                                 p("client.key") + " ";
+    std::string first, second;
+    EXPECT_EQ(Shell(s_client + "-sess_out " + p("session.pem"), &first), 0) << first;
+    EXPECT_EQ(Shell(s_client + "-sess_in " + p("session.pem"), &second), 0) << second;
+    EXPECT_NE(second.find("Reused, TLSv1.2"), std::string::npos) << second;
     EXPECT_EQ(server->Stop(SIGTERM), 0);
   }
   // Files that do not load are named at start.
@@ -597,6 +619,7 @@ TEST_F(SecurityE2eTest, EncryptedArtifactsLoadOnlyWithTheirKeyAndTamperingIsRefu
       << out;
   const fs::path v2 = repo_.path() / "credit/2/model.json";
   EXPECT_EQ(read(v2).rfind("VIGILAES", 0), 0u);
+  EXPECT_EQ(fs::status(v2).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
   bool v2_served = false;
   for (int i = 0; i < 100 && !v2_served; ++i) {
     auto answer = json::parse(c.Post("/v2/models/credit/infer", kRow).body, nullptr, false);
