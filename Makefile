@@ -1,6 +1,6 @@
 # Vigil's entry points. Every target installs what it needs first.
 #   make demo    build, train the example model, serve it on 127.0.0.1:8080
-#   make test    build and run every test (ctest)
+#   make test    build and run every test (ctest), then each fuzz target for FUZZ_SECONDS
 #   make bench   the benchmark in bench/, results appended to bench/RESULTS.md
 #   make soak    ten minutes of load while versions swap (tests/e2e/soak_e2e_test.cc)
 BUILD ?= build
@@ -11,7 +11,7 @@ PORT ?= 8080
 EXAMPLE_REPO := examples/credit/models
 EXAMPLE_MODEL := $(EXAMPLE_REPO)/credit/1/model.json
 
-.PHONY: all bootstrap build test test-unit soak demo bench clean
+.PHONY: all bootstrap build test test-unit fuzz soak demo bench clean
 
 all: build
 
@@ -22,8 +22,16 @@ build: bootstrap
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The fuzz targets (tests/fuzz, clang + libFuzzer) replay their regressions
+# and then fuzz for FUZZ_SECONDS each; `make fuzz FUZZ_SECONDS=600` for longer.
+FUZZ_SECONDS ?= 20
+
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD_JOBS=$(JOBS) tests/fuzz/run
+
+fuzz: bootstrap
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD_JOBS=$(JOBS) tests/fuzz/run
 
 # Only the fast unit tests.
 test-unit: build
@@ -48,4 +56,4 @@ bench: build
 	$(BUILD)/tree_engine_bench --markdown bench/RESULTS.md
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz
