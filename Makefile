@@ -1,6 +1,7 @@
 # Vigil's entry points. Every target installs what it needs first.
 #   make demo    build, train the example model, serve it on 127.0.0.1:8080
 #   make test    build and run every test (ctest), then each fuzz target for FUZZ_SECONDS
+#   make test-sanitize  the unit and end-to-end tests under ASan+UBSan, then under TSan
 #   make bench   the benchmark in bench/, results appended to bench/RESULTS.md
 #   make soak    ten minutes of load while versions swap (tests/e2e/soak_e2e_test.cc)
 BUILD ?= build
@@ -11,7 +12,7 @@ PORT ?= 8080
 EXAMPLE_REPO := examples/credit/models
 EXAMPLE_MODEL := $(EXAMPLE_REPO)/credit/1/model.json
 
-.PHONY: all bootstrap build test test-unit fuzz soak demo bench clean
+.PHONY: all bootstrap build test test-unit test-sanitize fuzz soak demo bench clean
 
 all: build
 
@@ -29,6 +30,13 @@ FUZZ_SECONDS ?= 20
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD_JOBS=$(JOBS) tests/fuzz/run
+
+# The unit and end-to-end suites under AddressSanitizer with
+# UndefinedBehaviorSanitizer, then under ThreadSanitizer: clang builds in
+# build-asan/ and build-tsan/ (docs/sanitizers.md). CI runs it after `make test`.
+SANITIZERS ?= address thread
+test-sanitize: bootstrap
+	@for s in $(SANITIZERS); do SANITIZE_BUILD_JOBS=$(JOBS) tests/sanitize $$s || exit 1; done
 
 fuzz: bootstrap
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD_JOBS=$(JOBS) tests/fuzz/run
@@ -56,4 +64,4 @@ bench: build
 	$(BUILD)/tree_engine_bench --markdown bench/RESULTS.md
 
 clean:
-	rm -rf $(BUILD) build-fuzz
+	rm -rf $(BUILD) build-fuzz build-asan build-tsan

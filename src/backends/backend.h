@@ -99,7 +99,8 @@ class BackendRegistry {
 
   // A registry with every backend compiled into this build and the
   // process's artifact key: the one SetProcessArtifactKey set, else the
-  // environment's (VIGIL_MODEL_KEY_FILE, VIGIL_MODEL_KEY), else none.
+  // environment's (VIGIL_MODEL_KEY_FILE, VIGIL_MODEL_KEY, read at the first
+  // call), else none.
   static BackendRegistry WithBuiltins();
   // Sets the process's artifact key; call at start, before registries are made.
   static void SetProcessArtifactKey(std::optional<ModelKey> key);

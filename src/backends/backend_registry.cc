@@ -82,13 +82,13 @@ BackendRegistry BackendRegistry::WithBuiltins() {
   BackendRegistry registry;
   {
     std::lock_guard lock(process_key_mu);
-    if (process_key) {
-      registry.key_ = *process_key;
-    } else if (auto key = ModelKeyFromEnvironment(); key.ok()) {
-      registry.key_ = *key;
-    } else {
-      spdlog::warn("no model key: {}", key.status().message());
+    if (!process_key) {
+      // The environment is read once per process, at the first registry.
+      auto key = ModelKeyFromEnvironment();
+      if (!key.ok()) spdlog::warn("no model key: {}", key.status().message());
+      process_key = key.ok() ? *key : std::nullopt;
     }
+    registry.key_ = *process_key;
   }
   // XGBoost models run on the native engine unless they ask otherwise
   // (parameters: {engine: xgboost}) or the engine cannot reproduce them.

@@ -26,8 +26,9 @@
 #include <iostream>
 
 #include "backends/backend.h"
-#include "cli/security_commands.h"
+#include "cli/command_support.h"
 #include "cli/registry_commands.h"
+#include "cli/security_commands.h"
 #include "http/api_router.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
@@ -242,6 +243,11 @@ int Serve(const ServeFlags& flags) {
     rollouts = std::make_unique<RolloutController>(*store, manager, metrics, shadow.get(), rollout_options);
     closed_loop = std::make_unique<ClosedLoop>(*store, manager, *jobs, *rollouts, flags.repository);
     jobs->SetFinishedHook([c = closed_loop.get()](const JobRecord& job) { c->OnJobFinished(job); });
+    if (log) {
+      jobs->SetBeforeProductionDataHook([l = log.get()] {
+        if (!l->Flush(std::chrono::seconds(30))) spdlog::warn("the prediction log did not flush within 30 s");
+      });
+    }
     alerts->SetActionHook(
         [c = closed_loop.get()](const AlertRecord& alert, const AlertRule& rule) { c->OnAlertFired(alert, rule); });
     rollouts->Start();
@@ -253,8 +259,8 @@ int Serve(const ServeFlags& flags) {
   auto stop_lifecycle = [&] {
     if (alerts) alerts->SetActionHook(nullptr);
     shadow->Stop();  // Drops the copies not run yet.
+    jobs.reset();    // Before the log: a job flushes it before reading production data.
     log.reset();     // Writes what is queued.
-    jobs.reset();
     rollouts.reset();
     closed_loop.reset();
   };
@@ -579,7 +585,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--test-fraction", train.test_fraction, "Share of rows held out for the final AUC")->capture_default_str();
   train_cmd->add_option("--seed", train.seed, "Seed for the split and for XGBoost's sampling")->capture_default_str();
   train_cmd->add_option("--nthread", train.nthread, "XGBoost training threads")->capture_default_str();
-  std::string train_store, train_by = std::getenv("USER") ? std::getenv("USER") : "cli";
+  std::string train_store, train_by = ActingUser();
   std::vector<std::string> train_aliases;
   train_cmd->add_option("--store", train_store, "Register the version in this store's registry (the server's --store)");
   train_cmd->add_option("--by", train_by, "Author recorded in the registry (default: $USER)");
@@ -644,6 +650,8 @@ int main(int argc, char** argv) {
   if (auto key = ModelKeyFromEnvironment(); !key.ok()) {
     std::fprintf(stderr, "vigil: %s\n", key.status().message().c_str());
     return 2;
+  } else {
+    BackendRegistry::SetProcessArtifactKey(*key);  // Read once: every registry takes it from here.
   }
   if (int status = registry_commands.Run(); status >= 0) return status;
   if (int status = security_commands.Run(); status >= 0) return status;

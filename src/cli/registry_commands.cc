@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
+#include "cli/command_support.h"
 #include "common/rfc3339.h"
 #include "http/http_client.h"
 #include "lifecycle/evaluator.h"
@@ -21,18 +22,6 @@
 namespace vigil {
 namespace {
 
-// Who is acting, unless --by says: the login name.
-std::string DefaultActor() {
-  if (const char* user = std::getenv("USER"); user && *user) return user;
-  if (const char* login = getlogin(); login) return login;
-  return "cli";
-}
-
-int Fail(const char* command, const Status& status) {
-  std::fprintf(stderr, "vigil %s: %s\n", command, status.message().c_str());
-  return 1;
-}
-
 std::string VersionOrDash(int64_t version) { return version > 0 ? std::to_string(version) : "-"; }
 
 }  // namespace
@@ -41,7 +30,7 @@ struct RegistryCommands::Flags {
   std::string store = "vigil.db";
   std::string repository;
   std::string model;
-  std::string by = DefaultActor();
+  std::string by = ActingUser();
   std::string reason;
   // register
   std::string artifact, artifact_name, description, origin = "registered", data, reference, parameters = "{}",
@@ -393,22 +382,25 @@ void PrintRollout(const nlohmann::json& r) {
 
 int Rollout(const RegistryCommands::Flags& f) {
   const std::string base = "/api/models/" + f.model + "/rollout";
-  Result<nlohmann::json> reply = Status::Ok();
-  if (f.action == "start") {
-    if (f.version <= 0) return Fail("rollout", Status::InvalidArgument("start needs the candidate VERSION"));
-    nlohmann::json body = {{"version", f.version}, {"by", f.by}};
-    if (!f.reason.empty()) body["reason"] = f.reason;
-    if (!f.mode.empty()) body["mode"] = f.mode;
-    if (!f.steps.empty()) body["steps"] = f.steps;
-    if (!f.window.empty()) body["window"] = f.window;
-    reply = CallServer(f.server, "POST", base, body.dump());
-  } else if (f.action == "promote" || f.action == "abort") {
-    nlohmann::json body = {{"by", f.by}};
-    if (!f.reason.empty()) body["reason"] = f.reason;
-    reply = CallServer(f.server, "POST", base + "/" + f.action, body.dump());
-  } else {
-    reply = CallServer(f.server, "GET", base, "");
+  if (f.action == "start" && f.version <= 0) {
+    return Fail("rollout", Status::InvalidArgument("start needs the candidate VERSION"));
   }
+  const Result<nlohmann::json> reply = [&] {
+    if (f.action == "start") {
+      nlohmann::json body = {{"version", f.version}, {"by", f.by}};
+      if (!f.reason.empty()) body["reason"] = f.reason;
+      if (!f.mode.empty()) body["mode"] = f.mode;
+      if (!f.steps.empty()) body["steps"] = f.steps;
+      if (!f.window.empty()) body["window"] = f.window;
+      return CallServer(f.server, "POST", base, body.dump());
+    }
+    if (f.action == "promote" || f.action == "abort") {
+      nlohmann::json body = {{"by", f.by}};
+      if (!f.reason.empty()) body["reason"] = f.reason;
+      return CallServer(f.server, "POST", base + "/" + f.action, body.dump());
+    }
+    return CallServer(f.server, "GET", base, "");
+  }();
   if (!reply.ok()) return Fail("rollout", reply.status());
   if (f.json) {
     std::printf("%s\n", reply->dump(2).c_str());

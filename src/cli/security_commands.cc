@@ -1,17 +1,15 @@
 #include "cli/security_commands.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "cli/command_support.h"
+#include "common/durable_file.h"
 #include "common/rfc3339.h"
 #include "security/access_control.h"
 #include "security/artifact_cipher.h"
@@ -20,21 +18,9 @@
 namespace vigil {
 namespace {
 
-int Fail(const char* command, const Status& status) {
-  std::fprintf(stderr, "vigil %s: %s\n", command, status.message().c_str());
-  return 1;
-}
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string Actor(const std::string& by) {
-  if (!by.empty()) return by;
-  if (const char* user = std::getenv("USER"); user && *user) return user;
-  if (const char* login = getlogin(); login) return login;
-  return "cli";
 }
 
 }  // namespace
@@ -75,12 +61,8 @@ int SecurityCommands::Encrypt() const {
   if (!f.new_key.empty()) {
     auto hex = GenerateModelKeyHex();
     if (!hex.ok()) return Fail("encrypt", hex.status());
-    const int fd = ::open(f.new_key.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) return Fail("encrypt", Status::AlreadyExists("cannot create " + f.new_key + ": " + std::strerror(errno)));
-    const std::string line = *hex + "\n";
-    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return Fail("encrypt", Status::Internal("writing " + f.new_key + " failed"));
+    // Never over an existing key: the artifacts it sealed would be lost.
+    if (Status written = WriteNewFile(f.new_key, *hex + "\n", 0600); !written.ok()) return Fail("encrypt", written);
     auto key = ParseModelKey(*hex);
     std::printf("wrote a new model key to %s (fingerprint %s); keep it apart from the models\n", f.new_key.c_str(),
                 key->fingerprint.c_str());
@@ -110,17 +92,9 @@ int SecurityCommands::Encrypt() const {
     }
     auto sealed = SealArtifact(bytes, *key);
     if (!sealed.ok()) return Fail("encrypt", sealed.status());
-    // Written beside and renamed over, so that a reader sees the old file or the new one.
-    const std::string tmp = file + ".encrypting";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out.write(sealed->data(), static_cast<std::streamsize>(sealed->size()));
-      out.close();
-      if (!out) return Fail("encrypt", Status::Internal("writing " + tmp + " failed"));
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, file, ec);
-    if (ec) return Fail("encrypt", Status::Internal("renaming " + tmp + ": " + ec.message()));
+    // A reader, or the disk after a crash, sees the plain file or the
+    // encrypted one, never neither. Mode 600, as the registry writes them.
+    if (Status replaced = ReplaceFile(file, *sealed, 0600); !replaced.ok()) return Fail("encrypt", replaced);
     std::printf("%s: encrypted with key %s (%zu bytes)\n", file.c_str(), key->fingerprint.c_str(), sealed->size());
   }
   std::printf("A registered version's recorded SHA-256 is of the file as it was: encrypt before registering, or let "
@@ -138,7 +112,7 @@ int SecurityCommands::Run() const {
   if (*create_) {
     auto roles = ParseRoles(f.roles);
     if (!roles.ok()) return Fail(command, roles.status());
-    auto key = MintApiKey(*roles, f.name, Actor(f.by), NowMs());
+    auto key = MintApiKey(*roles, f.name, ActingUser(f.by), NowMs());
     if (!key.ok()) return Fail(command, key.status());
     if (Status s = (*store)->AddApiKey(key->record); !s.ok()) return Fail(command, s);
     std::fprintf(stderr, "created key %s (%s) with the role(s) %s. It is shown once; keep it secret:\n",

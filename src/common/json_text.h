@@ -6,6 +6,7 @@
 #ifndef VIGIL_COMMON_JSON_TEXT_H_
 #define VIGIL_COMMON_JSON_TEXT_H_
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -29,6 +30,14 @@ void AppendJsonNumber(std::string& out, T v) {
   }
   char buf[32];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  if constexpr (std::is_floating_point_v<T>) {
+    // A float of 2^63 or more may come out as digits only ("1e+20" is
+    // "100000000000000000000"), which JSON parsers (simdjson among them) read
+    // as an integer too large for 64 bits: write those in exponent form.
+    if (std::fabs(v) >= 9.2e18 && std::find(buf, ptr, 'e') == ptr) {
+      ptr = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific).ptr;
+    }
+  }
   out.append(buf, ptr);
 }
 

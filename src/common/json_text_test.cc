@@ -39,5 +39,22 @@ TEST(JsonTextTest, NumbersAreShortestAndNonFiniteIsNull) {
   EXPECT_EQ(out, "0.1,null,-7");
 }
 
+// Digits alone beyond 64 bits are an integer no parser can hold; such floats
+// are written with an exponent, and read back as the same double.
+TEST(JsonTextTest, HugeFloatsKeepAnExponent) {
+  for (double v : {1e20, -1e20, 18446744073709551616.0, 1e300, 1234567890123456789.0}) {
+    std::string out;
+    AppendJsonNumber(out, v);
+    if (std::fabs(v) >= 1e19) {
+      EXPECT_NE(out.find('e'), std::string::npos) << out;
+    }
+    EXPECT_EQ(nlohmann::json::parse(out).get<double>(), v) << out;
+  }
+  std::string small;
+  AppendJsonNumber(small, 1234567890123456789.0);
+  EXPECT_EQ(small.find('e'), std::string::npos) << small;  // Digits alone, within 64 bits.
+  EXPECT_EQ(nlohmann::json::parse(small).get<double>(), 1234567890123456789.0) << small;
+}
+
 }  // namespace
 }  // namespace vigil

@@ -15,6 +15,8 @@ namespace vigil {
 
 // 64 lowercase hex digits.
 std::string Sha256Hex(std::string_view bytes);
+// The 32 bytes of the digest.
+std::string Sha256Bytes(std::string_view bytes);
 // Reads `path` in blocks. NOT_FOUND if it cannot be opened, INTERNAL if a
 // read fails.
 Result<std::string> Sha256File(const std::filesystem::path& path);

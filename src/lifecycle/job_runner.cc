@@ -209,6 +209,11 @@ void JobRunner::SetFinishedHook(std::function<void(const JobRecord&)> hook) {
   finished_hook_ = std::move(hook);
 }
 
+void JobRunner::SetBeforeProductionDataHook(std::function<void()> hook) {
+  std::lock_guard lock(mu_);
+  before_production_data_hook_ = std::move(hook);
+}
+
 Result<JobRecord> JobRunner::SubmitTraining(TrainingJobSpec spec) {
   auto dir = ModelRepository(options_.repository).ScanModel(spec.model);
   if (!dir.ok() || dir->config_text.empty()) {
@@ -372,6 +377,12 @@ Result<std::string> JobRunner::Run(Live& job) {
     p.original_share = spec.original_share;
     p.seed = spec.seed.value_or(42);
     data = work / "data.csv";
+    std::function<void()> before;
+    {
+      std::lock_guard lock(mu_);
+      before = before_production_data_hook_;
+    }
+    if (before) before();
     auto written = WriteProductionData(store_, *config, p, data);
     if (!written.ok()) return written.status();
     data_report["production_rows"] = written->production_rows;

@@ -103,6 +103,10 @@ class JobRunner {
   Result<JobRecord> Cancel(int64_t id);
   // Called on the worker thread when a job ends (the closed loop listens).
   void SetFinishedHook(std::function<void(const JobRecord&)> hook);
+  // Called on the worker thread before a job reads production data: the
+  // server flushes its prediction log there, so that a job sees every
+  // request answered before it started (the log is written in the background).
+  void SetBeforeProductionDataHook(std::function<void()> hook);
 
  private:
   struct Live {
@@ -141,6 +145,7 @@ class JobRunner {
   std::deque<int64_t> queue_;                   // Guarded by mu_.
   std::map<int64_t, std::shared_ptr<Live>> live_;  // Queued and running; guarded by mu_.
   std::function<void(const JobRecord&)> finished_hook_;  // Guarded by mu_.
+  std::function<void()> before_production_data_hook_;  // Guarded by mu_.
   bool stopping_ = false;  // Guarded by mu_.
   std::thread worker_;
 };

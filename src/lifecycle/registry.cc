@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/durable_file.h"
 #include "common/json_text.h"
 #include "common/sha256.h"
 #include "dataset/tabular_dataset.h"
@@ -23,17 +24,6 @@
 
 namespace vigil {
 namespace {
-
-// Flushes a file or directory to disk.
-Status SyncPath(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Internal("cannot open " + path.string() + ": " + std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  if (rc != 0) return Status::Internal("cannot sync " + path.string() + ": " + std::strerror(saved));
-  return Status::Ok();
-}
 
 std::string ReadText(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -95,28 +85,6 @@ Registry::Registry(Store& store, std::filesystem::path repository, const Backend
       backends_(backends),
       now_ms_(now_ms ? std::move(now_ms) : SystemClock()) {}
 
-namespace {
-
-// Writes `bytes` to a new file only its owner can read.
-Status WritePrivateFile(const std::filesystem::path& path, std::string_view bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Internal("cannot create " + path.string() + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return Status::Internal("writing " + path.string() + ": " + std::strerror(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) return Status::Internal("closing " + path.string() + ": " + std::strerror(errno));
-  return Status::Ok();
-}
-
-}  // namespace
-
 Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
   ModelRepository repository(repository_);
   auto dir = repository.ScanModel(options.model);
@@ -170,7 +138,7 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
     auto sealed = SealArtifact(plain, *key);
     OPENSSL_cleanse(plain.data(), plain.size());
     if (!sealed.ok()) return sealed.status();
-    VIGIL_RETURN_IF_ERROR(WritePrivateFile(artifact, *sealed));
+    VIGIL_RETURN_IF_ERROR(WriteNewFile(artifact, *sealed, 0600));  // Only its owner may read it.
   } else if (!options.artifact_file.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(options.artifact_file, ec)) {
@@ -180,10 +148,7 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
     if (ec) return Status::Internal("copying " + options.artifact_file.string() + ": " + ec.message());
   } else {
     if (options.artifact_bytes.empty()) return Status::InvalidArgument("the artifact is empty");
-    std::ofstream out(artifact, std::ios::binary);
-    out.write(options.artifact_bytes.data(), static_cast<std::streamsize>(options.artifact_bytes.size()));
-    out.close();
-    if (!out) return Status::Internal("writing " + artifact.string() + " failed");
+    VIGIL_RETURN_IF_ERROR(WriteNewFile(artifact, options.artifact_bytes, 0644));
   }
   VIGIL_RETURN_IF_ERROR(SyncPath(artifact));
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace vigil {
 namespace {
@@ -378,7 +379,9 @@ void ModelManager::Publish() {
     }
     for (auto& [v, status] : statuses) m.versions.push_back(std::move(status));
   }
-  table_.store(std::move(table));
+  std::shared_ptr<const ServingTable> old;  // Released after the lock.
+  std::lock_guard lock(table_mu_);
+  old = std::exchange(table_, std::move(table));
 }
 
 void ModelManager::Retire(std::shared_ptr<Servable> servable) {

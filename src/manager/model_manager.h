@@ -74,7 +74,10 @@ class ModelManager {
   void Stop();
 
   // The current serving table; never null after construction.
-  std::shared_ptr<const ServingTable> table() const { return table_.load(); }
+  std::shared_ptr<const ServingTable> table() const {
+    std::lock_guard lock(table_mu_);
+    return table_;
+  }
 
   // True once Start() finished and every model that should serve has at
   // least one ready version.
@@ -141,7 +144,12 @@ class ModelManager {
   ModelRepository repository_;
   const BackendRegistry& backends_;
   ServingMetrics& metrics_;
-  std::atomic<std::shared_ptr<const ServingTable>> table_;
+  // The table every request reads, replaced whole by Publish(). A mutex held
+  // for a pointer copy, not std::atomic<std::shared_ptr>: GCC 12's load()
+  // releases its lock bit with relaxed ordering, so a later store() races
+  // with it (ThreadSanitizer reports it; google/sanitizers#1558).
+  mutable std::mutex table_mu_;
+  std::shared_ptr<const ServingTable> table_;  // Guarded by table_mu_.
   std::atomic<bool> started_{false};
 
   std::mutex reconcile_mu_;

@@ -212,7 +212,7 @@ TEST_F(DriftMonitorTest, ServerSideWindowsCloseByRowsAndByTimeAndExportMetrics) 
   for (int i = 0; i < 3; ++i) monitor.Observe(config, 1, 2'000'000, two, {0.1f, 0.2f}, {static_cast<int64_t>(home)});
   monitor.ObserveRejected(config, 1, 2'000'000);
   monitor.Tick(2'000'000 + 10 * 60 * 1000);
-  const WindowReport& quality = monitor.Snapshot("credit")[0].windows.back();
+  const WindowReport quality = monitor.Snapshot("credit")[0].windows.back();
   EXPECT_EQ(quality.rows, 6);
   EXPECT_EQ(quality.requests, 3);
   EXPECT_EQ(quality.rejected, 1);

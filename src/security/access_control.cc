@@ -9,6 +9,7 @@
 #include <cctype>
 #include <condition_variable>
 
+#include "common/hex.h"
 #include "common/sha256.h"
 
 namespace vigil {
@@ -29,14 +30,7 @@ Result<std::string> RandomHex(size_t bytes) {
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
     return Status::Internal("the random number generator failed");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
+  return HexEncode(raw);
 }
 
 std::string SecretHash(std::string_view salt, std::string_view secret) {

@@ -5,12 +5,14 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "common/hex.h"
 #include "common/sha256.h"
 
 namespace vigil {
@@ -25,32 +27,26 @@ struct CipherContextFree {
 };
 using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, CipherContextFree>;
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
+// Encrypts or decrypts (as `ctx` was set up) `in` into `out`, adding the bytes
+// written to `*written`. EVP takes int lengths: large artifacts go in chunks.
+bool UpdateInChunks(EVP_CIPHER_CTX* ctx, std::string_view in, unsigned char* out, size_t* written) {
+  for (size_t done = 0; done < in.size();) {
+    const int chunk = static_cast<int>(std::min<size_t>(in.size() - done, 1 << 30));
+    int len = 0;
+    if (EVP_CipherUpdate(ctx, out + *written, &len, reinterpret_cast<const unsigned char*>(in.data() + done), chunk) !=
+        1) {
+      return false;
+    }
+    done += static_cast<size_t>(chunk);
+    *written += static_cast<size_t>(len);
+  }
+  return true;
 }
 
 // The first 8 bytes of SHA-256 of the key, as they appear in the header.
 std::string FingerprintBytes(const ModelKey& key) {
-  const std::string hex =
-      Sha256Hex(std::string_view(reinterpret_cast<const char*>(key.bytes.data()), key.bytes.size()));
-  std::string out(kFingerprintBytes, '\0');
-  for (size_t i = 0; i < kFingerprintBytes; ++i) {
-    out[i] = static_cast<char>(HexDigit(hex[2 * i]) * 16 + HexDigit(hex[2 * i + 1]));
-  }
-  return out;
-}
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
+  return Sha256Bytes(std::string_view(reinterpret_cast<const char*>(key.bytes.data()), key.bytes.size()))
+      .substr(0, kFingerprintBytes);
 }
 
 }  // namespace
@@ -64,11 +60,11 @@ Result<ModelKey> ParseModelKey(std::string_view hex) {
                                    " characters; make one with `vigil encrypt --new-key FILE`");
   }
   for (size_t i = 0; i < key.bytes.size(); ++i) {
-    const int hi = HexDigit(hex[2 * i]), lo = HexDigit(hex[2 * i + 1]);
+    const int hi = HexDigitValue(hex[2 * i]), lo = HexDigitValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return Status::InvalidArgument("a model key is 64 hex digits; found other characters");
     key.bytes[i] = static_cast<unsigned char>(hi * 16 + lo);
   }
-  key.fingerprint = Hex(FingerprintBytes(key));
+  key.fingerprint = HexEncode(FingerprintBytes(key));
   return key;
 }
 
@@ -107,7 +103,7 @@ Result<std::string> GenerateModelKeyHex() {
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(raw.size())) != 1) {
     return Status::Internal("the random number generator failed");
   }
-  return Hex(raw);
+  return HexEncode(raw);
 }
 
 bool IsSealedArtifact(std::string_view bytes) { return bytes.substr(0, kMagic.size()) == kMagic; }
@@ -135,17 +131,8 @@ Result<std::string> SealArtifact(std::string_view plain, const ModelKey& key) {
   const size_t at = out.size();
   out.resize(at + plain.size() + kTagBytes);
   auto* dst = reinterpret_cast<unsigned char*>(out.data() + at);
-  // EVP takes int lengths: feed large artifacts in chunks.
-  size_t done = 0, written = 0;
-  while (done < plain.size()) {
-    const int chunk = static_cast<int>(std::min<size_t>(plain.size() - done, 1 << 30));
-    if (EVP_EncryptUpdate(ctx.get(), dst + written, &len, reinterpret_cast<const unsigned char*>(plain.data() + done),
-                          chunk) != 1) {
-      return Status::Internal("AES-256-GCM: encryption failed");
-    }
-    done += static_cast<size_t>(chunk);
-    written += static_cast<size_t>(len);
-  }
+  size_t written = 0;
+  if (!UpdateInChunks(ctx.get(), plain, dst, &written)) return Status::Internal("AES-256-GCM: encryption failed");
   if (EVP_EncryptFinal_ex(ctx.get(), dst + written, &len) != 1) return Status::Internal("AES-256-GCM: final failed");
   written += static_cast<size_t>(len);
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, dst + written) != 1) {
@@ -161,7 +148,7 @@ Result<std::string> OpenArtifact(std::string_view sealed, const ModelKey& key) {
   }
   const std::string_view fingerprint = sealed.substr(8, kFingerprintBytes);
   if (fingerprint != FingerprintBytes(key)) {
-    return Status::PermissionDenied("the artifact was encrypted with another key (fingerprint " + Hex(fingerprint) +
+    return Status::PermissionDenied("the artifact was encrypted with another key (fingerprint " + HexEncode(fingerprint) +
                                     "; this process has key " + key.fingerprint + ")");
   }
   const std::string_view nonce = sealed.substr(8 + kFingerprintBytes, kNonceBytes);
@@ -179,16 +166,8 @@ Result<std::string> OpenArtifact(std::string_view sealed, const ModelKey& key) {
   }
   std::string plain(body.size(), '\0');
   auto* dst = reinterpret_cast<unsigned char*>(plain.data());
-  size_t done = 0, written = 0;
-  while (done < body.size()) {
-    const int chunk = static_cast<int>(std::min<size_t>(body.size() - done, 1 << 30));
-    if (EVP_DecryptUpdate(ctx.get(), dst + written, &len, reinterpret_cast<const unsigned char*>(body.data() + done),
-                          chunk) != 1) {
-      return Status::Internal("AES-256-GCM: decryption failed");
-    }
-    done += static_cast<size_t>(chunk);
-    written += static_cast<size_t>(len);
-  }
+  size_t written = 0;
+  if (!UpdateInChunks(ctx.get(), body, dst, &written)) return Status::Internal("AES-256-GCM: decryption failed");
   std::string tag_copy(tag);
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag_copy.data()) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), dst + written, &len) != 1) {

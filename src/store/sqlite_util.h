@@ -15,7 +15,7 @@ namespace vigil::sqlite {
 // A prepared statement, finalised when it goes out of scope.
 class Statement {
  public:
-  Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  Statement(sqlite3* db, std::string_view sql) {
     rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
   }
   ~Statement() { sqlite3_finalize(stmt_); }
@@ -60,7 +60,6 @@ class Statement {
   }
 
  private:
-  sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
 };

@@ -95,7 +95,7 @@ std::string Request(const TabularDataset& ds, const ModelConfig& config, size_t 
 
 // Polls `fetch` every 100 ms until `done` holds on its result (or 60 s pass).
 template <typename Fetch, typename Done>
-auto WaitFor(Fetch fetch, Done done) {
+auto PollUntil(Fetch fetch, Done done) {
   auto value = fetch();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!done(value) && std::chrono::steady_clock::now() < deadline) {
@@ -169,7 +169,7 @@ TEST_F(AlertsE2eTest, DriftAlertReachesAWebhookAndARealAlertmanagerAndIsAcknowle
                     Request(*data_, config, b * 100, b * 100 + 100, "old-" + std::to_string(b), 15.0));
     ASSERT_EQ(r.status, 200) << r.body;
   }
-  const json firing = WaitFor([&] { return json::parse(c.Get("/api/alerts?state=firing").body); },
+  const json firing = PollUntil([&] { return json::parse(c.Get("/api/alerts?state=firing").body); },
                               [](const json& j) { return j["alerts"].size() == 1; });
   ASSERT_EQ(firing["alerts"].size(), 1u) << firing.dump() << server->Output();
   const json& alert = firing["alerts"][0];
@@ -182,7 +182,7 @@ TEST_F(AlertsE2eTest, DriftAlertReachesAWebhookAndARealAlertmanagerAndIsAcknowle
 
   // Alertmanager lists it, with Vigil's labels.
   HttpClient am(am_port);
-  const json listed = WaitFor([&] { return json::parse(am.Get("/api/v2/alerts").body, nullptr, false); },
+  const json listed = PollUntil([&] { return json::parse(am.Get("/api/v2/alerts").body, nullptr, false); },
                               [](const json& j) { return j.is_array() && !j.empty(); });
   ASSERT_TRUE(listed.is_array() && listed.size() == 1) << listed.dump() << alertmanager.Output();
   EXPECT_EQ(listed[0]["labels"]["alertname"], "age_shift");
@@ -194,7 +194,7 @@ TEST_F(AlertsE2eTest, DriftAlertReachesAWebhookAndARealAlertmanagerAndIsAcknowle
   EXPECT_EQ(listed[0]["generatorURL"], "http://vigil.example/api/alerts/" + std::to_string(id));
 
   // The webhook failed once and was retried with the same idempotency key.
-  auto received = WaitFor([&] { return hook.received(); },
+  auto received = PollUntil([&] { return hook.received(); },
                           [](const auto& r) { return r.size() >= 2; });
   ASSERT_GE(received.size(), 2u) << server->Output();
   EXPECT_EQ(received[0].answered, 503);
@@ -249,10 +249,10 @@ TEST_F(AlertsE2eTest, DriftAlertReachesAWebhookAndARealAlertmanagerAndIsAcknowle
                   .status,
               200);
   }
-  const json resolved = WaitFor([&] { return json::parse(c.Get("/api/alerts/" + std::to_string(id)).body); },
+  const json resolved = PollUntil([&] { return json::parse(c.Get("/api/alerts/" + std::to_string(id)).body); },
                                 [](const json& j) { return j["state"] == "resolved"; });
   EXPECT_EQ(resolved["state"], "resolved") << resolved.dump();
-  received = WaitFor([&] { return hook.received(); }, [](const auto& r) {
+  received = PollUntil([&] { return hook.received(); }, [](const auto& r) {
     return !r.empty() && json::parse(r.back().body)["event"] == "resolved";
   });
   EXPECT_EQ(json::parse(received.back().body)["event"], "resolved");
@@ -299,7 +299,7 @@ TEST_F(AlertsE2eTest, FlippedLabelsRaiseTheQualityAlertOnceTheFeedbackArrives) {
       ASSERT_EQ(json::parse(r.body)["recorded"], 100) << r.body;
     }
   }
-  const json firing = WaitFor([&] { return json::parse(c.Get("/api/alerts?state=firing").body); },
+  const json firing = PollUntil([&] { return json::parse(c.Get("/api/alerts?state=firing").body); },
                               [](const json& j) { return !j["alerts"].empty(); });
   ASSERT_EQ(firing["alerts"].size(), 1u) << firing.dump() << c.Get("/v2/models/credit/monitor").body;
   EXPECT_EQ(firing["alerts"][0]["rule"], "auc_drop");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "e2e/credit_request.h"
 #include "e2e/http_client.h"
 #include "e2e/server_process.h"
 #include "testing/test_repository.h"
@@ -14,9 +15,6 @@ namespace vigil::testing {
 namespace {
 
 using nlohmann::json;
-
-constexpr char kRow[] =
-    R"({"inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[9,5,60,30,1,0,1,73,129,0,0,800,846]}]})";
 
 class PrometheusE2eTest : public ::testing::Test {
  protected:
@@ -28,9 +26,9 @@ class PrometheusE2eTest : public ::testing::Test {
         "--repository", repo_.path().string(), "--store", (repo_.path() / "vigil.db").string(), "--window-rows", "1"});
     ASSERT_TRUE(server_->Start()) << server_->Output();
     HttpClient c(server_->port());
-    ASSERT_EQ(c.Post("/v2/models/credit/infer", kRow).status, 200);
+    ASSERT_EQ(c.Post("/v2/models/credit/infer", kCreditRow).status, 200);
     ASSERT_EQ(c.Post("/v2/models/credit/infer", "{").status, 400);
-    ASSERT_EQ(c.Post("/v2/models/nope/infer", kRow).status, 404);
+    ASSERT_EQ(c.Post("/v2/models/nope/infer", kCreditRow).status, 404);
     // The log's writer closes the window within its flush interval.
     for (int i = 0; i < 100 && c.Get("/metrics").body.find("vigil_feature_drift{") == std::string::npos; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

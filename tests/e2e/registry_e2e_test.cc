@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "dataset/tabular_dataset.h"
+#include "e2e/credit_request.h"
 #include "e2e/http_client.h"
 #include "lifecycle/feature_matrix.h"
 #include "repository/model_config.h"
@@ -21,9 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-constexpr char kRow[] = R"({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 13],
-    "data": [9, 5, 60, 30, 1, 0, 1, 73, 129, 0, 0, 800, 846]}]})";
 
 class RegistryE2eTest : public ::testing::Test {
  protected:
@@ -39,7 +37,7 @@ class RegistryE2eTest : public ::testing::Test {
   }
   // The version that answers a request without one.
   static std::string Served(HttpClient& c, const std::string& path = "/v2/models/credit/infer") {
-    auto r = c.Post(path, kRow);
+    auto r = c.Post(path, kCreditRow);
     EXPECT_EQ(r.status, 200) << r.body;
     return r.status == 200 ? json::parse(r.body)["model_version"].get<std::string>() : "";
   }
@@ -139,7 +137,7 @@ TEST_F(RegistryE2eTest, RegisterPromoteRollBackAndRefuseATamperedArtifact) {
   EXPECT_TRUE(WaitServed(c, "1"));
   auto metadata = c.Get("/v2/models/credit/versions/2/ready");
   EXPECT_NE(metadata.status, 200);
-  auto infer2 = c.Post("/v2/models/credit/versions/2/infer", kRow);
+  auto infer2 = c.Post("/v2/models/credit/versions/2/infer", kCreditRow);
   EXPECT_EQ(infer2.status, 503);
   EXPECT_NE(infer2.body.find("is not the one registered"), std::string::npos) << infer2.body;
   EXPECT_EQ(server->Stop(SIGTERM), 0);

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "e2e/credit_request.h"
 #include "e2e/http_client.h"
 #include "e2e/server_process.h"
 #include "testing/test_repository.h"
@@ -27,9 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-constexpr char kRow[] =
-    R"({"inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[9,5,60,30,1,0,1,73,129,0,0,800,846]}]})";
 
 // A raw TCP connection to the server, for clients that misbehave.
 class RawConnection {
@@ -155,9 +153,9 @@ std::vector<Endpoint> Endpoints() {
       {"GET", "/v2/models/credit/versions/1", "", "infer"},
       {"GET", "/v2/models/credit/ready", "", "infer"},
       {"GET", "/v2/models/credit/versions/1/ready", "", "infer"},
-      {"POST", "/v2/models/credit/infer", kRow, "infer"},
-      {"POST", "/v2/models/credit/versions/1/infer", kRow, "infer"},
-      {"POST", "/v2/models/credit/explain", kRow, "infer"},
+      {"POST", "/v2/models/credit/infer", kCreditRow, "infer"},
+      {"POST", "/v2/models/credit/versions/1/infer", kCreditRow, "infer"},
+      {"POST", "/v2/models/credit/explain", kCreditRow, "infer"},
       {"GET", "/v2/nowhere", "", "admin"},
       {"GET", "/elsewhere", "", "admin"},
       {"POST", "/v2/models/credit/feedback", feedback, "feedback"},
@@ -245,7 +243,7 @@ TEST_F(SecurityE2eTest, EveryEndpointChecksTheKeyAndItsRole) {
   }
   // An inference with the right key is an inference.
   c.SetAuthorization("Bearer " + keys.at("infer"));
-  EXPECT_EQ(c.Post("/v2/models/credit/infer", kRow).status, 200);
+  EXPECT_EQ(c.Post("/v2/models/credit/infer", kCreditRow).status, 200);
 
   // Revoked with the CLI, refused within a second or so without a restart.
   const std::string id = keys.at("infer").substr(6, 16);
@@ -254,7 +252,7 @@ TEST_F(SecurityE2eTest, EveryEndpointChecksTheKeyAndItsRole) {
   const auto revoked_at = Clock::now();
   int status = 200;
   while (Clock::now() - revoked_at < std::chrono::seconds(5)) {
-    status = c.Post("/v2/models/credit/infer", kRow).status;
+    status = c.Post("/v2/models/credit/infer", kCreditRow).status;
     if (status == 401) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -262,12 +260,8 @@ TEST_F(SecurityE2eTest, EveryEndpointChecksTheKeyAndItsRole) {
   EXPECT_LT(Clock::now() - revoked_at, std::chrono::milliseconds(2500));
   // A new key works without a restart too.
   c.SetAuthorization("Bearer " + CreateKey("infer", "scorer-2"));
-  bool accepted = false;
-  for (int i = 0; i < 50 && !accepted; ++i) {
-    accepted = c.Post("/v2/models/credit/infer", kRow).status == 200;
-    if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(accepted);
+  EXPECT_TRUE(WaitFor([&] { return c.Post("/v2/models/credit/infer", kCreditRow).status == 200; }, 5,
+                      std::chrono::milliseconds(100)));
   ASSERT_EQ(Shell(std::string(VIGIL_BINARY) + " keys list --store " + db_.string(), &out), 0);
   EXPECT_NE(out.find("scorer-2"), std::string::npos) << out;
   EXPECT_EQ(out.find(keys.at("admin").substr(23)), std::string::npos) << "a secret was printed";
@@ -295,7 +289,7 @@ TEST_F(SecurityE2eTest, OpenEndpointsAndTheDefaultOffLoopback) {
   {
     auto server = Start({});  // Loopback: off unless asked.
     HttpClient c(server->port());
-    EXPECT_EQ(c.Post("/v2/models/credit/infer", kRow).status, 200);
+    EXPECT_EQ(c.Post("/v2/models/credit/infer", kCreditRow).status, 200);
   }
   // Anything but loopback turns authentication on, which needs the store:
   // refused before listening (so the test never exposes a port).
@@ -336,7 +330,7 @@ TEST_F(SecurityE2eTest, TlsAndMutualTls) {
   auto curl = [&](int port, const std::string& options) {
     std::string body;
     const int rc = Shell("curl -sS --max-time 10 " + options + " https://127.0.0.1:" + std::to_string(port) +
-                             "/v2/models/credit/infer -H 'Content-Type: application/json' -d '" + kRow + "'",
+                             "/v2/models/credit/infer -H 'Content-Type: application/json' -d '" + kCreditRow + "'",
                          &body);
     return std::make_pair(rc, body);
   };
@@ -352,7 +346,7 @@ TEST_F(SecurityE2eTest, TlsAndMutualTls) {
     // Plain HTTP to the TLS port gets no answer, and TLS keeps working.
     RawConnection plain(server->port());
     ASSERT_TRUE(plain.connected());
-    plain.Send(Post("/v2/models/credit/infer", kRow));
+    plain.Send(Post("/v2/models/credit/infer", kCreditRow));
     EXPECT_EQ(plain.ReadAll(std::chrono::seconds(3)).find("\"outputs\""), std::string::npos);
     EXPECT_EQ(curl(server->port(), "--cacert " + p("ca.pem")).first, 0);
     // Old protocol versions are refused.
@@ -398,7 +392,7 @@ TEST_F(SecurityE2eTest, HostileClientsGetTheirAnswerAndOthersAreServed) {
   std::thread good([&] {
     HttpClient c(port);
     while (!stop) {
-      auto r = c.Post("/v2/models/credit/infer", kRow);
+      auto r = c.Post("/v2/models/credit/infer", kCreditRow);
       (r.status == 200 ? served : failed)++;
       if (r.status != 200) std::fprintf(stderr, "good client: %d %s %s\n", r.status, r.body.c_str(), r.error.c_str());
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -439,7 +433,7 @@ TEST_F(SecurityE2eTest, HostileClientsGetTheirAnswerAndOthersAreServed) {
   // A truncated body (the client stops and closes its side): closed, no answer.
   {
     RawConnection c(port);
-    c.Send(Post("/v2/models/credit/infer", kRow).substr(0, 150));
+    c.Send(Post("/v2/models/credit/infer", kCreditRow).substr(0, 150));
     c.ShutdownWrite();
     bool closed = false;
     EXPECT_EQ(c.ReadAll(std::chrono::seconds(5), &closed), "");
@@ -448,7 +442,7 @@ TEST_F(SecurityE2eTest, HostileClientsGetTheirAnswerAndOthersAreServed) {
   // A body that stops arriving: cut off by the body timeout.
   {
     RawConnection c(port);
-    c.Send(Post("/v2/models/credit/infer", kRow).substr(0, 150));
+    c.Send(Post("/v2/models/credit/infer", kCreditRow).substr(0, 150));
     bool closed = false;
     const auto start = Clock::now();
     EXPECT_EQ(c.ReadAll(std::chrono::seconds(5), &closed), "");
@@ -524,7 +518,7 @@ TEST_F(SecurityE2eTest, LimitsOnConnectionsAndRate) {
     idle.clear();  // Closing them frees their places.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     HttpClient c(port);
-    EXPECT_EQ(c.Post("/v2/models/credit/infer", kRow).status, 200);
+    EXPECT_EQ(c.Post("/v2/models/credit/infer", kCreditRow).status, 200);
   }
   // Rate per connection: a burst of 5, then 20/s; beyond it 429 with
   // Retry-After, and the connection stays usable.
@@ -532,7 +526,7 @@ TEST_F(SecurityE2eTest, LimitsOnConnectionsAndRate) {
     // Twenty requests pipelined in one write, so that they arrive at once.
     RawConnection c(port);
     std::string twenty;
-    for (int i = 0; i < 20; ++i) twenty += Post("/v2/models/credit/infer", kRow);
+    for (int i = 0; i < 20; ++i) twenty += Post("/v2/models/credit/infer", kCreditRow);
     c.Send(twenty);
     std::string answers;
     const auto deadline = Clock::now() + std::chrono::seconds(5);
@@ -548,7 +542,7 @@ TEST_F(SecurityE2eTest, LimitsOnConnectionsAndRate) {
     EXPECT_LE(ok, 8);
     EXPECT_EQ(count("Retry-After: 1"), limited);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-    c.Send(Post("/v2/models/credit/infer", kRow));
+    c.Send(Post("/v2/models/credit/infer", kCreditRow));
     EXPECT_EQ(c.ReadHead(std::chrono::seconds(3)).rfind("HTTP/1.1 200", 0), 0u);
     std::printf("rate 20/s, burst 5: of 20 back-to-back requests %d answered, %d refused with 429\n", ok, limited);
   }
@@ -576,7 +570,7 @@ TEST_F(SecurityE2eTest, RequestsInProgressAreBounded) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       RawConnection fourth(port);
       const auto start = Clock::now();
-      fourth.Send(Post("/v2/models/credit/infer", kRow));
+      fourth.Send(Post("/v2/models/credit/infer", kCreditRow));
       answer = fourth.ReadHead(std::chrono::seconds(2));
       took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     }
@@ -586,7 +580,7 @@ TEST_F(SecurityE2eTest, RequestsInProgressAreBounded) {
     // Once the holders time out, requests are served again.
     std::this_thread::sleep_for(std::chrono::milliseconds(1800));
     HttpClient c(port);
-    EXPECT_EQ(c.Post("/v2/models/credit/infer", kRow).status, 200);
+    EXPECT_EQ(c.Post("/v2/models/credit/infer", kCreditRow).status, 200);
   }
   EXPECT_EQ(server->Stop(SIGTERM), 0);
 }
@@ -612,21 +606,19 @@ TEST_F(SecurityE2eTest, EncryptedArtifactsLoadOnlyWithTheirKeyAndTamperingIsRefu
   for (const auto& [args, reason] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"--store", "none"}, "is encrypted and this process has no model key"},
            {{"--store", "none", "--model-key-file", other.string()}, "was encrypted with another key"}}) {
-    ServerProcess server([&] {
-      std::vector<std::string> a = {"--repository", repo_.path().string()};
-      a.insert(a.end(), args.begin(), args.end());
-      return a;
-    }());
+    std::vector<std::string> server_args = {"--repository", repo_.path().string()};
+    server_args.insert(server_args.end(), args.begin(), args.end());
+    ServerProcess server(server_args);
     ASSERT_TRUE(server.Start()) << server.Output();
     HttpClient c(server.port());
-    auto r = c.Post("/v2/models/credit/infer", kRow);
+    auto r = c.Post("/v2/models/credit/infer", kCreditRow);
     EXPECT_EQ(r.status, 503) << r.body;
     EXPECT_NE(r.body.find(reason), std::string::npos) << r.body;
   }
   // With the key it serves, and the registry encrypts what it registers.
   auto server = Start({"--model-key-file", key.string(), "--poll-interval-ms", "100"});
   HttpClient c(server->port());
-  auto r = c.Post("/v2/models/credit/infer", kRow);
+  auto r = c.Post("/v2/models/credit/infer", kCreditRow);
   EXPECT_EQ(r.status, 200) << r.body;
   const fs::path plain = trained_->path() / "credit/1/model.json";
   ASSERT_EQ(Shell("VIGIL_MODEL_KEY_FILE=" + key.string() + " " + vigil + " register credit " + plain.string() +
@@ -637,27 +629,23 @@ TEST_F(SecurityE2eTest, EncryptedArtifactsLoadOnlyWithTheirKeyAndTamperingIsRefu
   const fs::path v2 = repo_.path() / "credit/2/model.json";
   EXPECT_EQ(read(v2).rfind("VIGILAES", 0), 0u);
   EXPECT_EQ(fs::status(v2).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
-  bool v2_served = false;
-  for (int i = 0; i < 100 && !v2_served; ++i) {
-    auto answer = json::parse(c.Post("/v2/models/credit/infer", kRow).body, nullptr, false);
-    v2_served = answer.is_object() && answer.value("model_version", "") == "2";
-    if (!v2_served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(v2_served);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto answer = json::parse(c.Post("/v2/models/credit/infer", kCreditRow).body, nullptr, false);
+        return answer.is_object() && answer.value("model_version", "") == "2";
+      },
+      10, std::chrono::milliseconds(100)));
   // A modified ciphertext fails authentication; version 2 keeps serving.
   std::string tampered = read(v2);
   tampered[tampered.size() / 2] = static_cast<char>(tampered[tampered.size() / 2] ^ 0x20);
   fs::create_directories(repo_.path() / "credit/.incoming");
   WriteFile(repo_.path() / "credit/.incoming/model.json", tampered);
   fs::rename(repo_.path() / "credit/.incoming", repo_.path() / "credit/3");
-  bool refused = false;
-  for (int i = 0; i < 100 && !refused; ++i) {
-    refused = server->Output().find("fails authentication") != std::string::npos;
-    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(refused) << server->Output();
+  EXPECT_TRUE(WaitFor([&] { return server->Output().find("fails authentication") != std::string::npos; }, 10,
+                      std::chrono::milliseconds(100)))
+      << server->Output();
   for (int i = 0; i < 20; ++i) {
-    auto answer = json::parse(c.Post("/v2/models/credit/infer", kRow).body, nullptr, false);
+    auto answer = json::parse(c.Post("/v2/models/credit/infer", kCreditRow).body, nullptr, false);
     ASSERT_TRUE(answer.is_object());
     EXPECT_EQ(answer.value("model_version", ""), "2");
   }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "dataset/tabular_dataset.h"
+#include "e2e/credit_request.h"
 #include "e2e/http_client.h"
 #include "e2e/server_process.h"
 #include "repository/model_config.h"
@@ -23,20 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-constexpr char kRow[] =
-    R"({"inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[9,5,60,30,1,0,1,73,129,0,0,800,846]}]})";
-
-// Polls `condition` every 20 ms for up to `seconds`.
-template <typename F>
-bool WaitFor(F condition, int seconds = 20) {
-  const auto deadline = Clock::now() + std::chrono::seconds(seconds);
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
 
 class ServerE2eTest : public ::testing::Test {
  protected:
@@ -92,7 +79,7 @@ TEST_F(ServerE2eTest, EveryEndpointAnswers) {
   EXPECT_EQ(c.Get("/v2/models/credit/versions/1").status, 200);
   EXPECT_EQ(c.Get("/v2/models/credit/ready").status, 200);
   EXPECT_EQ(c.Get("/v2/models/credit/versions/1/ready").status, 200);
-  auto infer = c.Post("/v2/models/credit/infer", kRow);
+  auto infer = c.Post("/v2/models/credit/infer", kCreditRow);
   ASSERT_EQ(infer.status, 200) << infer.body;
   EXPECT_EQ(infer.content_type, "application/json");
   auto body = json::parse(infer.body);
@@ -101,7 +88,7 @@ TEST_F(ServerE2eTest, EveryEndpointAnswers) {
   auto versioned = c.Post("/v2/models/credit/versions/1/infer",
                           R"({"id":"req-7","inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[9,5,60,30,1,0,1,73,129,0,0,800,846]}]})");
   EXPECT_EQ(json::parse(versioned.body)["id"], "req-7");
-  auto explain = c.Post("/v2/models/credit/explain", kRow);
+  auto explain = c.Post("/v2/models/credit/explain", kCreditRow);
   ASSERT_EQ(explain.status, 200) << explain.body;
   EXPECT_EQ(json::parse(explain.body)["outputs"][0]["shape"], json({1, 13}));
   EXPECT_EQ(json::parse(c.Post("/v2/repository/index", "").body)[0]["state"], "READY");
@@ -239,9 +226,9 @@ TEST_F(ServerE2eTest, BadRequestsGetClearErrorsAndTheServerKeepsServing) {
        400, "inputs[0].name: unknown input 'Zip'"},
       {"/v2/models/strict/infer", R"({"inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[9,5,60,null,1,0,1,73,129,0,0,800,846]}]})",
        400, "inputs[0].data[3]: feature 'Age' may not be missing"},
-      {"/v2/models/nope/infer", kRow, 404, "model 'nope' is not in the repository"},
-      {"/v2/models/credit/versions/5/infer", kRow, 404, "model 'credit' has no version 5"},
-      {"/v2/models/broken/infer", kRow, 503, "model 'broken' is not ready: version 1 failed to load"},
+      {"/v2/models/nope/infer", kCreditRow, 404, "model 'nope' is not in the repository"},
+      {"/v2/models/credit/versions/5/infer", kCreditRow, 404, "model 'credit' has no version 5"},
+      {"/v2/models/broken/infer", kCreditRow, 503, "model 'broken' is not ready: version 1 failed to load"},
   };
   for (const Case& k : cases) {
     auto r = c.Post(k.path, k.body);
@@ -249,7 +236,7 @@ TEST_F(ServerE2eTest, BadRequestsGetClearErrorsAndTheServerKeepsServing) {
     auto body = json::parse(r.body, nullptr, false);
     ASSERT_TRUE(body.is_object() && body.contains("error")) << r.body;
     EXPECT_EQ(body["error"].get<std::string>().rfind(k.error, 0), 0u) << body["error"];
-    EXPECT_EQ(c.Post("/v2/models/credit/infer", kRow).status, 200) << "after " << k.error;
+    EXPECT_EQ(c.Post("/v2/models/credit/infer", kCreditRow).status, 200) << "after " << k.error;
   }
   EXPECT_EQ(c.Get("/v2/models/broken/ready").status, 503);
   EXPECT_EQ(c.Get("/v2/health/ready").status, 503) << "a model with no ready version";
@@ -273,7 +260,7 @@ TEST_F(ServerE2eTest, BadRequestsGetClearErrorsAndTheServerKeepsServing) {
   EXPECT_NE(head.find("Content-Length: 13"), std::string::npos) << head;
   EXPECT_EQ(head.substr(head.find("\r\n\r\n") + 4), "");
   // "Expect: 100-continue" (curl sends it for large bodies) is answered at once.
-  const std::string row = kRow;
+  const std::string row = kCreditRow;
   std::string continued = c.TwoPart("POST /v2/models/credit/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                                     "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " +
                                         std::to_string(row.size()) + "\r\n\r\n",
@@ -284,7 +271,7 @@ TEST_F(ServerE2eTest, BadRequestsGetClearErrorsAndTheServerKeepsServing) {
   // The idle keep-alive connection of `c` outlived the 500 ms header timeout
   // and was closed; a new connection is served.
   HttpClient fresh(server->port());
-  EXPECT_EQ(fresh.Post("/v2/models/credit/infer", kRow).status, 200);
+  EXPECT_EQ(fresh.Post("/v2/models/credit/infer", kCreditRow).status, 200);
   EXPECT_EQ(server->Stop(SIGTERM), 0);
 }
 
@@ -298,7 +285,7 @@ TEST_F(ServerE2eTest, NewVersionTakesOverUnderLoadWithZeroFailedRequests) {
       HttpClient c(server->port());
       bool mine_v2 = false;
       while (!stop) {
-        auto r = c.Post("/v2/models/credit/infer", kRow);
+        auto r = c.Post("/v2/models/credit/infer", kCreditRow);
         if (r.status != 200) {
           ++failed;
           continue;
@@ -344,7 +331,7 @@ TEST_F(ServerE2eTest, CorruptNewVersionLeavesTheOldOneServing) {
   EXPECT_EQ(meta["versions"], json({"1"}));
   EXPECT_EQ(meta["version_status"][1]["version"], "2");
   EXPECT_NE(meta["version_status"][1]["reason"].get<std::string>().find("cannot load XGBoost model"), std::string::npos);
-  EXPECT_EQ(json::parse(c.Post("/v2/models/credit/infer", kRow).body)["model_version"], "1");
+  EXPECT_EQ(json::parse(c.Post("/v2/models/credit/infer", kCreditRow).body)["model_version"], "1");
   EXPECT_EQ(c.Get("/v2/models/credit/ready").status, 200);
   EXPECT_EQ(c.Get("/v2/models/credit/versions/2/ready").status, 503);
   EXPECT_NE(c.Get("/metrics").body.find(
@@ -362,7 +349,7 @@ TEST_F(ServerE2eTest, CorruptNewVersionLeavesTheOldOneServing) {
 TEST_F(ServerE2eTest, ShutdownDoesNotWaitForIdleKeepAliveConnections) {
   auto server = StartServer();
   HttpClient idle(server->port());
-  ASSERT_EQ(idle.Post("/v2/models/credit/infer", kRow).status, 200);  // Connection stays open.
+  ASSERT_EQ(idle.Post("/v2/models/credit/infer", kCreditRow).status, 200);  // Connection stays open.
   const auto start = Clock::now();
   EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Output();
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
@@ -372,12 +359,12 @@ TEST_F(ServerE2eTest, ExplicitModelControlLoadsAndUnloads) {
   auto server = StartServer({"--model-control", "explicit"});
   HttpClient c(server->port());
   EXPECT_EQ(c.Post("/v2/repository/models/credit/unload", "").status, 200);
-  EXPECT_EQ(c.Post("/v2/models/credit/infer", kRow).status, 404);
+  EXPECT_EQ(c.Post("/v2/models/credit/infer", kCreditRow).status, 404);
   Deploy(trained_->path() / "credit/2", 2);  // Not picked up without a load request.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(c.Get("/v2/models/credit").status, 404);
   EXPECT_EQ(c.Post("/v2/repository/models/credit/load", "").status, 200);
-  EXPECT_EQ(json::parse(c.Post("/v2/models/credit/infer", kRow).body)["model_version"], "2");
+  EXPECT_EQ(json::parse(c.Post("/v2/models/credit/infer", kCreditRow).body)["model_version"], "2");
 }
 
 }  // namespace

@@ -4,10 +4,6 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__SSE__) || defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 namespace vigil {
 namespace {
 
@@ -33,18 +29,6 @@ constexpr float kMaxCategory = 16777216.0f;
 constexpr int64_t kBlockRows = 32;
 
 float Logistic(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
-// Float to integer by truncation, defined for every input (NaN and values
-// out of range give some integer, which callers mask off): the instruction
-// itself, not a C++ conversion, which would be undefined there and which
-// compilers guard with branches.
-inline uint32_t TruncateAny(float v) {
-#if defined(__SSE__) || defined(__x86_64__)
-  return static_cast<uint32_t>(_mm_cvtt_ss2si(_mm_set_ss(v)));
-#else
-  return (v >= 0.0f && v < 4294967296.0f) ? static_cast<uint32_t>(v) : 0u;
-#endif
-}
 
 }  // namespace
 
@@ -322,7 +306,9 @@ void Forest::BatchMargins(const float* data, int64_t rows, float* margins) const
       for (int64_t r = 0; r < n; ++r) index[r] = tree_roots_[t];
       for (uint32_t d = 0; d < tree_depths_[t]; ++d) {
         for (int64_t r = 0; r < n; ++r) {
-          index[r] = Step<kMode>(index[r], block_rows + r * stride, bits.data() + r * stride);
+          // (Numeric steps read no bits, and `bits` may be empty then.)
+          const uint32_t* row_bits = kMode == StepMode::kNumeric ? nullptr : bits.data() + r * stride;
+          index[r] = Step<kMode>(index[r], block_rows + r * stride, row_bits);
         }
       }
       const int group = tree_groups_[t];

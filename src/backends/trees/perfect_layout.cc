@@ -288,8 +288,10 @@ void PerfectLayout::BatchMargins(const S* slots, const float* data, int64_t rows
 #if defined(VIGIL_AVX512_KERNELS)
 // GCC 12's intrinsics start from a deliberately undefined vector, which its
 // own -Wmaybe-uninitialized reports once inlined here.
+#if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 template <bool kCategorical>
 __attribute__((target("avx512f"))) void PerfectLayout::RowMarginsAvx512(const float* row, float* margins) const {
   static_assert(kLanes == 16, "one 512-bit vector of 32-bit lanes per group");
@@ -364,7 +366,9 @@ __attribute__((target("avx512f"))) void PerfectLayout::RowMarginsAvx512(const fl
     }
   }
 }
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #endif
 
 void PerfectLayout::PredictRowMargins(const float* row, float* margins) const {
