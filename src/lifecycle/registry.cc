@@ -146,11 +146,11 @@ Result<ModelVersionRecord> Registry::Register(const RegisterOptions& options) {
     }
     std::filesystem::copy_file(options.artifact_file, artifact, ec);
     if (ec) return Status::Internal("copying " + options.artifact_file.string() + ": " + ec.message());
+    VIGIL_RETURN_IF_ERROR(SyncPath(artifact));  // WriteNewFile syncs the other two.
   } else {
     if (options.artifact_bytes.empty()) return Status::InvalidArgument("the artifact is empty");
     VIGIL_RETURN_IF_ERROR(WriteNewFile(artifact, options.artifact_bytes, 0644));
   }
-  VIGIL_RETURN_IF_ERROR(SyncPath(artifact));
 
   // Validate by loading, as the manager will.
   if (auto backend = backends_.Create(*config, staging.path); !backend.ok()) {
