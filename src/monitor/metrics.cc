@@ -1,6 +1,7 @@
 #include "monitor/metrics.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -253,6 +254,16 @@ void AddProcessCollector(MetricsRegistry& registry) {
     WriteSample(out, "process_resident_memory_bytes", {}, {}, rss_pages * page);
     WriteFamilyHeader(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge");
     WriteSample(out, "process_virtual_memory_bytes", {}, {}, vm_pages * page);
+    // The C allocator's view: memory the program holds (in_use, mapped
+    // blocks included) and freed memory the allocator keeps in its arenas
+    // (free). Resident memory above in_use is the allocator's, not a leak.
+    const struct mallinfo2 heap = ::mallinfo2();
+    WriteFamilyHeader(out, "vigil_process_heap_bytes",
+                      "Heap memory by state: in_use (allocated by the program), free (kept by the allocator).",
+                      "gauge");
+    WriteSample(out, "vigil_process_heap_bytes", {"state"}, {"in_use"},
+                static_cast<double>(heap.uordblks + heap.hblkhd));
+    WriteSample(out, "vigil_process_heap_bytes", {"state"}, {"free"}, static_cast<double>(heap.fordblks));
 
     int fds = 0;
     if (DIR* dir = opendir("/proc/self/fd")) {

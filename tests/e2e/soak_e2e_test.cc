@@ -72,10 +72,19 @@ TEST(SoakE2eTest, SwapsUnderLoadFailNothingAndMemoryReturnsToBaseline) {
     auto doc = json::parse(c.Post("/v2/models/credit/infer", kCreditRow).body, nullptr, false);
     return doc.is_object() ? doc.value("model_version", "") : "";
   };
+  // The heap the server holds (not what the allocator keeps), in MiB, from
+  // its /metrics (vigil_process_heap_bytes{state="in_use"}); -1 if absent.
+  auto heap_in_use = [&] {
+    HttpClient c(port);
+    const std::string text = c.Get("/metrics").body;
+    const std::string key = "vigil_process_heap_bytes{state=\"in_use\"} ";
+    const size_t at = text.find(key);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + key.size())) / (1024.0 * 1024.0);
+  };
   // Warm up: the allocator and the log settle before the baseline.
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  const double baseline = ResidentMiB(server.pid());
-  std::vector<double> after_swap;
+  const double baseline = ResidentMiB(server.pid()), heap_baseline = heap_in_use();
+  std::vector<double> after_swap, heap_after_swap;
   const auto end = Clock::now() + std::chrono::seconds(seconds);
   int64_t version = 1;
   while (Clock::now() < end) {
@@ -92,8 +101,10 @@ TEST(SoakE2eTest, SwapsUnderLoadFailNothingAndMemoryReturnsToBaseline) {
     version = next;
     std::this_thread::sleep_for(std::chrono::seconds(2));
     after_swap.push_back(ResidentMiB(server.pid()));
-    std::printf("  version %lld serving: %.1f MiB, %lld requests so far\n", static_cast<long long>(version),
-                after_swap.back(), static_cast<long long>(ok.load()));
+    heap_after_swap.push_back(heap_in_use());
+    std::printf("  version %lld serving: %.1f MiB resident, %.2f MiB heap in use, %lld requests so far\n",
+                static_cast<long long>(version), after_swap.back(), heap_after_swap.back(),
+                static_cast<long long>(ok.load()));
   }
   stop = true;
   for (auto& t : clients) t.join();
@@ -104,6 +115,10 @@ TEST(SoakE2eTest, SwapsUnderLoadFailNothingAndMemoryReturnsToBaseline) {
               static_cast<long long>(version));
   std::printf("resident memory: baseline %.1f MiB, after the swaps peak %.1f MiB, last %.1f MiB (%+.1f MiB)\n",
               baseline, peak, last, last - baseline);
+  const double heap_last = heap_after_swap.back(),
+               heap_peak = *std::max_element(heap_after_swap.begin(), heap_after_swap.end());
+  std::printf("heap in use: baseline %.2f MiB, after the swaps peak %.2f MiB, last %.2f MiB (%+.2f MiB)\n",
+              heap_baseline, heap_peak, heap_last, heap_last - heap_baseline);
   EXPECT_EQ(failed, 0);
   EXPECT_GT(ok, 1000);
   EXPECT_GE(after_swap.size(), 3u);
@@ -111,12 +126,29 @@ TEST(SoakE2eTest, SwapsUnderLoadFailNothingAndMemoryReturnsToBaseline) {
   // Under a sanitizer resident memory is the sanitizer's (ASan's quarantine
   // alone holds 256 MiB of freed blocks); LeakSanitizer checks leaks there.
   if (kSanitized) return;
-  // Back at the baseline: within 50% or 16 MiB, whichever is larger
-  // (allocator arenas, SQLite's page caches and the log's queue settle in
-  // the first swaps; a CI run stepped up 5.6 MiB once, then stayed flat)...
+  // Resident memory back at the baseline: within 50% or 16 MiB, whichever
+  // is larger (allocator arenas, SQLite's page caches and the log's queue
+  // settle in the first swaps; a CI run stepped up 5.6 MiB once)...
   EXPECT_LE(last, baseline + std::max(16.0, 0.5 * baseline));
-  // ...and no slow climb: after the first third of the swaps, under 3 MiB more.
-  EXPECT_LE(last - after_swap[after_swap.size() / 3], 3.0);
+  // ...and no slow climb of what the server holds: after the first third of
+  // the swaps, under 2 MiB more heap in use (medians). Resident memory itself climbs
+  // slowly with glibc (about 5 MiB in 2 minutes of this load, with the heap
+  // in use flat: heaptrack and /proc/PID/smaps place the growth in freed
+  // memory the allocator's arenas keep), so it is not the leak check.
+  ASSERT_GE(heap_baseline, 0) << "no vigil_process_heap_bytes in /metrics";
+  // The heap in use swings by about 3 MiB between samples (requests and the
+  // log's batches in flight), so thirds are compared by their medians.
+  auto median = [](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  const size_t third = heap_after_swap.size() / 3;
+  const double first_third = median({heap_after_swap.begin(), heap_after_swap.begin() + third + 1}),
+               last_third = median({heap_after_swap.end() - third - 1, heap_after_swap.end()});
+  std::printf("heap in use, median of the first third of the swaps %.2f MiB, of the last third %.2f MiB\n",
+              first_third, last_third);
+  EXPECT_LE(last_third - first_third, 2.0);
+  EXPECT_LE(heap_last, heap_baseline + std::max(8.0, 0.5 * heap_baseline));
 }
 
 }  // namespace
