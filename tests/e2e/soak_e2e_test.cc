@@ -131,10 +131,10 @@ TEST(SoakE2eTest, SwapsUnderLoadFailNothingAndMemoryReturnsToBaseline) {
   // settle in the first swaps; a CI run stepped up 5.6 MiB once)...
   EXPECT_LE(last, baseline + std::max(16.0, 0.5 * baseline));
   // ...and no slow climb of what the server holds: after the first third of
-  // the swaps, under 2 MiB more heap in use (medians). Resident memory itself climbs
-  // slowly with glibc (about 5 MiB in 2 minutes of this load, with the heap
-  // in use flat: heaptrack and /proc/PID/smaps place the growth in freed
-  // memory the allocator's arenas keep), so it is not the leak check.
+  // the swaps, under 2 MiB more heap in use (medians). Resident memory
+  // climbs faster than the heap with glibc (about 5 MiB in 2 minutes of this
+  // load, which /proc/PID/smaps places in the allocator's arenas: freed
+  // memory it keeps), so it is not the leak check.
   ASSERT_GE(heap_baseline, 0) << "no vigil_process_heap_bytes in /metrics";
   // The heap in use swings by about 3 MiB between samples (requests and the
   // log's batches in flight), so thirds are compared by their medians.
