@@ -71,6 +71,7 @@ struct ServeFlags {
   std::vector<std::string> alertmanagers;
   int64_t alert_interval_seconds = 60;
   int64_t alert_resend_seconds = 60;
+  int64_t unloaded_metrics_seconds = 300;
   std::string external_url;
   std::string auth = "auto";
   std::string model_key_file;
@@ -99,7 +100,7 @@ int Serve(const ServeFlags& flags) {
   }
   MetricsRegistry registry;
   AddProcessCollector(registry);
-  ServingMetrics metrics(registry);
+  ServingMetrics metrics(registry, std::chrono::seconds(flags.unloaded_metrics_seconds));
   BackendRegistry backends = BackendRegistry::WithBuiltins();
 
   // Declared in dependency order, so that they are destroyed the other way:
@@ -533,6 +534,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--alert-resend", serve.alert_resend_seconds,
                         "Seconds between re-sends of firing alerts to Alertmanager")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  serve_cmd->add_option("--unloaded-metrics-seconds", serve.unloaded_metrics_seconds,
+                        "Seconds an unloaded version's serving series stay on /metrics (so that scrapes see their final counts)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   serve_cmd->add_option("--external-url", serve.external_url,
                         "This server's URL as others reach it, for links in notifications");
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")

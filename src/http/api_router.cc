@@ -286,9 +286,11 @@ HttpResponse ApiRouter::Infer(const std::string& model, const std::optional<std:
           .count();
   auto resolved = inference_.ResolveRequest(model, version);
   if (!resolved.ok()) {
-    // Unknown models are counted only by route, to keep label values bounded.
+    // Unknown models are counted only by route, and a version that could
+    // not be resolved as "", to keep label values bounded (a client naming
+    // versions at random must not add series).
     if (manager_.table()->models.count(model)) {
-      metrics_.CountFailure(model, version.value_or(""), LowerCodeName(resolved.status().code()));
+      metrics_.CountFailure(model, "", LowerCodeName(resolved.status().code()));
     }
     return ErrorResponse(resolved.status());
   }

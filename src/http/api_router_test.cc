@@ -150,6 +150,13 @@ TEST_F(ApiRouterTest, ErrorsMapToStatusesWithJsonBodies) {
   EXPECT_NE(Call("GET", "/metrics").body.find(
                 "vigil_inference_request_failures_total{model=\"credit\",version=\"1\",reason=\"invalid_argument\"} 2"),
             std::string::npos);
+  // Versions that do not resolve are counted without one: what a client
+  // names must not add series.
+  const std::string metrics = Call("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("vigil_inference_request_failures_total{model=\"credit\",version=\"\",reason=\"not_found\"} 2"),
+            std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("version=\"7\""), std::string::npos);
+  EXPECT_EQ(metrics.find("version=\"x\""), std::string::npos);
   // And the server still answers.
   EXPECT_EQ(Call("POST", "/v2/models/credit/infer", kRow).status, 200);
 }

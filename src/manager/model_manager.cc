@@ -95,6 +95,8 @@ void ModelManager::WatchLoop() {
     if (stopping_) break;
     lock.unlock();
     ReapDrained();
+    // The series of versions unloaded a while ago leave /metrics.
+    metrics_.ExpireUnloaded();
     if (options_.mode == ModelControlMode::kPoll && Clock::now() >= next_poll) {
       PollOnce();
       next_poll = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);

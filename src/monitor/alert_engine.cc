@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <functional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <re2/re2.h>
 
@@ -297,18 +298,28 @@ void AlertEngine::EvaluateQuality(const ModelConfig& config, int64_t now) {
     return rows;
   };
   const std::vector<VersionQuality> day = QualityByVersion(config, since(kQualityGaugeLookbackS));
+  std::set<std::vector<std::string>> set_now;  // The gauges this evaluation sets.
   for (const VersionQuality& q : day) {
     const std::string v = std::to_string(q.version);
     quality_rows_.WithLabels({config.name, v}).Set(static_cast<double>(QualitySamples(q)));
+    set_now.insert({config.name, v});
     for (std::string_view metric : kQualityMetrics) {
       const std::optional<Estimate> e = QualityEstimate(q, std::string(metric));
       if (!e) continue;
       const std::string m(metric);
-      quality_.WithLabels({config.name, v, m, "value"}).Set(e->value);
-      quality_.WithLabels({config.name, v, m, "lower"}).Set(e->lower());
-      quality_.WithLabels({config.name, v, m, "upper"}).Set(e->upper());
+      for (const auto& [bound, value] : {std::pair{"value", e->value}, {"lower", e->lower()}, {"upper", e->upper()}}) {
+        std::vector<std::string> labels{config.name, v, m, bound};
+        quality_.WithLabels(labels).Set(value);
+        set_now.insert(std::move(labels));
+      }
     }
   }
+  // A version whose predictions left the day (or a metric no longer
+  // defined) drops out of /metrics rather than showing a stale value; so the
+  // series are bounded by the versions of the last day.
+  auto stale = [&](const std::vector<std::string>& labels) { return labels[0] == config.name && !set_now.count(labels); };
+  quality_.RemoveIf(stale);
+  quality_rows_.RemoveIf(stale);
   // Computed without the engine's lock (reading and scoring can take a
   // while); only the state changes take it.
   std::vector<std::pair<const AlertRule*, std::vector<VersionQuality>>> by_rule;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/log_segment.h"
 #include "store/sqlite_store.h"
 #include "testing/test_repository.h"
 
@@ -416,6 +417,51 @@ TEST_F(AlertEngineTest, AlertsOfAVersionOrModelNoLongerServedResolve) {
   EXPECT_EQ(Only("drifting").state, "resolved");
   EXPECT_NE(store_->AlertEvents(Only("drifting").id)->back().detail.find("version no longer served"),
             std::string::npos);
+}
+
+// Logs 20 one-row requests of `version` at `time_ms` (probability of
+// "good" i/20, client ids "<version>-<time_ms>-<i>") and feedback for each: "good"
+// for the upper half, so every quality metric is defined.
+void LogWithFeedback(Store& store, int64_t version, int64_t time_ms) {
+  LogSchema schema;
+  schema.features = {{"Age", false, {}}, {"Home", true, {"own", "rent"}}};
+  std::string bytes;
+  LogSegmentBuilder builder(schema, &bytes);
+  LogSegment segment{"credit", version, time_ms, time_ms, 0, 0, {}, {}};
+  std::vector<FeedbackItem> feedback;
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = std::to_string(version) + "-" + std::to_string(time_ms) + "-" + std::to_string(i);
+    Tensor features("input", DataType::kFp32, {1, 2});
+    Tensor probability("probability", DataType::kFp32, {1});
+    probability.values<float>()[0] = static_cast<float>(i) / 20;
+    const float score = probability.values<float>()[0];
+    segment.client_ids.push_back({id, builder.records(), 1});
+    builder.Add(EncodeLogRecord(id, true, time_ms, "champion", features, {&score, 1}, {}, {probability}));
+    ++segment.requests;
+    ++segment.rows;
+    feedback.push_back({id, 0, i >= 10 ? "\"good\"" : "\"bad\""});
+  }
+  segment.data = builder.Finish();
+  ASSERT_TRUE(store.AppendLogSegment(segment).ok());
+  ASSERT_TRUE(store.RecordFeedback("credit", feedback, time_ms).ok());
+}
+
+TEST_F(AlertEngineTest, QualityGaugesOfVersionsWithoutFeedbackInTheLastDayLeaveMetrics) {
+  LogWithFeedback(*store_, 1, now_ - 1000);
+  LogWithFeedback(*store_, 2, now_ - 1000);
+  engine_->Evaluate({{"credit", config_, {1, 2}}}, nullptr);
+  const std::string v1 = R"(vigil_model_quality{model="credit",version="1",metric="roc_auc",bound="value"} 1)";
+  const std::string v2 = R"(vigil_model_quality_labelled_rows{model="credit",version="2"} 20)";
+  ASSERT_NE(registry_.Render().find(v1), std::string::npos) << registry_.Render();
+  ASSERT_NE(registry_.Render().find(v2), std::string::npos);
+  // A day later only version 2 has new labelled predictions: version 1's
+  // gauges go rather than keep a stale value.
+  now_ += 24 * 3600'000 + 60'000;
+  LogWithFeedback(*store_, 2, now_ - 1000);
+  engine_->Evaluate({{"credit", config_, {1, 2}}}, nullptr);
+  const std::string text = registry_.Render();
+  EXPECT_EQ(text.find(R"(version="1")"), std::string::npos) << text;
+  EXPECT_NE(text.find(v2), std::string::npos) << text;
 }
 
 TEST_F(AlertEngineTest, ASilenceDoesNotHideTheResolutionOfAnAlertReceiversWereToldOf) {

@@ -126,6 +126,12 @@ void Family<T>::Remove(const std::vector<std::string>& label_values) {
 }
 
 template <typename T>
+void Family<T>::RemoveIf(const std::function<bool(const std::vector<std::string>&)>& match) {
+  std::lock_guard lock(mu_);
+  std::erase_if(children_, [&](const auto& child) { return match(child.first); });
+}
+
+template <typename T>
 void Family<T>::ForEach(const std::function<void(const std::vector<std::string>&, const T&)>& fn) const {
   std::lock_guard lock(mu_);
   for (const auto& [labels, child] : children_) fn(labels, *child);

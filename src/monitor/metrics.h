@@ -88,6 +88,9 @@ class Family {
   // Drops a child, e.g. a version that no longer exists. References to it
   // held elsewhere become dangling: only call it for children nobody holds.
   void Remove(const std::vector<std::string>& label_values);
+  // Drops every child whose label values satisfy `match`, with the same
+  // caveat.
+  void RemoveIf(const std::function<bool(const std::vector<std::string>&)>& match);
 
   const std::string& name() const { return name_; }
   void Render(std::string& out) const;

@@ -2,8 +2,9 @@
 
 namespace vigil {
 
-ServingMetrics::ServingMetrics(MetricsRegistry& registry)
+ServingMetrics::ServingMetrics(MetricsRegistry& registry, Clock::duration unloaded_after)
     : registry_(registry),
+      unloaded_after_(unloaded_after),
       requests_(registry.AddCounter("vigil_inference_requests_total",
                                     "Inference requests answered successfully.",
                                     {"model", "version"})),
@@ -40,13 +41,54 @@ ServingMetrics::ServingMetrics(MetricsRegistry& registry)
                                            {"model"}, LatencyBucketsSeconds())) {}
 
 VersionMetrics ServingMetrics::ForVersion(const std::string& model, const std::string& version) {
+  std::lock_guard lock(mu_);
+  ++tracked_[{model, version}].holders;
   VersionMetrics m;
   m.requests = &requests_.WithLabels({model, version});
   m.request_latency = &request_latency_.WithLabels({model, version});
   m.compute_latency = &compute_latency_.WithLabels({model, version});
   m.batch_size = &batch_size_.WithLabels({model, version});
   m.inflight = &inflight_.WithLabels({model, version});
+  m.lease = std::make_shared<const VersionMetrics::Lease>(this, VersionKey{model, version});
   return m;
+}
+
+void ServingMetrics::Release(const VersionKey& key) {
+  std::lock_guard lock(mu_);
+  auto it = tracked_.find(key);
+  if (it != tracked_.end() && --it->second.holders == 0) it->second.released = Clock::now();
+}
+
+void ServingMetrics::ExpireUnloaded(Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  for (auto it = tracked_.begin(); it != tracked_.end();) {
+    if (it->second.holders > 0 || now - it->second.released < unloaded_after_) {
+      ++it;
+      continue;
+    }
+    const auto& [model, version] = it->first;
+    // Folded and removed under mu_, which Totals() holds too: no call sees
+    // the counts twice or not at all.
+    ModelTotals& removed = removed_[model];
+    if (removed.latency_buckets.empty()) {
+      removed.latency_buckets.assign(LatencyBucketsSeconds().size() + 1, 0);
+      removed.compute_buckets.assign(LatencyBucketsSeconds().size() + 1, 0);
+    }
+    AddTotals(model, version, removed);
+    const std::vector<std::string> labels{model, version};
+    requests_.Remove(labels);
+    request_latency_.Remove(labels);
+    compute_latency_.Remove(labels);
+    batch_size_.Remove(labels);
+    inflight_.Remove(labels);
+    failures_.RemoveIf([&](const std::vector<std::string>& l) { return l[0] == model && l[1] == version; });
+    it = tracked_.erase(it);
+  }
+}
+
+size_t ServingMetrics::tracked_versions() const {
+  std::lock_guard lock(mu_);
+  return tracked_.size();
 }
 
 void ServingMetrics::CountFailure(const std::string& model, const std::string& version,
@@ -58,6 +100,22 @@ ServingMetrics::ModelTotals ServingMetrics::Totals(const std::string& model, con
   ModelTotals t;
   t.latency_buckets.assign(LatencyBucketsSeconds().size() + 1, 0);
   t.compute_buckets.assign(LatencyBucketsSeconds().size() + 1, 0);
+  std::lock_guard lock(mu_);
+  AddTotals(model, version, t);
+  if (version.empty()) {
+    auto it = removed_.find(model);
+    if (it != removed_.end()) {
+      const ModelTotals& r = it->second;
+      t.requests += r.requests;
+      t.failures += r.failures;
+      for (size_t i = 0; i < t.latency_buckets.size(); ++i) t.latency_buckets[i] += r.latency_buckets[i];
+      for (size_t i = 0; i < t.compute_buckets.size(); ++i) t.compute_buckets[i] += r.compute_buckets[i];
+    }
+  }
+  return t;
+}
+
+void ServingMetrics::AddTotals(const std::string& model, const std::string& version, ModelTotals& t) const {
   auto mine = [&](const std::vector<std::string>& labels) {
     return labels[0] == model && (version.empty() || labels[1] == version);
   };
@@ -80,7 +138,6 @@ ServingMetrics::ModelTotals ServingMetrics::Totals(const std::string& model, con
   };
   add(request_latency_, t.latency_buckets);
   add(compute_latency_, t.compute_buckets);
-  return t;
 }
 
 ServingMetrics::~ServingMetrics() {
