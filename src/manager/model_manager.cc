@@ -8,6 +8,8 @@
 #include <limits>
 #include <utility>
 
+#include "common/memory.h"
+
 namespace vigil {
 namespace {
 
@@ -404,6 +406,10 @@ void ModelManager::ReapDrained() {
     s->Transition(VersionState::kUnloaded);
     spdlog::info("model {} version {} drained and unloaded", s->model_name(), s->version());
     metrics_.CountUnload(s->model_name());
+  }
+  if (!done.empty()) {
+    done.clear();  // The versions' memory is freed here...
+    ReturnFreeMemory();  // ...and handed back to the system.
   }
 }
 

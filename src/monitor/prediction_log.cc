@@ -11,6 +11,7 @@
 #include <random>
 
 #include "common/json_text.h"
+#include "common/memory.h"
 #include "common/rfc3339.h"
 #include "store/log_segment.h"
 
@@ -145,6 +146,7 @@ void PredictionLog::Retain() {
     auto pruned = store_.PrunePredictions(before, options_.max_requests, options_.max_windows);
     if (pruned.ok()) {
       pruned_.Increment(static_cast<double>(*pruned));
+      if (*pruned > 0) ReturnFreeMemory();
     } else {
       spdlog::error("prediction log retention: {}", pruned.status().ToString());
     }

@@ -615,6 +615,10 @@ Result<int64_t> SqliteStore::PrunePredictions(int64_t before_ms, int64_t max_req
   Statement oldest(log_db_, "SELECT min(file) FROM log_segments WHERE file IS NOT NULL");
   if (!oldest.ok() || oldest.Step() != SQLITE_ROW) return Error(log_db_, "finding the oldest segment file");
   files_->RemoveBelow(oldest.IsNull(0) ? INT64_MAX : oldest.Int(0));
+  // The pass read pages that will not be read again (up to the connection's
+  // whole cache, 16 MiB): let them go rather than hold them until the
+  // next write by the other connection.
+  if (deleted > 0) sqlite3_db_release_memory(log_db_);
   return deleted;
 }
 
