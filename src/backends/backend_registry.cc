@@ -6,6 +6,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "backends/onnx/onnx_backend.h"
+#include "backends/torchscript/torchscript_backend.h"
 #include "backends/trees/trees_backend.h"
 #include "backends/xgboost/xgboost_backend.h"
 
@@ -112,6 +114,12 @@ BackendRegistry BackendRegistry::WithBuiltins() {
                       return fallback;
                     });
   registry.Register("trees", {"model.json", "model.ubj"}, &TreesBackend::Create);
+#ifdef VIGIL_HAVE_TORCHSCRIPT
+  registry.Register("torchscript", {"model.pt", "model.pth"}, &CreateTorchScriptBackend);
+#endif
+#ifdef VIGIL_HAVE_ONNX
+  registry.Register("onnx", {"model.onnx"}, &CreateOnnxBackend);
+#endif
   return registry;
 }
 

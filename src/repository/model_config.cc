@@ -13,7 +13,8 @@ constexpr std::string_view kKnownBackends[] = {"xgboost", "trees", "onnx", "torc
 constexpr std::string_view kKnownKeys[] = {
     "name",    "backend", "artifact",       "inputs",         "features",  "outputs",
     "classes", "label_threshold", "version_policy", "parameters", "description", "alerts", "monitoring", "gate", "training",
-    "rollout"};
+    "rollout", "instances", "max_queue", "batching", "preprocessing"};
+constexpr std::string_view kEngineKeys[] = {"instances", "max_queue", "batching", "preprocessing"};
 
 Status Invalid(const std::string& where, const std::string& what) {
   return Status::InvalidArgument(where + ": " + what);
@@ -221,11 +222,11 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
       config.inputs.push_back(std::move(*t));
     }
   }
-  const bool tabular_backend = config.backend == "xgboost" || config.backend == "trees";
-  if (tabular_backend) {
-    if (config.features.empty()) {
-      return Invalid("features", "the " + config.backend + " backend needs the list of features");
-    }
+  const bool tree_backend = config.backend == "xgboost" || config.backend == "trees";
+  if (tree_backend && config.features.empty()) {
+    return Invalid("features", "the " + config.backend + " backend needs the list of features");
+  }
+  if (!config.features.empty()) {
     const int64_t f = static_cast<int64_t>(config.features.size());
     if (config.inputs.empty()) config.inputs.push_back({"input", DataType::kFp32, {-1, f}});
     if (config.inputs.size() != 1) {
@@ -288,6 +289,13 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
         return Invalid(where, "a multi-class model has no 'prediction' output: use 'probability' and 'label'");
       }
     }
+  }
+  VIGIL_RETURN_IF_ERROR(ParseEngineConfig(root, config.features, &config.engine));
+  if (!config.engine.preprocessing.empty() && !config.is_tabular()) {
+    return Invalid("preprocessing", "needs the model's features");
+  }
+  for (std::string_view key : kEngineKeys) {
+    if (const YAML::Node& n = root[std::string(key)]; n) config.engine_yaml[std::string(key)] = YAML::Dump(n);
   }
   if (root["version_policy"]) {
     auto policy = ParseVersionPolicy(root["version_policy"]);
@@ -460,6 +468,7 @@ std::string ModelConfigToYaml(const ModelConfig& config) {
   if (!config.training_yaml.empty()) {
     out << YAML::Key << "training" << YAML::Value << YAML::Load(config.training_yaml);
   }
+  for (const auto& [key, yaml] : config.engine_yaml) out << YAML::Key << key << YAML::Value << YAML::Load(yaml);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -21,6 +21,7 @@
 #include "common/tensor.h"
 #include "common/status.h"
 #include "repository/alert_rule.h"
+#include "repository/engine_config.h"
 #include "repository/gate_config.h"
 #include "repository/rollout_config.h"
 #include "repository/training_config.h"
@@ -73,7 +74,7 @@ struct OutputSpec {
 
 struct ModelConfig {
   std::string name;          // The model's directory name.
-  std::string backend;       // "xgboost"; "trees", "onnx", "torchscript" in later releases.
+  std::string backend;       // "xgboost", "trees", "onnx" or "torchscript".
   // File name inside each version directory; empty: the backend's default
   // names, tried in order (xgboost: model.json, then model.ubj).
   std::string artifact;
@@ -102,6 +103,10 @@ struct ModelConfig {
   // How new versions roll out (`rollout:`, see rollout_config.h).
   RolloutConfig rollout;
   std::string rollout_yaml;
+  // Instances, queue bound, dynamic batching and preprocessing (see
+  // engine_config.h), and each key's YAML as written.
+  EngineConfig engine;
+  std::map<std::string, std::string> engine_yaml;
 
   bool is_tabular() const { return !features.empty(); }
   // Index of the feature named `name`, or -1.
