@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/memory.h"
+#include "manager/dynamic_batcher.h"
 
 namespace vigil {
 namespace {
@@ -344,9 +345,13 @@ Result<std::shared_ptr<Servable>> ModelManager::LoadVersion(
     metrics_.CountLoad(name, false, FailureReasonLabel(backend.status()), 0);
     return backend.status();
   }
-  auto servable = std::make_shared<Servable>(
-      config, dir.version, dir.fingerprint, std::move(*backend),
-      metrics_.ForVersion(name, std::to_string(dir.version)));
+  VersionMetrics version_metrics = metrics_.ForVersion(name, std::to_string(dir.version), config->engine.batching.enabled());
+  std::unique_ptr<Backend> engine = std::move(*backend);
+  if (config->engine.batching.enabled()) {
+    engine = std::make_unique<DynamicBatcher>(std::move(engine), *config, version_metrics.queue_latency);
+  }
+  auto servable = std::make_shared<Servable>(config, dir.version, dir.fingerprint, std::move(engine),
+                                             std::move(version_metrics));
   servable->Transition(VersionState::kWarming);
 
   std::vector<const OutputSpec*> requested;

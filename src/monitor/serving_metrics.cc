@@ -27,6 +27,10 @@ ServingMetrics::ServingMetrics(MetricsRegistry& registry, Clock::duration unload
       inflight_(registry.AddGauge("vigil_inference_inflight_requests",
                                   "Inference requests being processed now.",
                                   {"model", "version"})),
+      queue_latency_(registry.AddHistogram(
+          "vigil_inference_queue_duration_seconds",
+          "Time requests of a dynamically batched model wait for their batch's backend call, in seconds.",
+          {"model", "version"}, LatencyBucketsSeconds())),
       http_requests_(registry.AddCounter("vigil_http_requests_total",
                                          "HTTP requests by route template and status code.",
                                          {"route", "code"})),
@@ -40,7 +44,7 @@ ServingMetrics::ServingMetrics(MetricsRegistry& registry, Clock::duration unload
                                            "Time to load and warm up a model version in seconds.",
                                            {"model"}, LatencyBucketsSeconds())) {}
 
-VersionMetrics ServingMetrics::ForVersion(const std::string& model, const std::string& version) {
+VersionMetrics ServingMetrics::ForVersion(const std::string& model, const std::string& version, bool batched) {
   std::lock_guard lock(mu_);
   ++tracked_[{model, version}].holders;
   VersionMetrics m;
@@ -49,6 +53,7 @@ VersionMetrics ServingMetrics::ForVersion(const std::string& model, const std::s
   m.compute_latency = &compute_latency_.WithLabels({model, version});
   m.batch_size = &batch_size_.WithLabels({model, version});
   m.inflight = &inflight_.WithLabels({model, version});
+  if (batched) m.queue_latency = &queue_latency_.WithLabels({model, version});
   m.lease = std::make_shared<const VersionMetrics::Lease>(this, VersionKey{model, version});
   return m;
 }
@@ -81,6 +86,7 @@ void ServingMetrics::ExpireUnloaded(Clock::time_point now) {
     compute_latency_.Remove(labels);
     batch_size_.Remove(labels);
     inflight_.Remove(labels);
+    queue_latency_.Remove(labels);
     failures_.RemoveIf([&](const std::vector<std::string>& l) { return l[0] == model && l[1] == version; });
     it = tracked_.erase(it);
   }

@@ -40,6 +40,7 @@ struct VersionMetrics {
   Histogram* compute_latency = nullptr;  // Seconds inside the backend.
   Histogram* batch_size = nullptr;      // Rows per request.
   Gauge* inflight = nullptr;            // Requests holding this version now.
+  Histogram* queue_latency = nullptr;   // Seconds waiting for a dynamic batch.
 
   // Holds the series on /metrics; its last copy's end starts the countdown
   // to their removal.
@@ -61,7 +62,8 @@ class ServingMetrics {
 
   // The version's children, created on first use; a version that comes back
   // before its series are removed continues them.
-  VersionMetrics ForVersion(const std::string& model, const std::string& version);
+  // With `batched`, also the queue-time histogram (dynamic batching).
+  VersionMetrics ForVersion(const std::string& model, const std::string& version, bool batched = false);
   // Removes the series of versions whose last VersionMetrics went at least
   // `unloaded_after` before `now`, after adding their counts to the model's
   // totals (Totals() without a version). The model manager calls it
@@ -119,6 +121,7 @@ class ServingMetrics {
   Family<Histogram>& compute_latency_;
   Family<Histogram>& batch_size_;
   Family<Gauge>& inflight_;
+  Family<Histogram>& queue_latency_;
   Family<Counter>& http_requests_;
   Family<Counter>& loads_;
   Family<Counter>& unloads_;
