@@ -100,7 +100,7 @@ TEST_F(XGBoostBackendTest, RefusesBrokenAndMismatchedArtifacts) {
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("looked for model.json or model.ubj"), std::string::npos);
 
-  config.backend = "torchscript";
+  config.backend = "tensorflow";  // Never registered.
   EXPECT_EQ(BackendRegistry::WithBuiltins().Create(config, repo_->path()).status().code(),
             StatusCode::kUnavailable);
 }
