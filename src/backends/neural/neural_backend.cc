@@ -6,16 +6,6 @@
 #include "backends/tabular_outputs.h"
 
 namespace vigil {
-namespace {
-
-std::string Shape(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-}  // namespace
-
 Result<std::optional<TabularPreprocessor>> VersionPreprocessor(const ModelConfig& config,
                                                                 const std::filesystem::path& artifact_path) {
   if (!config.is_tabular()) return std::optional<TabularPreprocessor>();
@@ -28,6 +18,20 @@ Result<std::optional<TabularPreprocessor>> VersionPreprocessor(const ModelConfig
     steps = std::move(*parsed);
   }
   return std::optional<TabularPreprocessor>(TabularPreprocessor(config, steps));
+}
+
+Result<int> IntraOpThreads(const ModelConfig& config) {
+  auto it = config.parameters.find("intra_op_threads");
+  if (it == config.parameters.end()) return 1;
+  int threads = 0;
+  try {
+    threads = std::stoi(it->second);
+  } catch (const std::exception&) {
+  }
+  if (threads < 1 || threads > 256) {
+    return Status::InvalidArgument("parameters.intra_op_threads: expected 1 to 256, got '" + it->second + "'");
+  }
+  return threads;
 }
 
 Result<NeuralOutputs> NeuralOutputsOf(const ModelConfig& config) {
@@ -72,8 +76,8 @@ Status NeuralBackend::CheckInputs(const std::vector<Tensor>& inputs) const {
     bool fits = t.shape().size() == spec.shape.size() && !t.shape().empty();
     for (size_t d = 0; fits && d < spec.shape.size(); ++d) fits = spec.shape[d] < 0 || spec.shape[d] == t.shape()[d];
     if (!fits) {
-      return Status::InvalidArgument(where + ".shape: expected " + Shape(spec.shape) + " (-1: any), got " +
-                                     Shape(t.shape()));
+      return Status::InvalidArgument(where + ".shape: expected " + ShapeToString(spec.shape) + " (-1: any), got " +
+                                     ShapeToString(t.shape()));
     }
     if (rows >= 0 && t.shape()[0] != rows) {
       return Status::InvalidArgument(where + ".shape: every input needs the same batch size (" +
@@ -103,7 +107,7 @@ Status NeuralBackend::Infer(const std::vector<Tensor>& inputs, const std::vector
                     (g == 1 ? shape.size() == 1 || (shape.size() == 2 && shape[1] == 1)
                             : shape.size() == 2 && shape[1] == g);
   if (!fits) {
-    return Status::Internal("the network's first output has shape " + Shape(shape) + "; expected [" +
+    return Status::Internal("the network's first output has shape " + ShapeToString(shape) + "; expected [" +
                             std::to_string(rows) + (g == 1 ? "] or [" + std::to_string(rows) + ", 1]" : ", " + std::to_string(g) + "]"));
   }
   // Margins (logits) and the objective's outputs (probabilities or the

@@ -51,6 +51,8 @@ struct NeuralOutputs {
 // directory's preprocessing.yaml if there is one, else model.yaml's steps.
 Result<std::optional<TabularPreprocessor>> VersionPreprocessor(const ModelConfig& config,
                                                                 const std::filesystem::path& artifact_path);
+// `parameters.intra_op_threads` (1 to 256, default 1).
+Result<int> IntraOpThreads(const ModelConfig& config);
 // The outputs `config` asks of a neural network; INVALID_ARGUMENT for an
 // unknown `network_output` parameter.
 Result<NeuralOutputs> NeuralOutputsOf(const ModelConfig& config);

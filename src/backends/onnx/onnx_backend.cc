@@ -77,17 +77,9 @@ std::once_flag threads_once;
 
 Result<std::unique_ptr<Backend>> CreateOnnxBackend(const ModelConfig& config, const Artifact& artifact) {
   const std::string file = artifact.path.filename().string();
-  int threads = 1;
-  if (auto it = config.parameters.find("intra_op_threads"); it != config.parameters.end()) {
-    try {
-      threads = std::stoi(it->second);
-    } catch (const std::exception&) {
-      threads = 0;
-    }
-    if (threads < 1 || threads > 256) {
-      return Status::InvalidArgument("parameters.intra_op_threads: expected 1 to 256, got '" + it->second + "'");
-    }
-  }
+  auto intra_op = IntraOpThreads(config);
+  if (!intra_op.ok()) return intra_op.status();
+  const int threads = *intra_op;
   std::call_once(threads_once, [threads] { cv::setNumThreads(threads); });
   auto outputs = NeuralOutputsOf(config);
   if (!outputs.ok()) return outputs.status();

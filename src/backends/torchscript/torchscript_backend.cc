@@ -50,17 +50,9 @@ std::once_flag threads_once;
 }  // namespace
 
 Result<std::unique_ptr<Backend>> CreateTorchScriptBackend(const ModelConfig& config, const Artifact& artifact) {
-  int threads = 1;
-  if (auto it = config.parameters.find("intra_op_threads"); it != config.parameters.end()) {
-    try {
-      threads = std::stoi(it->second);
-    } catch (const std::exception&) {
-      threads = 0;
-    }
-    if (threads < 1 || threads > 256) {
-      return Status::InvalidArgument("parameters.intra_op_threads: expected 1 to 256, got '" + it->second + "'");
-    }
-  }
+  auto intra_op = IntraOpThreads(config);
+  if (!intra_op.ok()) return intra_op.status();
+  const int threads = *intra_op;
   std::call_once(threads_once, [threads] {
     at::set_num_threads(threads);
     at::set_num_interop_threads(1);
