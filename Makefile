@@ -1,5 +1,6 @@
 # Vigil's entry points. Every target installs what it needs first.
 #   make demo    build, train the example model, serve it on 127.0.0.1:8080
+#   make demo-neural  build, serve the example neural network (TorchScript and ONNX)
 #   make test    build and run every test (ctest), then each fuzz target for FUZZ_SECONDS
 #   make test-sanitize  the unit and end-to-end tests under ASan+UBSan, then under TSan
 #   make bench   the benchmark in bench/, results appended to bench/RESULTS.md
@@ -12,7 +13,7 @@ PORT ?= 8080
 EXAMPLE_REPO := examples/credit/models
 EXAMPLE_MODEL := $(EXAMPLE_REPO)/credit/1/model.json
 
-.PHONY: all bootstrap build test test-unit test-sanitize fuzz soak demo bench clean
+.PHONY: all bootstrap build test test-unit test-sanitize fuzz soak demo demo-neural bench clean
 
 all: build
 
@@ -58,10 +59,20 @@ demo: build $(EXAMPLE_MODEL)
 	@examples/credit/try.sh print $(HOST) $(PORT)
 	exec $(BUILD)/vigil serve --repository $(EXAMPLE_REPO) --host $(HOST) --port $(PORT) --store examples/credit/vigil.db
 
+# The example network of examples/credit_nn (committed; train.py remakes it)
+# as TorchScript (credit-torch) and ONNX (credit-onnx).
+demo-neural: build
+	@echo "Serving credit-torch and credit-onnx on http://$(HOST):$(PORT). Try, from another terminal:"
+	@echo "  curl -s -X POST http://$(HOST):$(PORT)/v2/models/credit-torch/infer -d @examples/credit_nn/applicant.json"
+	@echo "  curl -s -X POST http://$(HOST):$(PORT)/v2/models/credit-onnx/infer -d @examples/credit_nn/applicant.json"
+	@echo "  curl -s http://$(HOST):$(PORT)/v2/models/credit-torch"
+	exec $(BUILD)/vigil serve --repository examples/credit_nn/models --host $(HOST) --port $(PORT) --store none
+
 bench: build
 	@scripts/bootstrap --bench
 	bench/run --write
 	$(BUILD)/tree_engine_bench --markdown bench/RESULTS.md
+	@if [ -x $(BUILD)/neural_engine_bench ]; then bench/neural --write; else echo "bench: no neural backend built, bench/neural skipped"; fi
 
 clean:
 	rm -rf $(BUILD) build-fuzz build-asan build-tsan

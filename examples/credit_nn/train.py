@@ -13,6 +13,10 @@ rows (median fill, standardisation, one-hot categories). Vigil applies them
 in C++ before the network; monitoring sees the raw features.
 
 Usage: train.py --data credit_data.csv --repository REPO [--version 1]
+                [--hidden 32,16] [--name credit] [--epochs 300]
+
+--hidden sets the hidden layers' widths; --name NAME writes NAME-torch and
+NAME-onnx (the benchmark, bench/neural, trains a wider network that way).
 """
 import argparse
 import csv
@@ -81,11 +85,13 @@ def transform(steps, row):
 
 
 class Net(torch.nn.Module):
-    def __init__(self, width):
+    def __init__(self, width, hidden):
         super().__init__()
-        self.layers = torch.nn.Sequential(
-            torch.nn.Linear(width, 32), torch.nn.ReLU(), torch.nn.Linear(32, 16), torch.nn.ReLU(),
-            torch.nn.Linear(16, 1))
+        layers = []
+        for h in hidden:
+            layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+            width = h
+        self.layers = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
 
     def forward(self, x):
         # One logit per row: Vigil's margin; the probability is its logistic.
@@ -130,6 +136,8 @@ def main():
     parser.add_argument("--version", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--hidden", default="32,16", help="hidden layer widths, comma-separated")
+    parser.add_argument("--name", default="credit", help="models NAME-torch and NAME-onnx")
     args = parser.parse_args()
 
     random.seed(args.seed)
@@ -142,7 +150,7 @@ def main():
     steps = fit_steps(train)
     x = torch.tensor([transform(steps, r) for r in train], dtype=torch.float32)
     y = torch.tensor([1.0 if r["Status"] == "bad" else 0.0 for r in train])
-    net = Net(x.shape[1])
+    net = Net(x.shape[1], [int(h) for h in args.hidden.split(",") if h])
     optimiser = torch.optim.Adam(net.parameters(), lr=0.01, weight_decay=1e-4)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     for _ in range(args.epochs):
@@ -161,7 +169,7 @@ def main():
 
     example = torch.zeros(2, x.shape[1])
     source = os.path.basename(args.data)
-    for backend, model in (("torchscript", "credit-torch"), ("onnx", "credit-onnx")):
+    for backend, model in (("torchscript", args.name + "-torch"), ("onnx", args.name + "-onnx")):
         version_dir = os.path.join(args.repository, model, str(args.version))
         os.makedirs(version_dir, exist_ok=True)
         artifact = "model.pt" if backend == "torchscript" else "model.onnx"
@@ -175,7 +183,7 @@ def main():
         write_steps(os.path.join(version_dir, "preprocessing.yaml"), steps, source, len(train))
         with open(os.path.join(args.repository, model, "model.yaml"), "w") as f:
             f.write(model_yaml(backend, artifact, x.shape[1]))
-    print(json.dumps({"rows": len(train), "inputs": x.shape[1], "epochs": args.epochs, "loss": round(loss.item(), 4),
+    print(json.dumps({"rows": len(train), "inputs": x.shape[1], "hidden": args.hidden, "epochs": args.epochs, "loss": round(loss.item(), 4),
                       "test_rows": len(test), "test_auc": round(auc, 4)}))
 
 

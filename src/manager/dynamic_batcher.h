@@ -41,6 +41,11 @@ class DynamicBatcher : public Backend {
   Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,
                std::vector<Tensor>* outputs) const override;
   std::string Describe() const override;
+  // Requests waiting in the queue now (not those whose batch runs).
+  int64_t waiting() const {
+    std::lock_guard lock(mu_);
+    return static_cast<int64_t>(queue_.size());
+  }
   Status Explain(const std::vector<Tensor>& inputs, Tensor* contributions, Tensor* bias) const override {
     return inner_->Explain(inputs, contributions, bias);
   }

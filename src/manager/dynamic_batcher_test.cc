@@ -133,7 +133,42 @@ TEST_F(DynamicBatcherTest, LargeRequestsRunAlone) {
   ASSERT_TRUE(batcher_->Infer({Rows(0, 20)}, requested_, &out).ok());
   EXPECT_EQ(recording_->calls, (std::vector<int64_t>{20}));
   EXPECT_EQ(out[0].shape()[0], 20);
+}
 
+TEST_F(DynamicBatcherTest, AFullQueueRefusesAtOnceAndTheWaitingStillRun) {
+  // Room for two waiting requests; the batch (8 rows) never fills, so the
+  // two wait out the 3 s delay while a third is refused.
+  config_.engine.max_queue = 2;
+  config_.engine.batching.max_queue_delay_us = 3'000'000;
+  auto copy = BackendRegistry::WithBuiltins().Create(config_, repo_.path() / "credit/1");
+  auto recording = std::make_unique<Recording>(std::move(*copy));
+  Recording* rec = recording.get();
+  DynamicBatcher batcher(std::move(recording), config_, nullptr);
+  auto waiting = [&](int64_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (batcher.waiting() != n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return batcher.waiting() == n;
+  };
+  std::vector<std::future<Status>> queued;
+  for (int k = 0; k < 2; ++k) {
+    queued.push_back(std::async(std::launch::async, [&, k] {
+      std::vector<Tensor> o;
+      return batcher.Infer({Rows(k, 1)}, requested_, &o);
+    }));
+    ASSERT_TRUE(waiting(k + 1)) << batcher.waiting();
+  }
+  std::vector<Tensor> o;
+  const auto start = std::chrono::steady_clock::now();
+  const Status refused = batcher.Infer({Rows(9, 1)}, requested_, &o);
+  EXPECT_EQ(refused.code(), StatusCode::kUnavailable) << refused.ToString();
+  EXPECT_NE(refused.message().find("max_queue"), std::string::npos) << refused.ToString();
+  // At once: not after the batch's delay.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  for (auto& f : queued) EXPECT_TRUE(f.get().ok());
+  EXPECT_EQ(rec->calls, (std::vector<int64_t>{2}));
+  EXPECT_EQ(batcher.waiting(), 0);
 }
 
 }  // namespace
