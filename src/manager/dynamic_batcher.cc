@@ -72,38 +72,53 @@ Status DynamicBatcher::Infer(const std::vector<Tensor>& inputs, const std::vecto
     if (queue_latency_) queue_latency_->Observe(0);
     return inner_->Infer(inputs, requested, outputs);
   }
-  Pending me{&inputs, &requested, outputs, rows, Clock::now(), Status::Ok()};
+  Pending me(&inputs, &requested, outputs, rows);
   std::unique_lock lock(mu_);
   if (static_cast<int64_t>(queue_.size()) >= max_queue_) {
     return Status::Unavailable("the batch queue is full (" + std::to_string(queue_.size()) + " requests wait; max_queue)");
   }
   queue_.push_back(&me);
   queued_rows_ += rows;
-  cv_.notify_all();
-  while (!me.done) {
-    if (leading_ || queue_.empty()) {
-      cv_.wait(lock);
-      continue;
-    }
-    // Lead: form the next batch from the front of the queue.
+  if (!leading_) {
+    // The queue was empty: this request is its front, and leads.
     leading_ = true;
-    const auto deadline = queue_.front()->arrived + std::chrono::microseconds(batching_.max_queue_delay_us);
-    cv_.wait_until(lock, deadline, [&] { return Ready(); });
-    std::vector<Pending*> batch;
-    int64_t batch_rows = 0;
-    while (!queue_.empty() && (batch.empty() || batch_rows + queue_.front()->rows <= batching_.max_batch_size)) {
-      batch.push_back(queue_.front());
-      batch_rows += queue_.front()->rows;
-      queue_.pop_front();
-    }
-    queued_rows_ -= batch_rows;
+    me.lead = true;
+  } else if (Ready()) {
+    leader_cv_.notify_one();
+  }
+  // Each waiter is woken by its own condition variable, only when it is done
+  // or handed the lead: a request costs O(1) wake-ups, not one per waiter.
+  me.cv.wait(lock, [&] { return me.done || me.lead; });
+  if (me.done) return me.status;
+
+  // Lead: this request is the queue's front (the oldest waiting). Wait for a
+  // full or preferred batch, or the front's delay, then take whole requests
+  // from the front up to max_batch_size rows, and hand the lead to the new
+  // front, which forms the next batch while this one runs.
+  leader_cv_.wait_until(lock, me.arrived + std::chrono::microseconds(batching_.max_queue_delay_us),
+                        [&] { return Ready(); });
+  std::vector<Pending*> batch;
+  int64_t batch_rows = 0;
+  while (!queue_.empty() && (batch.empty() || batch_rows + queue_.front()->rows <= batching_.max_batch_size)) {
+    batch.push_back(queue_.front());
+    batch_rows += queue_.front()->rows;
+    queue_.pop_front();
+  }
+  queued_rows_ -= batch_rows;
+  if (queue_.empty()) {
     leading_ = false;
-    cv_.notify_all();  // The next leader may start forming the next batch.
-    lock.unlock();
-    RunBatch(batch);
-    lock.lock();
-    for (Pending* p : batch) p->done = true;
-    cv_.notify_all();
+  } else {
+    queue_.front()->lead = true;
+    queue_.front()->cv.notify_one();
+  }
+  lock.unlock();
+  RunBatch(batch);
+  lock.lock();
+  // Notified under the lock: a waiter cannot return (and free its Pending)
+  // before its notification is complete.
+  for (Pending* p : batch) {
+    p->done = true;
+    if (p != &me) p->cv.notify_one();
   }
   return me.status;
 }

@@ -3,13 +3,14 @@
 // answer back (Triton's dynamic batcher), for engines whose cost per call
 // dwarfs their cost per row (neural networks).
 //
-// A request joins the queue; the first waiter with no batch being formed
-// leads: it waits until the queue holds max_batch_size rows, or a preferred
-// batch size, or the delay since the oldest request is over, takes whole
-// requests from the front up to max_batch_size rows, hands the lead on and
-// runs the batch on the calling thread. So batches are formed while others
-// run (on the backend's other instances), and no thread of its own is kept.
-// A request of max_batch_size rows or more runs alone.
+// A request joins the queue; the queue's front leads: it waits until the
+// queue holds max_batch_size rows, or a preferred batch size, or its own
+// delay is over, takes whole requests from the front up to max_batch_size
+// rows, hands the lead to the new front and runs the batch on the calling
+// thread. So batches are formed while others run (on the backend's other
+// instances), and no thread of its own is kept. Every waiter sleeps on its
+// own condition variable and is woken once, when its batch is done or the
+// lead comes to it. A request of max_batch_size rows or more runs alone.
 //
 // One batcher wraps one version's backend, so a batch never mixes models or
 // versions. If the backend refuses a batch as bad input (INVALID_ARGUMENT),
@@ -53,13 +54,18 @@ class DynamicBatcher : public Backend {
  private:
   using Clock = std::chrono::steady_clock;
   struct Pending {
+    Pending(const std::vector<Tensor>* in, const std::vector<const OutputSpec*>* req, std::vector<Tensor>* out,
+            int64_t n)
+        : inputs(in), requested(req), outputs(out), rows(n), arrived(Clock::now()) {}
     const std::vector<Tensor>* inputs;
     const std::vector<const OutputSpec*>* requested;
     std::vector<Tensor>* outputs;
     int64_t rows;
     Clock::time_point arrived;
-    Status status;
-    bool done = false;
+    Status status = Status::Ok();
+    bool done = false;  // Guarded by mu_, as is lead.
+    bool lead = false;  // It is the queue's front and forms the next batch.
+    std::condition_variable cv;
   };
   // Whether the queue's rows make a batch worth running now.
   bool Ready() const;
@@ -72,10 +78,10 @@ class DynamicBatcher : public Backend {
   Histogram* queue_latency_;
 
   mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
+  mutable std::condition_variable leader_cv_;  // The leader waits on it for a batch to fill.
   mutable std::deque<Pending*> queue_;  // Guarded by mu_.
   mutable int64_t queued_rows_ = 0;     // Guarded by mu_.
-  mutable bool leading_ = false;        // Guarded by mu_: a batch is being formed.
+  mutable bool leading_ = false;        // Guarded by mu_: some waiter holds the lead.
 };
 
 }  // namespace vigil

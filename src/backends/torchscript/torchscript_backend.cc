@@ -17,6 +17,12 @@ class TorchScriptEngine : public NeuralEngine {
   explicit TorchScriptEngine(torch::jit::Module module) : module_(std::move(module)) {}
 
   Status Forward(const std::vector<Tensor>& inputs, std::vector<float>* scores, std::vector<int64_t>* shape) override {
+    // LibTorch's thread setting is applied per calling thread: OpenMP keeps
+    // the thread count per thread, and BLAS (OpenBLAS's OpenMP build) reads
+    // it at each call. Without this a request thread would run every matrix
+    // product with one OpenMP thread per core, on top of the other instances.
+    static thread_local const bool threads_applied = (at::init_num_threads(), true);
+    (void)threads_applied;
     try {
       c10::InferenceMode inference;
       std::vector<torch::jit::IValue> args;
