@@ -43,6 +43,11 @@ class Backend {
   // A short description for logs and metadata, e.g. "xgboost 1.7.4, 120 trees".
   virtual std::string Describe() const = 0;
 
+  // The inputs as the artifact itself declares them, for a model whose
+  // model.yaml leaves them out (an ONNX graph's inputs); empty when the
+  // backend takes config.inputs.
+  virtual std::vector<TensorSpec> ArtifactInputs() const { return {}; }
+
   // Per-feature contributions to the raw margin (SHAP values) for a tabular
   // batch: `contributions` becomes FP32 [N, F] and `bias` FP32 [N], and for
   // each row the contributions plus the bias equal the margin.

@@ -243,7 +243,13 @@ HttpResponse ApiRouter::ModelMetadata(const std::string& model,
     const ModelConfig& c = *m.config;
     body["platform"] = c.backend;
     json inputs = json::array(), outputs = json::array();
-    for (const TensorSpec& in : c.inputs) inputs.push_back(TensorSpecJson(in));
+    // Inputs model.yaml leaves to the artifact (an ONNX graph) are the
+    // serving version's.
+    const ModelConfig* with_inputs = &c;
+    if (c.inputs.empty()) {
+      if (auto serving = m.Default()) with_inputs = &serving->config();
+    }
+    for (const TensorSpec& in : with_inputs->inputs) inputs.push_back(TensorSpecJson(in));
     for (const OutputSpec& o : c.outputs) {
       json out = TensorSpecJson(o.tensor);
       out["kind"] = OutputKindName(o.kind);

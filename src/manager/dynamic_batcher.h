@@ -42,6 +42,7 @@ class DynamicBatcher : public Backend {
   Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,
                std::vector<Tensor>* outputs) const override;
   std::string Describe() const override;
+  std::vector<TensorSpec> ArtifactInputs() const override { return inner_->ArtifactInputs(); }
   // Requests waiting in the queue now (not those whose batch runs).
   int64_t waiting() const {
     std::lock_guard lock(mu_);

@@ -328,7 +328,8 @@ Status ModelManager::ReconcileModel(const ModelDirectory& dir) {
 }
 
 Result<std::shared_ptr<Servable>> ModelManager::LoadVersion(
-    const std::shared_ptr<const ModelConfig>& config, const VersionDirectory& dir) {
+    const std::shared_ptr<const ModelConfig>& model_config, const VersionDirectory& dir) {
+  std::shared_ptr<const ModelConfig> config = model_config;
   const std::string& name = config->name;
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("model {} version {}: loading from {}", name, dir.version, dir.path.string());
@@ -344,6 +345,20 @@ Result<std::shared_ptr<Servable>> ModelManager::LoadVersion(
                   dir.version, backend.status().message());
     metrics_.CountLoad(name, false, FailureReasonLabel(backend.status()), 0);
     return backend.status();
+  }
+  if (config->inputs.empty()) {
+    // model.yaml leaves the inputs to the artifact (an ONNX graph): this
+    // version serves, and its metadata shows, the inputs its artifact names.
+    auto own = std::make_shared<ModelConfig>(*config);
+    own->inputs = (*backend)->ArtifactInputs();
+    if (own->inputs.empty()) {
+      const Status s = Status::InvalidArgument("model.yaml declares no inputs and the artifact names none");
+      spdlog::error("model {} version {}: load failed, previous version keeps serving: {}", name, dir.version,
+                    s.message());
+      metrics_.CountLoad(name, false, FailureReasonLabel(s), 0);
+      return s;
+    }
+    config = std::move(own);
   }
   VersionMetrics version_metrics = metrics_.ForVersion(name, std::to_string(dir.version), config->engine.batching.enabled());
   std::unique_ptr<Backend> engine = std::move(*backend);

@@ -241,7 +241,9 @@ Status ParseInto(const YAML::Node& root, ModelConfig& config) {
                                             ShapeToString(in.shape));
     }
     if (!IsNumeric(in.type)) return Invalid("inputs[0].datatype", "must be numeric");
-  } else if (config.inputs.empty()) {
+  } else if (config.inputs.empty() && config.backend != "onnx") {
+    // An ONNX graph names its inputs, so an onnx model may leave them out
+    // (the version's backend supplies them: Backend::ArtifactInputs()).
     return Invalid("inputs", "the " + config.backend + " backend needs its inputs declared");
   }
 

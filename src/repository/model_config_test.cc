@@ -65,6 +65,13 @@ TEST(ModelConfigTest, MultiClassOutputsScoreEveryClass) {
   EXPECT_EQ(config->outputs[1].tensor.shape, (std::vector<int64_t>{-1}));
 }
 
+TEST(ModelConfigTest, AnOnnxModelMayLeaveItsInputsToTheGraph) {
+  auto config = ParseModelConfig("backend: onnx\noutputs: [{name: value, kind: prediction}]\n", "m");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->inputs.empty());
+  EXPECT_FALSE(config->is_tabular());
+}
+
 TEST(ModelConfigTest, VersionPolicyForms) {
   auto all = ParseModelConfig("backend: xgboost\nfeatures: [{name: a}]\nversion_policy: all\n", "m");
   ASSERT_TRUE(all.ok());
@@ -110,7 +117,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "version_policy.latest"},
         BadConfig{"backend: xgboost\nfeatures: [{name: a}]\nversion_policy: newest\n",
                   "version_policy"},
-        BadConfig{"backend: onnx\n", "inputs"},
+        BadConfig{"backend: torchscript\n", "inputs"},
         BadConfig{"backend: xgboost\nfeatures: [{name: a}]\nclasses: [a, b, c]\noutputs: [{name: prediction}]\n",
                   "outputs[0]"},
         BadConfig{"backend: xgboost\nfeatures: [{name: a}]\nclasses: [only]\n", "classes"},

@@ -200,6 +200,35 @@ TEST_F(NeuralE2eTest, AnUnsupportedOnnxOperatorIsRefusedAtLoadByName) {
   EXPECT_EQ(c.Post("/v2/models/credit-onnx/infer", CreditRequest(*data_, config_, {0}, "ok")).status, 200);
 }
 
+TEST_F(NeuralE2eTest, AnOnnxModelWithoutFeaturesTakesItsInputsFromTheGraph) {
+  // model.yaml names no inputs: the graph's ('pixels', [batch, 2, 3]) serve.
+  WriteFile(repo_.path() / "plain/model.yaml", "backend: onnx\noutputs: [{name: value, kind: prediction}]\n");
+  fs::create_directories(repo_.path() / "plain/1");
+  const json reference = json::parse(Fixtures("plain " + Quote(repo_.path() / "plain/1/model.onnx")));
+  auto server = StartServer();
+  HttpClient c(server->port());
+  ASSERT_TRUE(WaitFor([&] { return c.Get("/v2/models/plain/ready").status == 200; }))
+      << c.Post("/v2/repository/index", "{}").body;
+  const json meta = json::parse(c.Get("/v2/models/plain").body);
+  ASSERT_EQ(meta["inputs"].size(), 1u) << meta.dump();
+  EXPECT_EQ(meta["inputs"][0]["name"], "pixels");
+  EXPECT_EQ(meta["inputs"][0]["shape"], json({-1, 2, 3}));
+  const json request = {{"inputs", {{{"name", "pixels"}, {"datatype", "FP32"}, {"shape", {2, 2, 3}},
+                                     {"data", reference["pixels"]}}}}};
+  auto r = c.Post("/v2/models/plain/infer", request.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json value = Output(json::parse(r.body), "value");
+  ASSERT_EQ(value.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_NEAR(value[i].get<double>(), reference["value"][i].get<double>(), 1e-5);
+  json flat = request;
+  flat["inputs"][0]["shape"] = {2, 6};
+  r = c.Post("/v2/models/plain/infer", flat.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(json::parse(r.body)["error"].get<std::string>().find("inputs[0].shape: expected [-1, 2, 3]"),
+            std::string::npos)
+      << r.body;
+}
+
 TEST_F(NeuralE2eTest, AFullInstancePoolAnswers503AtOnce) {
   // One instance, no waiting room, and a call that takes a few hundred ms:
   // of three requests at once, one runs and the others are refused.

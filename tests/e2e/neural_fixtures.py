@@ -9,6 +9,10 @@
   neural_fixtures.py unsupported OUT.onnx WIDTH
       An ONNX graph taking [batch, WIDTH] that uses the operator Unique,
       which OpenCV's DNN engine cannot run.
+  neural_fixtures.py plain OUT.onnx
+      An ONNX graph with no tabular features: input 'pixels' [batch, 2, 3],
+      one value per row. Prints {"pixels": [...], "value": [...]}: two rows
+      and PyTorch's answer for them.
   neural_fixtures.py slow OUT.pt WIDTH
       A TorchScript model taking [batch, WIDTH] whose every call takes a few
       hundred milliseconds (a chain of matrix products), for the instance
@@ -44,6 +48,16 @@ class UsesUnique(torch.nn.Module):
         return x.sum(1) + torch.unique(x).sum()
 
 
+class Plain(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.linear = torch.nn.Linear(6, 1)
+
+    def forward(self, pixels):
+        return torch.tanh(self.linear(pixels.flatten(1))).squeeze(1)
+
+
 class Slow(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -65,6 +79,14 @@ def main():
         torch.onnx.export(UsesUnique(), torch.zeros(2, width), sys.argv[2], input_names=["input"],
                           output_names=["margin"], dynamic_axes={"input": {0: "batch"}, "margin": {0: "batch"}},
                           opset_version=11)
+    elif command == "plain":
+        net = Plain().eval()
+        pixels = torch.arange(12, dtype=torch.float32).reshape(2, 2, 3) / 10
+        torch.onnx.export(net, pixels, sys.argv[2], input_names=["pixels"], output_names=["value"],
+                          dynamic_axes={"pixels": {0: "batch"}, "value": {0: "batch"}}, opset_version=11)
+        with torch.inference_mode():
+            value = net(pixels)
+        print(json.dumps({"pixels": pixels.flatten().tolist(), "value": value.tolist()}))
     elif command == "slow":
         torch.jit.script(Slow()).save(sys.argv[2])
     else:

@@ -50,8 +50,9 @@ Result<NeuralOutputs> NeuralOutputsOf(const ModelConfig& config) {
 
 NeuralBackend::NeuralBackend(const ModelConfig& config, std::optional<TabularPreprocessor> preprocessor,
                              std::vector<std::unique_ptr<NeuralEngine>> instances, NeuralOutputs outputs,
-                             std::string description)
-    : input_specs_(config.inputs),
+                             std::string description, std::vector<TensorSpec> artifact_inputs)
+    : artifact_inputs_(std::move(artifact_inputs)),
+      input_specs_(config.inputs.empty() ? artifact_inputs_ : config.inputs),
       engine_input_(config.inputs.empty() ? "input" : config.inputs[0].name),
       preprocessor_(std::move(preprocessor)),
       pool_(std::move(instances), config.engine.max_queue),

@@ -59,16 +59,21 @@ Result<NeuralOutputs> NeuralOutputsOf(const ModelConfig& config);
 
 class NeuralBackend : public Backend {
  public:
+  // `artifact_inputs`: the inputs the artifact declares, checked instead of
+  // config.inputs when model.yaml leaves those out.
   NeuralBackend(const ModelConfig& config, std::optional<TabularPreprocessor> preprocessor,
-                std::vector<std::unique_ptr<NeuralEngine>> instances, NeuralOutputs outputs, std::string description);
+                std::vector<std::unique_ptr<NeuralEngine>> instances, NeuralOutputs outputs, std::string description,
+                std::vector<TensorSpec> artifact_inputs = {});
 
   Status Infer(const std::vector<Tensor>& inputs, const std::vector<const OutputSpec*>& requested,
                std::vector<Tensor>* outputs) const override;
   std::string Describe() const override { return description_; }
+  std::vector<TensorSpec> ArtifactInputs() const override { return artifact_inputs_; }
 
  private:
   Status CheckInputs(const std::vector<Tensor>& inputs) const;
 
+  const std::vector<TensorSpec> artifact_inputs_;
   const std::vector<TensorSpec> input_specs_;
   const std::string engine_input_;  // The prepared matrix's name (tabular models).
   const std::optional<TabularPreprocessor> preprocessor_;

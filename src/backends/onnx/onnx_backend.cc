@@ -103,6 +103,7 @@ Result<std::unique_ptr<Backend>> CreateOnnxBackend(const ModelConfig& config, co
     }
   }
   std::vector<std::string> input_names;
+  std::vector<TensorSpec> artifact_inputs;  // When model.yaml declares none: the graph's.
   if (preprocessor->has_value()) {
     const int64_t width = (*preprocessor)->width();
     if (graph_inputs.size() != 1 || graph_inputs[0].shape.size() != 2 || !DimensionFits(graph_inputs[0].shape[1], width)) {
@@ -112,6 +113,16 @@ Result<std::unique_ptr<Backend>> CreateOnnxBackend(const ModelConfig& config, co
                                      "] (the prepared features); this one takes " + got);
     }
     input_names.push_back(graph_inputs[0].name);
+  } else if (config.inputs.empty()) {
+    if (graph_inputs.empty()) return Status::InvalidArgument(file + ": the graph has no input to feed");
+    for (const GraphTensor& in : graph_inputs) {
+      if (in.shape.empty()) {
+        return Status::InvalidArgument(file + ": graph input '" + in.name +
+                                       "' has no declared shape; declare the model's inputs in model.yaml");
+      }
+      artifact_inputs.push_back({in.name, DataType::kFp32, in.shape});
+      input_names.push_back(in.name);
+    }
   } else {
     if (graph_inputs.size() != config.inputs.size()) {
       return Status::InvalidArgument(file + ": the graph takes " + std::to_string(graph_inputs.size()) +
@@ -167,7 +178,8 @@ Result<std::unique_ptr<Backend>> CreateOnnxBackend(const ModelConfig& config, co
   return std::unique_ptr<Backend>(std::make_unique<NeuralBackend>(
       config, std::move(*preprocessor), std::move(instances), *outputs,
       "onnx (opencv dnn " + std::string(CV_VERSION) + "), opset " + opset + ", " +
-          std::to_string(model.graph().node_size()) + " nodes"));
+          std::to_string(model.graph().node_size()) + " nodes",
+      std::move(artifact_inputs)));
 }
 
 }  // namespace vigil
