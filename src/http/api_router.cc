@@ -222,11 +222,13 @@ HttpResponse ApiRouter::ModelMetadata(const std::string& model,
     return ErrorResponse(404, "model '" + model + "' is not in the repository");
   }
   const ServingModel& m = it->second;
+  std::shared_ptr<const Servable> named;  // The version asked for, when it serves.
   if (version) {
     auto resolved = inference_.Resolve(model, version);
     if (!resolved.ok() && resolved.status().code() == StatusCode::kNotFound) {
       return ErrorResponse(resolved.status());
     }
+    if (resolved.ok()) named = *resolved;
   }
   json versions = json::array();
   for (const auto& [v, s] : m.ready) versions.push_back(std::to_string(v));
@@ -244,10 +246,10 @@ HttpResponse ApiRouter::ModelMetadata(const std::string& model,
     body["platform"] = c.backend;
     json inputs = json::array(), outputs = json::array();
     // Inputs model.yaml leaves to the artifact (an ONNX graph) are the
-    // serving version's.
+    // version's: the one asked for, else the one requests go to.
     const ModelConfig* with_inputs = &c;
     if (c.inputs.empty()) {
-      if (auto serving = m.Default()) with_inputs = &serving->config();
+      if (auto serving = named ? named : m.Default()) with_inputs = &serving->config();
     }
     for (const TensorSpec& in : with_inputs->inputs) inputs.push_back(TensorSpecJson(in));
     for (const OutputSpec& o : c.outputs) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <string>
 
 namespace vigil {
 namespace {
@@ -112,7 +114,13 @@ Status DynamicBatcher::Infer(const std::vector<Tensor>& inputs, const std::vecto
     queue_.front()->cv.notify_one();
   }
   lock.unlock();
-  RunBatch(batch);
+  try {
+    RunBatch(batch);
+  } catch (const std::exception& e) {
+    // Every request of the batch must still be answered, or its waiter
+    // would sleep for ever.
+    for (Pending* p : batch) p->status = Status::Internal(std::string("the batch failed: ") + e.what());
+  }
   lock.lock();
   // Notified under the lock: a waiter cannot return (and free its Pending)
   // before its notification is complete.

@@ -276,7 +276,7 @@ Status ModelManager::ReconcileModel(const ModelDirectory& dir) {
       const VersionDirectory& vdir = *on_disk[version];
       auto current = st.serving.find(version);
       if (current != st.serving.end() && current->second->fingerprint() == vdir.fingerprint &&
-          current->second->shared_config() == st.config) {
+          current->second->source_config() == st.config) {
         next[version] = current->second;
         continue;
       }
@@ -330,7 +330,7 @@ Status ModelManager::ReconcileModel(const ModelDirectory& dir) {
 Result<std::shared_ptr<Servable>> ModelManager::LoadVersion(
     const std::shared_ptr<const ModelConfig>& model_config, const VersionDirectory& dir) {
   std::shared_ptr<const ModelConfig> config = model_config;
-  const std::string& name = config->name;
+  const std::string name = config->name;
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("model {} version {}: loading from {}", name, dir.version, dir.path.string());
   Status allowed;
@@ -366,7 +366,7 @@ Result<std::shared_ptr<Servable>> ModelManager::LoadVersion(
     engine = std::make_unique<DynamicBatcher>(std::move(engine), *config, version_metrics.queue_latency);
   }
   auto servable = std::make_shared<Servable>(config, dir.version, dir.fingerprint, std::move(engine),
-                                             std::move(version_metrics));
+                                             std::move(version_metrics), model_config);
   servable->Transition(VersionState::kWarming);
 
   std::vector<const OutputSpec*> requested;

@@ -24,9 +24,14 @@ namespace vigil {
 
 class Servable {
  public:
+  // `source`: the model.yaml config the version was loaded from, when
+  // `config` is the version's own completion of it (inputs an ONNX graph
+  // names); null means `config` itself.
   Servable(std::shared_ptr<const ModelConfig> config, int64_t version, std::string fingerprint,
-           std::unique_ptr<Backend> backend, VersionMetrics metrics)
-      : config_(std::move(config)),
+           std::unique_ptr<Backend> backend, VersionMetrics metrics,
+           std::shared_ptr<const ModelConfig> source = nullptr)
+      : source_config_(source ? std::move(source) : config),
+        config_(std::move(config)),
         version_(version),
         version_label_(std::to_string(version)),
         fingerprint_(std::move(fingerprint)),
@@ -35,6 +40,9 @@ class Servable {
 
   const ModelConfig& config() const { return *config_; }
   const std::shared_ptr<const ModelConfig>& shared_config() const { return config_; }
+  // The model's config this version was loaded from: the same config object
+  // means model.yaml did not change since.
+  const std::shared_ptr<const ModelConfig>& source_config() const { return source_config_; }
   const std::string& model_name() const { return config_->name; }
   int64_t version() const { return version_; }
   const std::string& version_label() const { return version_label_; }
@@ -51,6 +59,7 @@ class Servable {
   }
 
  private:
+  std::shared_ptr<const ModelConfig> source_config_;
   std::shared_ptr<const ModelConfig> config_;
   int64_t version_;
   std::string version_label_;

@@ -87,7 +87,8 @@ void ServingMetrics::ExpireUnloaded(Clock::time_point now) {
     batch_size_.Remove(labels);
     inflight_.Remove(labels);
     queue_latency_.Remove(labels);
-    failures_.RemoveIf([&](const std::vector<std::string>& l) { return l[0] == model && l[1] == version; });
+    // Compared through `labels`: clang 14 cannot capture structured bindings.
+    failures_.RemoveIf([&labels](const std::vector<std::string>& l) { return l[0] == labels[0] && l[1] == labels[1]; });
     it = tracked_.erase(it);
   }
 }

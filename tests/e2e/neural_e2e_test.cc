@@ -227,26 +227,44 @@ TEST_F(NeuralE2eTest, AnOnnxModelWithoutFeaturesTakesItsInputsFromTheGraph) {
   EXPECT_NE(json::parse(r.body)["error"].get<std::string>().find("inputs[0].shape: expected [-1, 2, 3]"),
             std::string::npos)
       << r.body;
+  EXPECT_EQ(json::parse(c.Get("/v2/models/plain/versions/1").body)["inputs"][0]["name"], "pixels");
+  // The version's own config (with the graph's inputs) does not read as a
+  // changed model.yaml: ten polls later it was loaded once.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const std::string metrics = c.Get("/metrics").body;
+  const std::string loads = "vigil_model_loads_total{model=\"plain\",result=\"success\"";
+  const size_t at = metrics.find(loads);
+  ASSERT_NE(at, std::string::npos) << metrics.substr(0, 2000);
+  const std::string line = metrics.substr(at, metrics.find('\n', at) - at);
+  EXPECT_EQ(line.substr(line.rfind(' ') + 1), "1") << line;
 }
 
 TEST_F(NeuralE2eTest, AFullInstancePoolAnswers503AtOnce) {
-  // One instance, no waiting room, and a call that takes a few hundred ms:
-  // of three requests at once, one runs and the others are refused.
+  // One instance, no waiting room, and a call that takes ~0.4 s: of six
+  // requests sent at once (connected first, then released together), at
+  // least one runs and the others that meet it running are refused.
   const fs::path dir = AddModel("slow", "torchscript", "model.pt", "instances: 1\nmax_queue: 0");
   Fixtures("slow " + Quote(dir / "model.pt") + " 26");
-  auto server = StartServer({"--threads", "4"});
+  auto server = StartServer({"--threads", "8"});
   HttpClient c(server->port());
   ASSERT_TRUE(WaitFor([&] { return c.Get("/v2/models/slow/ready").status == 200; }))
       << c.Post("/v2/repository/index", "{}").body;
   const std::string request = CreditRequest(*data_, config_, {0}, "slow");
-  std::vector<HttpResult> results(3);
+  std::vector<HttpResult> results(6);
+  std::atomic<int> connected{0};
+  std::atomic<bool> go{false};
   std::vector<std::thread> clients;
   for (size_t i = 0; i < results.size(); ++i) {
     clients.emplace_back([&, i] {
       HttpClient own(server->port());
+      own.Get("/v2/health/live");  // The connection is open before the release.
+      ++connected;
+      while (!go) std::this_thread::yield();
       results[i] = own.Post("/v2/models/slow/infer", request);
     });
   }
+  while (connected < static_cast<int>(results.size())) std::this_thread::yield();
+  go = true;
   for (auto& t : clients) t.join();
   int ok = 0, refused = 0;
   for (const HttpResult& r : results) {
@@ -259,7 +277,7 @@ TEST_F(NeuralE2eTest, AFullInstancePoolAnswers503AtOnce) {
   }
   EXPECT_GE(ok, 1);
   EXPECT_GE(refused, 1);
-  EXPECT_EQ(ok + refused, 3);
+  EXPECT_EQ(ok + refused, 6);
   // Once the pool is free, it serves again.
   EXPECT_EQ(c.Post("/v2/models/slow/infer", request).status, 200);
 }
