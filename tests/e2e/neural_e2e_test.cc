@@ -184,6 +184,9 @@ TEST_F(NeuralE2eTest, AWrongShapeIsA400NamingIt) {
 TEST_F(NeuralE2eTest, AnUnsupportedOnnxOperatorIsRefusedAtLoadByName) {
   const fs::path dir = AddModel("unique", "onnx", "model.onnx", "instances: 1");
   Fixtures("unsupported " + Quote(dir / "model.onnx") + " 26");
+  const fs::path fixed = AddModel("fixed", "onnx", "model.onnx",
+                                  "instances: 1\nbatching: {max_batch_size: 8, max_queue_delay_us: 100}");
+  Fixtures("fixed " + Quote(fixed / "model.onnx") + " 26");
   auto server = StartServer();
   HttpClient c(server->port());
   ASSERT_TRUE(WaitFor([&] { return c.Get("/v2/models/credit-onnx/ready").status == 200; }));
@@ -196,6 +199,17 @@ TEST_F(NeuralE2eTest, AnUnsupportedOnnxOperatorIsRefusedAtLoadByName) {
   })) << c.Post("/v2/repository/index", "{}").body;
   EXPECT_NE(reason.find("the ONNX operator 'Unique' is not supported by OpenCV's DNN engine"), std::string::npos)
       << reason;
+  // A graph with its batch dimension fixed cannot take stacked requests:
+  // with batching on it is refused at load, saying so.
+  std::string fixed_reason;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const json& entry : json::parse(c.Post("/v2/repository/index", "{}").body)) {
+      if (entry["name"] == "fixed" && entry.contains("reason")) fixed_reason = entry["reason"];
+    }
+    return !fixed_reason.empty();
+  })) << c.Post("/v2/repository/index", "{}").body;
+  EXPECT_NE(fixed_reason.find("graph input 'input' has a fixed batch dimension (1)"), std::string::npos)
+      << fixed_reason;
   EXPECT_NE(c.Get("/v2/models/unique/ready").status, 200);
   EXPECT_EQ(c.Post("/v2/models/credit-onnx/infer", CreditRequest(*data_, config_, {0}, "ok")).status, 200);
 }

@@ -13,6 +13,8 @@
       An ONNX graph with no tabular features: input 'pixels' [batch, 2, 3],
       one value per row. Prints {"pixels": [...], "value": [...]}: two rows
       and PyTorch's answer for them.
+  neural_fixtures.py fixed OUT.onnx WIDTH
+      An ONNX graph taking [1, WIDTH]: its batch dimension fixed at 1.
   neural_fixtures.py slow OUT.pt WIDTH
       A TorchScript model taking [batch, WIDTH] whose every call takes a few
       hundred milliseconds (a chain of matrix products), for the instance
@@ -87,6 +89,10 @@ def main():
         with torch.inference_mode():
             value = net(pixels)
         print(json.dumps({"pixels": pixels.flatten().tolist(), "value": value.tolist()}))
+    elif command == "fixed":
+        # The example's network shape with batch dimension fixed at 1 (no dynamic_axes).
+        torch.onnx.export(train.Net(int(sys.argv[3]), [8]), torch.zeros(1, int(sys.argv[3])), sys.argv[2],
+                          input_names=["input"], output_names=["margin"], opset_version=11)
     elif command == "slow":
         torch.jit.script(Slow()).save(sys.argv[2])
     else:

@@ -118,7 +118,8 @@ Result<std::unique_ptr<Backend>> CreateOnnxBackend(const ModelConfig& config, co
     for (const GraphTensor& in : graph_inputs) {
       if (in.shape.empty()) {
         return Status::InvalidArgument(file + ": graph input '" + in.name +
-                                       "' has no declared shape; declare the model's inputs in model.yaml");
+                                       "' has no batch dimension (or no declared shape); declare the model's "
+                                       "inputs in model.yaml");
       }
       artifact_inputs.push_back({in.name, DataType::kFp32, in.shape});
       input_names.push_back(in.name);
@@ -142,6 +143,18 @@ Result<std::unique_ptr<Backend>> CreateOnnxBackend(const ModelConfig& config, co
                                        ", the graph " + Shape(found->shape));
       }
       input_names.push_back(spec.name);
+    }
+  }
+  if (config.engine.batching.enabled()) {
+    // Stacked requests change the first dimension; a graph that fixes it
+    // would refuse every batch.
+    for (const GraphTensor& in : graph_inputs) {
+      if (!in.shape.empty() && in.shape[0] > 0) {
+        return Status::InvalidArgument(file + ": graph input '" + in.name + "' has a fixed batch dimension (" +
+                                       std::to_string(in.shape[0]) +
+                                       "), which batching cannot fill; export it with a dynamic one "
+                                       "(torch.onnx.export's dynamic_axes) or turn batching off");
+      }
     }
   }
   const int64_t g = outputs->groups;
