@@ -340,25 +340,22 @@ Result<std::shared_ptr<Servable>> ModelManager::LoadVersion(
     allowed = artifact.ok() ? options_.catalog->CheckVersion(*config, dir.version, *artifact) : artifact.status();
   }
   auto backend = allowed.ok() ? backends_.Create(*config, dir.path) : Result<std::unique_ptr<Backend>>(allowed);
-  if (!backend.ok()) {
-    spdlog::error("model {} version {}: load failed, previous version keeps serving: {}", name,
-                  dir.version, backend.status().message());
-    metrics_.CountLoad(name, false, FailureReasonLabel(backend.status()), 0);
-    return backend.status();
-  }
-  if (config->inputs.empty()) {
+  if (backend.ok() && config->inputs.empty()) {
     // model.yaml leaves the inputs to the artifact (an ONNX graph): this
     // version serves, and its metadata shows, the inputs its artifact names.
     auto own = std::make_shared<ModelConfig>(*config);
     own->inputs = (*backend)->ArtifactInputs();
     if (own->inputs.empty()) {
-      const Status s = Status::InvalidArgument("model.yaml declares no inputs and the artifact names none");
-      spdlog::error("model {} version {}: load failed, previous version keeps serving: {}", name, dir.version,
-                    s.message());
-      metrics_.CountLoad(name, false, FailureReasonLabel(s), 0);
-      return s;
+      backend = Status::InvalidArgument("model.yaml declares no inputs and the artifact names none");
+    } else {
+      config = std::move(own);
     }
-    config = std::move(own);
+  }
+  if (!backend.ok()) {
+    spdlog::error("model {} version {}: load failed, previous version keeps serving: {}", name,
+                  dir.version, backend.status().message());
+    metrics_.CountLoad(name, false, FailureReasonLabel(backend.status()), 0);
+    return backend.status();
   }
   VersionMetrics version_metrics = metrics_.ForVersion(name, std::to_string(dir.version), config->engine.batching.enabled());
   std::unique_ptr<Backend> engine = std::move(*backend);

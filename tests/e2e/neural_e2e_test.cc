@@ -1,7 +1,8 @@
 // End-to-end: the example neural network (examples/credit_nn/train.py, trained
 // by the test with Debian's PyTorch) served by the real `vigil` binary as
 // TorchScript and as ONNX, compared with PyTorch's own outputs for the same
-// rows; an unsupported ONNX operator, a wrong shape and a full instance pool.
+// rows; ONNX graphs the engine cannot run, wrong shapes, a full instance
+// pool, and an ONNX model whose inputs come from its graph.
 // Built only when both neural backends are.
 #include <gtest/gtest.h>
 
@@ -45,6 +46,20 @@ json Output(const json& response, const std::string& name) {
   return json::array();
 }
 
+// The reason the repository index gives for `model`'s version that failed
+// to load, once it has one (within 20 s); "" if none came.
+std::string LoadFailure(HttpClient& c, const std::string& model) {
+  std::string reason;
+  WaitFor([&] {
+    for (const json& entry : json::parse(c.Post("/v2/repository/index", "{}").body)) {
+      if (entry["name"] == model && entry.contains("reason")) reason = entry["reason"];
+    }
+    return !reason.empty();
+  });
+  EXPECT_FALSE(reason.empty()) << model << ": " << c.Post("/v2/repository/index", "{}").body;
+  return reason;
+}
+
 class NeuralE2eTest : public ::testing::Test {
  protected:
   // Trains the example once: REPO/credit-torch and REPO/credit-onnx.
@@ -82,9 +97,14 @@ class NeuralE2eTest : public ::testing::Test {
   fs::path AddModel(const std::string& name, const std::string& backend, const std::string& artifact,
                     const std::string& extra) {
     std::string yaml = ReadFile(repo_.path() / "credit-torch/model.yaml");
-    yaml.replace(yaml.find("backend: torchscript"), std::string("backend: torchscript").size(), "backend: " + backend);
-    yaml.replace(yaml.find("artifact: model.pt"), std::string("artifact: model.pt").size(), "artifact: " + artifact);
-    yaml.replace(yaml.find("instances: 2"), std::string("instances: 2").size(), extra);
+    auto replace = [&](const std::string& from, const std::string& to) {
+      const size_t at = yaml.find(from);
+      ASSERT_NE(at, std::string::npos) << from;
+      yaml.replace(at, from.size(), to);
+    };
+    replace("backend: torchscript", "backend: " + backend);
+    replace("artifact: model.pt", "artifact: " + artifact);
+    replace("instances: 2", extra);
     WriteFile(repo_.path() / name / "model.yaml", yaml);
     fs::create_directories(repo_.path() / name / "1");
     fs::copy(repo_.path() / "credit-torch/1/preprocessing.yaml", repo_.path() / name / "1/preprocessing.yaml");
@@ -181,7 +201,7 @@ TEST_F(NeuralE2eTest, AWrongShapeIsA400NamingIt) {
   }
 }
 
-TEST_F(NeuralE2eTest, AnUnsupportedOnnxOperatorIsRefusedAtLoadByName) {
+TEST_F(NeuralE2eTest, OnnxGraphsTheEngineCannotRunAreRefusedAtLoadWithTheReason) {
   const fs::path dir = AddModel("unique", "onnx", "model.onnx", "instances: 1");
   Fixtures("unsupported " + Quote(dir / "model.onnx") + " 26");
   const fs::path fixed = AddModel("fixed", "onnx", "model.onnx",
@@ -190,26 +210,13 @@ TEST_F(NeuralE2eTest, AnUnsupportedOnnxOperatorIsRefusedAtLoadByName) {
   auto server = StartServer();
   HttpClient c(server->port());
   ASSERT_TRUE(WaitFor([&] { return c.Get("/v2/models/credit-onnx/ready").status == 200; }));
-  std::string reason;
-  ASSERT_TRUE(WaitFor([&] {
-    for (const json& entry : json::parse(c.Post("/v2/repository/index", "{}").body)) {
-      if (entry["name"] == "unique" && entry.contains("reason")) reason = entry["reason"];
-    }
-    return !reason.empty();
-  })) << c.Post("/v2/repository/index", "{}").body;
-  EXPECT_NE(reason.find("the ONNX operator 'Unique' is not supported by OpenCV's DNN engine"), std::string::npos)
-      << reason;
+  const std::string unique = LoadFailure(c, "unique");
+  EXPECT_NE(unique.find("the ONNX operator 'Unique' is not supported by OpenCV's DNN engine"), std::string::npos)
+      << unique;
   // A graph with its batch dimension fixed cannot take stacked requests:
   // with batching on it is refused at load, saying so.
-  std::string fixed_reason;
-  ASSERT_TRUE(WaitFor([&] {
-    for (const json& entry : json::parse(c.Post("/v2/repository/index", "{}").body)) {
-      if (entry["name"] == "fixed" && entry.contains("reason")) fixed_reason = entry["reason"];
-    }
-    return !fixed_reason.empty();
-  })) << c.Post("/v2/repository/index", "{}").body;
-  EXPECT_NE(fixed_reason.find("graph input 'input' has a fixed batch dimension (1)"), std::string::npos)
-      << fixed_reason;
+  const std::string fixed_batch = LoadFailure(c, "fixed");
+  EXPECT_NE(fixed_batch.find("graph input 'input' has a fixed batch dimension (1)"), std::string::npos) << fixed_batch;
   EXPECT_NE(c.Get("/v2/models/unique/ready").status, 200);
   EXPECT_EQ(c.Post("/v2/models/credit-onnx/infer", CreditRequest(*data_, config_, {0}, "ok")).status, 200);
 }
