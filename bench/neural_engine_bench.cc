@@ -1,14 +1,14 @@
 // The in-process ceiling of a neural model for bench/neural: the model's
 // backend built exactly as the server builds it (BackendRegistry, its
 // instances and preprocessing), called directly by THREADS threads for
-// SECONDS seconds, each call BATCH rows taken from a v2 request body.
+// SECONDS seconds, every call with the rows of one v2 request body, decoded
+// and assembled as the server does (DecodeInferRequest, and for a tabular
+// model AssembleTabularInput).
 //
-//   build/neural_engine_bench MODEL_DIR VERSION BODY_JSON BATCH THREADS SECONDS
+//   build/neural_engine_bench MODEL_DIR VERSION BODY_JSON THREADS SECONDS
 //
-// BODY_JSON is a tensor-form v2 request ({"inputs":[{"name","datatype":"FP32",
-// "shape":[N, D],"data":[...]}]}, null for missing) with N >= BATCH; its
-// first BATCH rows are sent on every call. Prints one JSON line:
-// {"batch", "threads", "calls", "rows_per_s", "p50_ms", "p99_ms"}.
+// Prints one JSON line: {"batch", "threads", "calls", "rows_per_s",
+// "p50_ms", "p99_ms"}, batch being the body's rows.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "http/v2_codec.h"
 #include "repository/model_config.h"
+#include "serving/tabular_input.h"
 
 namespace vigil {
 namespace {
@@ -35,11 +37,10 @@ int Fail(const std::string& message) {
 }
 
 int Main(int argc, char** argv) {
-  if (argc != 7) return Fail("usage: neural_engine_bench MODEL_DIR VERSION BODY_JSON BATCH THREADS SECONDS");
+  if (argc != 6) return Fail("usage: neural_engine_bench MODEL_DIR VERSION BODY_JSON THREADS SECONDS");
   const std::filesystem::path model_dir = argv[1];
-  const int64_t batch = std::stoll(argv[4]);
-  const int threads = std::stoi(argv[5]);
-  const double seconds = std::stod(argv[6]);
+  const int threads = std::stoi(argv[4]);
+  const double seconds = std::stod(argv[5]);
 
   auto config = LoadModelConfig(model_dir / "model.yaml", model_dir.filename().string());
   if (!config.ok()) return Fail(config.status().ToString());
@@ -49,18 +50,18 @@ int Main(int argc, char** argv) {
   std::ifstream in(argv[3]);
   std::stringstream text;
   text << in.rdbuf();
-  const nlohmann::json body = nlohmann::json::parse(text.str());
-  const nlohmann::json& input = body["inputs"][0];
-  const int64_t rows = input["shape"][0], width = input["shape"][1];
-  if (rows < batch) return Fail("the body holds fewer rows than the batch");
-  Tensor tensor(input["name"].get<std::string>(), DataType::kFp32, {batch, width});
-  for (int64_t i = 0; i < batch * width; ++i) {
-    const nlohmann::json& v = input["data"][i];
-    tensor.values<float>()[i] = v.is_null() ? NAN : v.get<float>();
+  std::string body = text.str();
+  auto request = DecodeInferRequest(body);
+  if (!request.ok()) return Fail(request.status().ToString());
+  std::vector<Tensor> inputs = std::move(request->inputs);
+  if (config->is_tabular()) {
+    auto matrix = AssembleTabularInput(*config, inputs);
+    if (!matrix.ok()) return Fail(matrix.status().ToString());
+    inputs = {std::move(*matrix)};
   }
+  const int64_t batch = inputs.at(0).shape().at(0);
   std::vector<const OutputSpec*> requested;
   for (const OutputSpec& o : config->outputs) requested.push_back(&o);
-  const std::vector<Tensor> inputs{tensor};
 
   // Half a second of unmeasured calls, then the measured run.
   std::atomic<bool> failed{false};
